@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Create (or refresh) a virtualenv for one Python version and build kevents into it.
+#   .ci/setup-venv.sh 3.11 .venv
+# Idempotent and offline-safe after the first run: every Python package comes from a
+# wheelhouse under ${KEVENTS_CACHE:-~/.cache/kevents}, filled from PyPI only once.
+set -euo pipefail
+ver=${1:?python version, e.g. 3.11}
+venv=${2:?venv directory}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${KEVENTS_CACHE:-$HOME/.cache/kevents}
+wheels=$cache/wheels-$ver
+reqs=$root/.ci/requirements-test.txt
+
+find_python() {
+    for cand in "python$ver" "$HOME/.pyenv/versions/$ver"*/bin/python"$ver" \
+                /root/.pyenv/versions/"$ver"*/bin/python"$ver"; do
+        if command -v "$cand" >/dev/null 2>&1; then command -v "$cand"; return; fi
+        if [ -x "$cand" ]; then echo "$cand"; return; fi
+    done
+    echo "no python$ver found (pyenv or PATH)" >&2
+    exit 1
+}
+
+stamp=$venv/.kevents-deps-$(sha1sum "$reqs" | cut -c1-12)
+if [ ! -e "$stamp" ]; then
+    py=$(find_python)
+    [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+    mkdir -p "$wheels"
+    fill=$wheels/.filled-$(sha1sum "$reqs" | cut -c1-12)
+    if [ ! -e "$fill" ]; then
+        "$venv/bin/python" -m pip download -q -d "$wheels" -r "$reqs"
+        touch "$fill"
+    fi
+    "$venv/bin/python" -m pip install -q --no-index --find-links "$wheels" -r "$reqs"
+    touch "$stamp"
+fi
+# Rebuild the compiled module whenever a build input is newer than it.
+so=$(ls "$root"/kevents/_native*.so 2>/dev/null | head -n1 || true)
+newest=$(ls -t "$root"/kevents/_cffi/* "$root"/kevents/_version.py "$root"/setup.py | head -n1)
+if [ -z "$so" ] || [ "$newest" -nt "$so" ] || ! "$venv/bin/python" -c "import kevents._ffi" 2>/dev/null; then
+    (cd "$root" && "$venv/bin/python" -m pip install -q --no-index --no-build-isolation \
+        --no-deps -e .)
+fi

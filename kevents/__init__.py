@@ -1,0 +1,39 @@
+"""kevents: kqueue's event model on every OS.
+
+One queue waits on sockets, timers, signals, process exits, file changes, user events
+and disk I/O, each registration named by ``(ident, filter)``, with FreeBSD's semantics.
+Importing kevents has no side effects: the backend is chosen when the first queue is
+made.
+"""
+
+from ._errors import UnsupportedError
+from ._event import (
+    Filter,
+    Flag,
+    KEvent,
+    NoteProc,
+    NoteRW,
+    NoteTimer,
+    NoteUser,
+    NoteVnode,
+)
+from ._info import BackendInfo, FilterInfo, backend_info
+from ._queue import Queue
+from ._version import __version__
+
+__all__ = [
+    "BackendInfo",
+    "Filter",
+    "FilterInfo",
+    "Flag",
+    "KEvent",
+    "NoteProc",
+    "NoteRW",
+    "NoteTimer",
+    "NoteUser",
+    "NoteVnode",
+    "Queue",
+    "UnsupportedError",
+    "__version__",
+    "backend_info",
+]

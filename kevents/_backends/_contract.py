@@ -1,0 +1,103 @@
+"""The backend contract: what every OS backend provides to the kqueue engine.
+
+The engine (``kevents._engine``) owns the kqueue semantics: the knote table, the flag
+state machine, change-list errors, the ready list and the scan. A backend owns the
+kernel objects. The shape is "arm -> one packet -> re-arm", which is what IOCP gives
+natively (an AFD poll, a wait packet or a ReadDirectoryChangesW completes once and must
+be re-issued), what epoll gives with EPOLLONESHOT, and what kqueue gives with
+EV_DISPATCH; a level-triggered registration is one that the backend re-arms by itself
+(epoll LT does it in the kernel, IOCP re-issues the poll before the next wait).
+
+A backend provides:
+
+* ``name``: ``"linux"``, ``"iocp"`` or ``"kqueue"`` (also the ``KEVENTS_BACKEND`` value);
+* ``sources(engine)``: the filter table ``{Filter: Source}`` for this queue;
+* ``fileno()``: a descriptor that polls readable while events are pending;
+* ``wait(room, timeout_ns)``: block without the engine lock until the kernel has
+  packets (at most ``room`` of them) or ``timeout_ns`` passes (-1: forever); returns a
+  count handed to ``translate``; raises ``InterruptedError`` on a signal;
+* ``translate(n, engine, out, room)``: under the engine lock, turn the packets into
+  events appended to ``out`` (through ``engine.kernel_event``) or into knote
+  activations (``engine.enqueue``) for sources that keep state in user space;
+* ``set_pending(on)``: make ``fileno()`` readable (or not) while the engine's ready
+  list holds events the kernel does not know about, and wake a blocked ``wait``;
+* ``arm_timer(deadline_ns)``: wake at this CLOCK_MONOTONIC deadline (-1: never);
+* ``close()`` and ``forget()`` (the after-fork variant that releases descriptors
+  without touching kernel state shared with the parent);
+* ``mechanisms()``: ``{Filter: (mechanism, why)}`` for ``backend_info()``.
+
+A source (FreeBSD's ``filterops``) provides ``attach``, ``detach``, ``touch``,
+``enable``, ``disable`` and, for state kept in user space (``userspace = True``),
+``event`` (re-run at retrieval: BSD never returns stale readiness) and ``clear``
+(reset after delivery with EV_CLEAR). ``Source`` below gives the defaults.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from .._knote import Knote
+
+if TYPE_CHECKING:
+    from .._engine import Engine
+    from .._event import KEvent
+
+
+class Source:
+    """One kqueue filter on one backend; subclasses override what they need."""
+
+    filter: int = 0
+    #: ident is a descriptor: EBADF when it is not open, identity checked on each change.
+    fd_based = False
+    #: state lives in user space: the engine runs ``event`` after each change and scan.
+    userspace = False
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def identify(self, ident: int) -> object:
+        """Return the identity of the object ``ident`` names now (fd-based sources)."""
+        raise NotImplementedError
+
+    def attach(self, kn: Knote) -> None:
+        """Arm a new knote; raise OSError to refuse it (the change gets EV_ERROR)."""
+
+    def detach(self, kn: Knote) -> None:
+        """Disarm a knote that is being deleted; never raises."""
+
+    def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
+        """Apply a change to an existing knote (BSD: new input replaces the saved one)."""
+        kn.sfflags = fflags
+        kn.sdata = data
+
+    def enable(self, kn: Knote) -> None:
+        """Re-arm after EV_ENABLE."""
+
+    def disable(self, kn: Knote) -> None:
+        """Disarm after EV_DISABLE or an EV_DISPATCH delivery."""
+
+    def event(self, kn: Knote) -> bool:
+        """Re-evaluate the condition; update kn.fflags/kn.data; True when it holds."""
+        return True
+
+    def clear(self, kn: Knote) -> None:
+        """Reset output state after a delivery with EV_CLEAR."""
+        kn.fflags = 0
+        kn.data = 0
+
+    def close(self) -> None:
+        """Release per-queue resources of this source."""
+
+
+class Backend(Protocol):
+    name: str
+
+    def sources(self, engine: Engine) -> dict[int, Source]: ...
+    def fileno(self) -> int: ...
+    def wait(self, room: int, timeout_ns: int) -> int: ...
+    def translate(self, n: int, engine: Engine, out: list[KEvent], room: int) -> None: ...
+    def set_pending(self, on: bool) -> None: ...
+    def arm_timer(self, deadline_ns: int) -> None: ...
+    def close(self) -> None: ...
+    def forget(self) -> None: ...
+    def mechanisms(self) -> dict[int, tuple[str, str]]: ...

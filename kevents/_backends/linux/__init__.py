@@ -1,0 +1,292 @@
+"""The Linux backend: one epoll instance per queue, and that epoll fd is the queue's fd.
+
+Some facts about epoll that shape this file (all verified on Linux 6.18, spec §6, §7.2):
+
+* EPOLLET and EPOLLONESHOT belong to a registration, and a registration belongs to an
+  (epoll, open file description) pair, so READ and WRITE on one fd cannot carry
+  different flags in one epoll. READ knotes therefore live in the queue's epoll and
+  WRITE knotes in an inner epoll nested in it: each knote is its own registration,
+  "arm -> one packet -> re-arm" exactly as on IOCP, with the kernel doing the work.
+* A registration outlives ``close(fd)`` while a dup of the file lives, keeps firing
+  under the old number and can no longer be deleted. Tokens carry a serial so such
+  events are recognised; a failed EPOLL_CTL_DEL remembers the token, and if it ever
+  fires again the epoll set is rebuilt and ``dup3``-ed onto the same fd number.
+* An epoll fd is inherited by fork and the child shares the parent's interest list,
+  so the child must close its copies without ever calling epoll_ctl (D35).
+
+Besides the knotes, the epoll holds internal fds, each with a handler: an eventfd that
+is readable while the engine's ready list holds user-space events (USER triggers,
+regular files, expired timers) so the queue's fd stays truthful for ``select()`` and
+nesting; the timer heap's timerfd; the inotify fd; and whatever other sources add.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..._errors import oserror
+from ..._event import Filter, Flag, KEvent
+from ..._ffi import check, ffi, lib
+from ..._filters.timer import TimerSource
+from ..._filters.user import UserSource
+from ..._knote import Knote
+from .._contract import Source
+
+if TYPE_CHECKING:
+    from ..._engine import Engine
+
+assert sys.platform.startswith("linux") or TYPE_CHECKING
+
+ROLE_INTERNAL = lib.KEV_ROLE_INTERNAL
+ROLE_READ = lib.KEV_ROLE_READ
+ROLE_WRITE = lib.KEV_ROLE_WRITE
+_WIDTH = lib.KEV_OUT_WIDTH
+_STALE = lib.KEV_STALE
+_EOF = int(Flag.EOF)
+_READ_EOF = lib.EPOLLRDHUP | lib.EPOLLHUP | lib.EPOLLERR
+_WRITE_EOF = lib.EPOLLHUP | lib.EPOLLERR
+_ONESHOT = lib.EPOLLONESHOT
+_EPOLL_EVENT_SIZE = lib.kev_epoll_wait_size()
+_MAX_ROOM = 1024  # events taken from the kernel per wait; more stay queued there
+
+
+class LinuxBackend:
+    name = "linux"
+
+    def __init__(self) -> None:
+        self.epfd = check(lib.kev_epoll_create())
+        self.innerfd = -1
+        self.pendfd = -1
+        self.timerfd = -1
+        self.closed = False
+        self.serial = 0
+        #: token -> knote (kernel-armed READ/WRITE knotes)
+        self.knotes: dict[int, Knote] = {}
+        #: token -> handler(events) for internal fds
+        self.handlers: dict[int, Callable[[int], None]] = {}
+        #: internal fd -> (token, events) so a rebuild can re-register them
+        self.internal: dict[int, tuple[int, int]] = {}
+        #: tokens whose EPOLL_CTL_DEL failed; if one fires, the set is rebuilt
+        self.zombies: set[int] = set()
+        self.pool: list[tuple[Any, Any, int]] = []
+        try:
+            self.innerfd = check(lib.kev_epoll_create())
+            self._ctl(self.epfd, lib.EPOLL_CTL_ADD, self.innerfd, lib.EPOLLIN,
+                      self.new_token(self.innerfd, lib.KEV_ROLE_INNER))
+            self.pendfd = check(lib.kev_eventfd())
+            self.add_internal(self.pendfd, lib.EPOLLIN, _ignore)
+        except BaseException:
+            self.close()
+            raise
+        self.inotify: Any = None
+
+    # -- tokens and internal fds --------------------------------------------------------
+
+    def new_token(self, fd: int, role: int, method: int = 0) -> int:
+        while True:
+            self.serial = (self.serial + 1) & 0x7FFFFF
+            token = (self.serial << 40) | (method << 36) | (role << 32) | fd
+            if token not in self.knotes and token not in self.handlers:
+                return token
+
+    @staticmethod
+    def _ctl(epfd: int, op: int, fd: int, events: int, token: int) -> None:
+        check(lib.kev_epoll_ctl(epfd, op, fd, events, token))
+
+    def add_internal(self, fd: int, events: int, handler: Callable[[int], None]) -> int:
+        """Watch an internal fd in the queue's epoll; ``handler(events)`` runs under the
+        engine lock when it fires. Returns the token."""
+        token = self.new_token(fd, ROLE_INTERNAL)
+        self._ctl(self.epfd, lib.EPOLL_CTL_ADD, fd, events, token)
+        self.handlers[token] = handler
+        self.internal[fd] = (token, events)
+        return token
+
+    def remove_internal(self, fd: int) -> None:
+        token, _ = self.internal.pop(fd)
+        self.handlers.pop(token, None)
+        lib.kev_epoll_ctl(self.epfd, lib.EPOLL_CTL_DEL, fd, 0, 0)
+
+    # -- knote registrations (used by read_write.py) -------------------------------------
+
+    def register(self, kn: Knote, events: int) -> int:
+        """EPOLL_CTL_ADD for a READ (main epoll) or WRITE (inner epoll) knote; -errno."""
+        epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
+        return int(lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_ADD, kn.ident, events, kn.token))
+
+    def rearm(self, kn: Knote, events: int) -> int:
+        epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
+        return int(lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_MOD, kn.ident, events, kn.token))
+
+    def unregister(self, kn: Knote) -> None:
+        epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
+        if lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_DEL, kn.ident, 0, 0) < 0:
+            self.zombies.add(kn.token)  # closed fd: the registration may outlive us
+
+    def rebuild(self) -> None:
+        """Replace the epoll sets by fresh ones holding only live registrations.
+
+        Story: the only way to get rid of a registration whose fd was closed while a
+        dup keeps the file open. ``dup3`` puts the new epoll on the old number, so the
+        queue's ``fileno()`` (maybe nested in another loop) stays valid.
+        """
+        fresh = check(lib.kev_epoll_create())
+        inner = check(lib.kev_epoll_create())
+        try:
+            for fd, (token, events) in self.internal.items():
+                self._ctl(fresh, lib.EPOLL_CTL_ADD, fd, events, token)
+            self._ctl(fresh, lib.EPOLL_CTL_ADD, inner, lib.EPOLLIN,
+                      self.new_token(inner, lib.KEV_ROLE_INNER))
+            for token, kn in self.knotes.items():
+                events = kn.priv.events if kn.priv.armed else 0
+                if events:
+                    epfd = inner if kn.filter == Filter.WRITE else fresh
+                    lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_ADD, kn.ident, events, token)
+            check(lib.kev_dup2_cloexec(fresh, self.epfd))
+            lib.kev_close(self.innerfd)
+            self.innerfd = inner
+        finally:
+            lib.kev_close(fresh)
+        self.zombies.clear()
+
+    # -- the contract ------------------------------------------------------------------------
+
+    def sources(self, engine: Engine) -> dict[int, Source]:
+        from .read_write import FileSource, ReadSource, WriteSource
+
+        files = FileSource(engine, self)
+        return {
+            Filter.READ: ReadSource(engine, self, files),
+            Filter.WRITE: WriteSource(engine, self, files),
+            Filter.TIMER: TimerSource(engine, self),
+            Filter.USER: UserSource(engine),
+        }
+
+    def mechanisms(self) -> dict[int, tuple[str, str]]:
+        return {
+            Filter.READ: ("epoll", "level/EPOLLET/EPOLLONESHOT per knote; regular files, "
+                          "directories and /dev/null in user space (epoll says EPERM), "
+                          "re-armed by inotify IN_MODIFY"),
+            Filter.WRITE: ("epoll (nested)", "an inner epoll so WRITE flags are independent "
+                           "of READ flags on the same fd"),
+            Filter.TIMER: ("timerfd + heap", "one CLOCK_MONOTONIC timerfd per queue drives a "
+                           "heap of every timer; no fd per timer"),
+            Filter.USER: ("eventfd", "triggers live in user space; one eventfd per queue "
+                          "makes the queue fd readable and wakes waiters"),
+        }
+
+    def fileno(self) -> int:
+        return self.epfd
+
+    def wait(self, room: int, timeout_ns: int) -> list[int]:
+        room = min(room, _MAX_ROOM)
+        bufs = self.pool.pop() if self.pool else None
+        if bufs is None or bufs[2] < room:
+            size = max(room, 64)
+            bufs = (ffi.new("char[]", _EPOLL_EVENT_SIZE * size),
+                    ffi.new("int64_t[]", _WIDTH * size), size)
+        try:
+            n = lib.kev_wait(self.epfd, self.innerfd, bufs[0], room, timeout_ns, bufs[1])
+            if n <= 0:
+                if n == -errno.EINTR:
+                    raise InterruptedError(errno.EINTR, "interrupted")
+                if n < 0:
+                    raise oserror(-n, "epoll_wait")
+                return []
+            return ffi.unpack(bufs[1], _WIDTH * n)  # type: ignore[no-any-return]
+        finally:
+            self.pool.append(bufs)
+
+    def translate(self, vals: list[int], engine: Engine, out: list[KEvent], room: int) -> None:
+        knotes = self.knotes
+        kernel_event = engine.kernel_event
+        for i in range(0, len(vals), _WIDTH):
+            token = vals[i]
+            kn = knotes.get(token)
+            if kn is None:
+                handler = self.handlers.get(token)
+                if handler is not None:
+                    handler(vals[i + 1])
+                elif token in self.zombies:
+                    self.rebuild()
+                continue
+            events = vals[i + 1]
+            if events & _STALE:
+                engine.drop(kn)  # the fd was closed under the knote: BSD dropped it then
+                continue
+            data = vals[i + 2]
+            fflags = vals[i + 3]
+            st = kn.priv
+            if st.events & _ONESHOT:
+                st.armed = False  # the kernel disarmed it; disable() must not DEL
+            if fflags:
+                st.sockerr = fflags
+            if kn.filter == Filter.READ:
+                if events & _READ_EOF:
+                    if not fflags:
+                        fflags = st.sockerr
+                    ev = kernel_event(kn, _EOF, fflags, data)
+                elif data < st.lowat and st.countable:
+                    st.source.stale(kn)  # nothing (or too little) left to read: not ready
+                    continue
+                else:
+                    ev = kernel_event(kn, 0, 0, data)
+            elif events & _WRITE_EOF:
+                ev = kernel_event(kn, _EOF, fflags or st.sockerr, data)
+            else:
+                ev = kernel_event(kn, 0, 0, data)
+            if ev is not None:
+                out.append(ev)
+
+    def set_pending(self, on: bool) -> None:
+        if self.closed:
+            return
+        if on:
+            lib.kev_eventfd_signal(self.pendfd)
+        else:
+            lib.kev_eventfd_drain(self.pendfd)
+
+    def arm_timer(self, deadline_ns: int) -> None:
+        if self.timerfd < 0:
+            if deadline_ns < 0:
+                return
+            self.timerfd = check(lib.kev_timerfd())
+            self.add_internal(self.timerfd, lib.EPOLLIN, self._timer_fired)
+        check(lib.kev_timerfd_arm(self.timerfd, deadline_ns))
+
+    def _timer_fired(self, events: int) -> None:
+        lib.kev_eventfd_drain(self.timerfd)  # a timerfd reads like an eventfd: 8 bytes
+
+    def _fds(self) -> list[int]:
+        fds = [self.epfd, self.innerfd, self.pendfd, self.timerfd]
+        if self.inotify is not None:
+            fds.append(self.inotify.fd)
+        return [fd for fd in fds if fd >= 0]
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.inotify is not None:
+            self.inotify.close()
+            self.inotify = None
+        for fd in self._fds():
+            lib.kev_close(fd)
+        self.epfd = self.innerfd = self.pendfd = self.timerfd = -1
+        self.knotes.clear()
+        self.handlers.clear()
+        self.internal.clear()
+
+    def forget(self) -> None:
+        # After fork: the epoll set is shared with the parent. Close our copies only.
+        if self.inotify is not None:
+            self.inotify.forget()
+            self.inotify = None
+        self.close()
+
+
+def _ignore(events: int) -> None:
+    """The pending eventfd needs no handling: the engine scans its ready list anyway."""

@@ -1,0 +1,95 @@
+"""One inotify instance per queue, shared by every source that watches files.
+
+Story (spec §6.8, verified on 6.18): watches are added on ``/proc/self/fd/N``, which
+resolves to the open file's inode even after rename or unlink (a readlink()ed path
+breaks then). Two watches on one inode in one instance get the same wd and the second
+mask *replaces* the first, so masks are added with IN_MASK_ADD and each wd keeps a set
+of subscribers. One instance per queue, not per knote: ``fs.inotify.max_user_instances``
+is only 128 by default.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..._errors import oserror
+from ..._ffi import check, lib
+
+if TYPE_CHECKING:
+    from . import LinuxBackend
+
+IN_MODIFY = 0x00000002
+IN_ATTRIB = 0x00000004
+IN_Q_OVERFLOW = 0x00004000
+IN_IGNORED = 0x00008000
+IN_MASK_ADD = 0x20000000
+_HEADER = struct.Struct("iIII")
+
+#: callback(mask, name) - mask is IN_Q_OVERFLOW when the kernel dropped events
+Callback = Callable[[int, bytes], None]
+
+
+class Inotify:
+    def __init__(self, backend: LinuxBackend) -> None:
+        self.fd = check(lib.kev_inotify_init(), "inotify_init1")
+        self.backend = backend
+        self.subs: dict[int, dict[object, Callback]] = {}
+        backend.add_internal(self.fd, 0x001, self._readable)  # EPOLLIN
+
+    def watch(self, key: object, fd: int, mask: int, callback: Callback) -> int:
+        """Subscribe ``callback`` to events on the file ``fd`` refers to; returns the wd."""
+        wd = lib.kev_inotify_add(self.fd, f"/proc/self/fd/{fd}".encode(), mask | IN_MASK_ADD)
+        if wd < 0:
+            if -wd == errno.ENOSPC:
+                raise OSError(errno.ENOSPC, "inotify watch limit reached: raise the "
+                              "sysctl fs.inotify.max_user_watches")
+            raise oserror(-wd, "inotify_add_watch")
+        self.subs.setdefault(wd, {})[key] = callback
+        return int(wd)
+
+    def unwatch(self, key: object, wd: int) -> None:
+        subs = self.subs.get(wd)
+        if subs is None:
+            return
+        subs.pop(key, None)
+        if not subs:
+            del self.subs[wd]
+            lib.kev_inotify_rm(self.fd, wd)
+
+    def _readable(self, events: int) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return
+            pos = 0
+            while pos < len(chunk):
+                wd, mask, _cookie, length = _HEADER.unpack_from(chunk, pos)
+                name = chunk[pos + 16 : pos + 16 + length].rstrip(b"\0")
+                pos += 16 + length
+                if mask & IN_Q_OVERFLOW:
+                    for subs in list(self.subs.values()):
+                        for cb in list(subs.values()):
+                            cb(IN_Q_OVERFLOW, b"")
+                    continue
+                if mask & IN_IGNORED:
+                    continue  # may be stale after a remove/re-add of the same inode
+                for cb in list(self.subs.get(wd, {}).values()):
+                    cb(mask, name)
+
+    def close(self) -> None:
+        self.subs.clear()
+        if self.fd >= 0:
+            self.backend.remove_internal(self.fd)
+            lib.kev_close(self.fd)
+            self.fd = -1
+
+    def forget(self) -> None:
+        self.subs.clear()
+        if self.fd >= 0:
+            lib.kev_close(self.fd)
+            self.fd = -1

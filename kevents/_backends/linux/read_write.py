@@ -1,0 +1,262 @@
+"""EVFILT_READ and EVFILT_WRITE on Linux, via epoll (spec §5.1, §5.2, §6.3).
+
+Each knote is its own epoll registration (READ in the queue's epoll, WRITE in the
+nested one; see ``__init__``), so the BSD flags map one to one and the kernel does the
+work: EV_CLEAR is EPOLLET (a new edge on every arrival, verified), EV_ONESHOT and
+EV_DISPATCH are EPOLLONESHOT, a plain knote is level-triggered (epoll re-queues it at
+the tail, which is BSD's round-robin). EV_DISABLE deletes the registration, because
+EPOLLHUP/EPOLLERR would still fire on an empty mask; EV_ENABLE (and any change, as BSD
+re-runs the filter then) adds or modifies it, which re-evaluates readiness.
+
+``data`` is computed in C right after the wait (linux.c). A READ event that finds
+nothing to read on a stream socket or pipe, with no EOF, is dropped: another thread
+drained it first, and BSD never reports stale readiness (D12). EOF is never inferred
+from a zero count, only from EPOLLRDHUP/EPOLLHUP/EPOLLERR.
+
+Objects epoll refuses (EPERM: regular files, directories, /dev/null) get BSD's
+semantics in user space (D14): READ is ready while offset != size with
+``data = size - offset`` (negative past EOF, D15), re-armed by inotify IN_MODIFY when
+the file changes; WRITE is always ready with ``data`` 0; other such objects (character
+devices) are always ready with ``data`` 0, as poll(2) says.
+
+NOTE_LOWAT on READ sets SO_RCVLOWAT (per socket on Linux, restored on delete) and the
+event is also filtered here; on WRITE Linux has no SO_SNDLOWAT, so it is refused with
+ENOTSUP (D34).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import stat
+from typing import TYPE_CHECKING
+
+from ..._event import Filter, Flag, NoteRW
+from ..._ffi import lib
+from ..._knote import Knote
+from .._contract import Source
+from ._inotify import IN_ATTRIB, IN_MODIFY, Inotify
+
+if TYPE_CHECKING:
+    from ..._engine import Engine
+    from . import LinuxBackend
+
+_LOWAT = int(NoteRW.LOWAT)
+_ONESHOTS = int(Flag.ONESHOT | Flag.DISPATCH)
+
+
+class _Reg:
+    """Per-knote state of a kernel-armed READ/WRITE knote."""
+
+    __slots__ = ("armed", "countable", "events", "lowat", "old_lowat", "registered",
+                 "sockerr", "source")
+
+    def __init__(self, source: _EpollSource, events: int, countable: bool) -> None:
+        self.source = source
+        self.events = events
+        self.countable = countable  # a zero FIONREAD without EOF means "not ready"
+        self.lowat = 1 if countable else 0
+        self.old_lowat = -1
+        self.registered = False
+        self.armed = False
+        self.sockerr = 0
+
+
+def identify(ident: int) -> tuple[int, int, int]:
+    st = os.fstat(ident)
+    return (st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode))
+
+
+class _EpollSource(Source):
+    fd_based = True
+    base_events = 0
+    role = 0
+
+    def __init__(self, engine: Engine, backend: LinuxBackend, files: FileSource) -> None:
+        super().__init__(engine)
+        self.backend = backend
+        self.files = files
+
+    def identify(self, ident: int) -> object:
+        return identify(ident)
+
+    def _events(self, kn: Knote) -> int:
+        ev = self.base_events
+        if kn.flags & Flag.CLEAR:
+            ev |= lib.EPOLLET
+        if kn.flags & _ONESHOTS:
+            ev |= lib.EPOLLONESHOT
+        return ev
+
+    def _method(self, kn: Knote) -> int:
+        return 0
+
+    def attach(self, kn: Knote) -> None:
+        if kn.ident == self.backend.epfd:
+            raise OSError(errno.EINVAL, "a queue cannot watch itself")
+        self.check_fflags(kn.sfflags, kn)
+        backend = self.backend
+        kn.token = backend.new_token(kn.ident, self.role, self._method(kn))
+        mode = kn.identity[2]  # type: ignore[index]
+        countable = kn.filter == Filter.READ and (
+            mode == stat.S_IFIFO
+            or (mode == stat.S_IFSOCK and lib.kev_socket_type(kn.ident) == socket.SOCK_STREAM)
+        )
+        st = _Reg(self, self._events(kn), countable)
+        kn.priv = st
+        ret = backend.register(kn, st.events)
+        if ret == -errno.EPERM:
+            kn.source = self.files  # epoll cannot poll this object: BSD rules in user space
+            self.files.attach(kn)
+            return
+        if ret < 0:
+            raise OSError(-ret, os.strerror(-ret))
+        backend.knotes[kn.token] = kn
+        st.registered = st.armed = True
+        try:
+            self.apply_lowat(kn)
+        except OSError:
+            self.detach(kn)
+            raise
+        if kn.disabled:
+            self.disable(kn)
+
+    def check_fflags(self, fflags: int, kn: Knote) -> None:
+        pass
+
+    def apply_lowat(self, kn: Knote) -> None:
+        pass
+
+    def detach(self, kn: Knote) -> None:
+        st: _Reg = kn.priv
+        self.backend.knotes.pop(kn.token, None)
+        if st.registered:
+            st.registered = st.armed = False
+            self.backend.unregister(kn)
+        if st.old_lowat >= 0:
+            _set_rcvlowat(kn.ident, st.old_lowat)
+
+    def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
+        self.check_fflags(fflags, kn)
+        kn.sfflags, kn.sdata = fflags, data
+        self.apply_lowat(kn)
+        st: _Reg = kn.priv
+        if st.armed:  # BSD re-runs the filter on every change: MOD re-evaluates readiness
+            self.backend.rearm(kn, st.events)
+
+    def enable(self, kn: Knote) -> None:
+        st: _Reg = kn.priv
+        if st.registered:
+            ret = self.backend.rearm(kn, st.events)
+        else:
+            ret = self.backend.register(kn, st.events)
+        if ret == 0:
+            st.registered = st.armed = True
+
+    def disable(self, kn: Knote) -> None:
+        st: _Reg = kn.priv
+        if st.armed:  # an EPOLLONESHOT registration that fired is already disarmed
+            st.registered = st.armed = False
+            self.backend.unregister(kn)
+
+    def stale(self, kn: Knote) -> None:
+        """A packet turned out not to be an event: re-arm a one-shot registration."""
+        st: _Reg = kn.priv
+        if not st.armed and st.registered and not kn.disabled:
+            if self.backend.rearm(kn, st.events) == 0:
+                st.armed = True
+
+
+def _set_rcvlowat(fd: int, value: int) -> None:
+    try:
+        with socket.socket(fileno=os.dup(fd)) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, max(1, value))
+    except OSError:
+        pass
+
+
+class ReadSource(_EpollSource):
+    filter = Filter.READ
+    base_events = lib.EPOLLIN | lib.EPOLLRDHUP
+    role = lib.KEV_ROLE_READ
+
+    def check_fflags(self, fflags: int, kn: Knote) -> None:
+        if fflags & _LOWAT and kn.identity[2] != stat.S_IFSOCK:  # type: ignore[index]
+            raise OSError(errno.EINVAL, "NOTE_LOWAT needs a socket")
+
+    def apply_lowat(self, kn: Knote) -> None:
+        st: _Reg = kn.priv
+        if not kn.sfflags & _LOWAT:
+            st.lowat = 1 if st.countable else 0
+            if st.old_lowat >= 0:
+                _set_rcvlowat(kn.ident, st.old_lowat)
+                st.old_lowat = -1
+            return
+        with socket.socket(fileno=os.dup(kn.ident)) as s:
+            if st.old_lowat < 0:
+                st.old_lowat = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, max(1, kn.sdata))
+        st.lowat = max(1, kn.sdata)
+
+
+class WriteSource(_EpollSource):
+    filter = Filter.WRITE
+    base_events = lib.EPOLLOUT
+    role = lib.KEV_ROLE_WRITE
+
+    def _method(self, kn: Knote) -> int:
+        mode = kn.identity[2]  # type: ignore[index]
+        if mode == stat.S_IFSOCK:
+            return int(lib.KEV_WMETHOD_SOCKET)
+        if mode == stat.S_IFIFO:
+            return int(lib.KEV_WMETHOD_PIPE)
+        return int(lib.KEV_WMETHOD_NONE)
+
+    def check_fflags(self, fflags: int, kn: Knote) -> None:
+        if fflags & _LOWAT:
+            raise OSError(errno.ENOTSUP, "NOTE_LOWAT on WRITE: Linux has no SO_SNDLOWAT")
+
+
+class FileSource(Source):
+    """READ/WRITE on objects epoll cannot poll: evaluated in user space at each scan."""
+
+    fd_based = True
+    userspace = True
+
+    def __init__(self, engine: Engine, backend: LinuxBackend) -> None:
+        super().__init__(engine)
+        self.backend = backend
+
+    def identify(self, ident: int) -> object:
+        return identify(ident)
+
+    def _inotify(self) -> Inotify:
+        if self.backend.inotify is None:
+            self.backend.inotify = Inotify(self.backend)
+        return self.backend.inotify  # type: ignore[no-any-return]
+
+    def attach(self, kn: Knote) -> None:
+        kn.priv = None
+        mode = kn.identity[2]  # type: ignore[index]
+        if kn.filter == Filter.READ and mode in (stat.S_IFREG, stat.S_IFDIR):
+            def changed(mask: int, name: bytes) -> None:
+                if not name:  # the file itself, not an entry of a watched directory
+                    self.engine.enqueue(kn)
+
+            kn.priv = self._inotify().watch(kn, kn.ident, IN_MODIFY | IN_ATTRIB, changed)
+
+    def detach(self, kn: Knote) -> None:
+        if kn.priv is not None and self.backend.inotify is not None:
+            self.backend.inotify.unwatch(kn, kn.priv)
+
+    def event(self, kn: Knote) -> bool:
+        if kn.priv is None:  # WRITE, or a device: always ready, data 0
+            kn.data = 0
+            return True
+        try:
+            size = os.fstat(kn.ident).st_size
+            kn.data = size - os.lseek(kn.ident, 0, os.SEEK_CUR)
+        except OSError:
+            return False
+        return kn.data != 0

@@ -1,0 +1,374 @@
+"""The kqueue semantics engine, shared by every backend.
+
+It applies change lists exactly as FreeBSD's ``kqueue_register`` does and collects
+events as ``kqueue_scan`` does (spec §1.4, §1.5, §4); the backend only moves packets.
+
+Locking (D37): one lock guards the knote table and the ready list. It is never held
+across the backend's blocking wait, so several threads may call ``control()`` at once
+and a change made by one (a USER trigger, say) wakes a waiter in another through the
+backend's pending signal.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from ._backends._contract import Backend, Source
+from ._errors import oserror
+from ._event import Filter, Flag, KEvent
+from ._knote import Knote
+
+_ADD = int(Flag.ADD)
+_DELETE = int(Flag.DELETE)
+_ENABLE = int(Flag.ENABLE)
+_DISABLE = int(Flag.DISABLE)
+_ONESHOT = int(Flag.ONESHOT)
+_CLEAR = int(Flag.CLEAR)
+_RECEIPT = int(Flag.RECEIPT)
+_DISPATCH = int(Flag.DISPATCH)
+_FORCEONESHOT = int(Flag.FORCEONESHOT)
+_KEEPUDATA = int(Flag.KEEPUDATA)
+_ERROR = int(Flag.ERROR)
+_SYSFLAGS = int(Flag.SYSFLAGS)
+_FILTERS = {int(f): f for f in Filter}
+
+#: One backend wait never sleeps longer than this; longer timeouts loop (a clamp, so a
+#: huge timeout can neither overflow a timespec nor be rounded into a busy loop).
+MAX_WAIT_NS = 24 * 3600 * 10**9
+
+
+def timeout_to_ns(timeout: float | None) -> int | None:
+    """Seconds (float) to whole nanoseconds, rounded up, never down; None = forever."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
+    if timeout != timeout:
+        raise ValueError("timeout must not be NaN")
+    if timeout < 0:
+        raise ValueError("timeout must be positive or None")
+    if math.isinf(timeout):
+        return None
+    if isinstance(timeout, int):
+        return timeout * 10**9
+    return math.ceil(timeout * 1e9)
+
+
+def _ident_of(obj: Any) -> int:
+    if isinstance(obj, int):
+        return int(obj)
+    fileno = getattr(obj, "fileno", None)
+    if fileno is None:
+        raise TypeError(f"ident must be an int or have fileno(), not {type(obj).__name__}")
+    fd = fileno()
+    if not isinstance(fd, int):
+        raise TypeError("fileno() returned a non-integer")
+    return fd
+
+
+class Engine:
+    """Knote table, change application and scan for one queue."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.lock = threading.Lock()
+        self.knotes: dict[tuple[int, int], Knote] = {}
+        self.ready: deque[Knote] = deque()
+        self.pending = False
+        self.closed = False
+        self.waiters = 0
+        self.sources: dict[int, Source] = backend.sources(self)
+        self.timers: Any = None  # the TIMER source registers itself here when it exists
+
+    # -- helpers for sources (lock held) -------------------------------------------
+
+    def enqueue(self, kn: Knote) -> None:
+        """Mark ``kn`` active: append it to the ready list unless disabled or queued."""
+        if not kn.queued and not kn.disabled and kn.alive:
+            kn.queued = True
+            self.ready.append(kn)
+
+    def dequeue(self, kn: Knote) -> None:
+        if kn.queued:
+            kn.queued = False
+            self.ready.remove(kn)
+
+    def drop(self, kn: Knote) -> None:
+        """Forget ``kn`` (deleted, or its object vanished): detach, unqueue, unlink."""
+        if not kn.alive:
+            return
+        kn.alive = False
+        self.dequeue(kn)
+        self.knotes.pop((kn.ident, kn.filter), None)
+        kn.source.detach(kn)
+
+    def kernel_event(self, kn: Knote, oflags: int, fflags: int, data: int) -> KEvent | None:
+        """Deliver a packet for a kernel-armed knote; apply ONESHOT and DISPATCH."""
+        if not kn.alive or kn.disabled:
+            return None
+        flags = kn.flags
+        ev = KEvent(kn.ident, kn.filter, flags | oflags, fflags, data, kn.udata, kn.ext)
+        if flags & _ONESHOT:
+            self.drop(kn)
+        elif flags & _DISPATCH:
+            kn.disabled = True
+            kn.source.disable(kn)
+        return ev
+
+    def sync_pending(self) -> None:
+        """Keep the backend's "events pending" signal equal to ``bool(self.ready)``."""
+        want = bool(self.ready)
+        if want != self.pending:
+            self.pending = want
+            self.backend.set_pending(want)
+
+    # -- changes --------------------------------------------------------------------
+
+    def apply(self, changes: list[KEvent], max_events: int) -> list[KEvent] | None:
+        """Apply every change in order (spec §4.3-4.5).
+
+        Returns the error/receipt entries when at least one was produced (then the call
+        must not collect events, D7), else None. With no room left for an entry, an
+        error raises (later changes are not applied) and a receipt stops (D6).
+        """
+        entries: list[KEvent] | None = None
+        for ch in changes:
+            err = self._apply_one(ch)
+            if not err and not ch.flags & _RECEIPT:
+                continue
+            if entries is None:
+                entries = []
+            if len(entries) >= max_events:
+                if err:
+                    raise oserror(err, f"{_filter_name(ch.filter)} ident {ch.ident}")
+                break
+            entries.append(
+                KEvent(ch.ident, ch.filter, int(ch.flags) | _ERROR, ch.fflags, err, ch.udata)
+            )
+        return entries
+
+    def _apply_one(self, ch: KEvent) -> int:
+        filt = ch.filter
+        flags = int(ch.flags) & ~_SYSFLAGS
+        src = self.sources.get(filt)
+        if src is None:
+            return errno.ENOTSUP if filt in _FILTERS else errno.EINVAL
+        if flags & _ENABLE and flags & _DISABLE:
+            return errno.EINVAL
+        if flags & _ADD and flags & (_DELETE | _KEEPUDATA):
+            return errno.EINVAL
+        ident = ch.ident
+        identity: object = None
+        if src.fd_based:
+            if ident < 0 or ident > 0x7FFFFFFF:
+                return errno.EBADF
+            try:
+                identity = src.identify(ident)
+            except OSError as exc:
+                stale = self.knotes.get((ident, filt))
+                if stale is not None:  # the fd was closed: BSD dropped the knote then
+                    self.drop(stale)
+                return exc.errno or errno.EBADF
+        elif ident < 0:
+            return errno.EINVAL
+        key = (ident, filt)
+        kn = self.knotes.get(key)
+        if kn is not None and src.fd_based and kn.identity != identity:
+            self.drop(kn)  # a different file now has this number (D13)
+            kn = None
+        if kn is None:
+            if not flags & _ADD:
+                return errno.ENOENT
+            kn = Knote(ident, _FILTERS[filt], flags, ch.fflags, ch.data, ch.udata)
+            kn.identity = identity
+            kn.source = src
+            try:
+                src.attach(kn)
+            except OSError as exc:
+                kn.alive = False
+                return exc.errno or errno.EINVAL
+            self.knotes[key] = kn
+            src = kn.source  # attach may hand the knote to another source
+            if src.userspace and not kn.disabled and src.event(kn):
+                self.enqueue(kn)
+            return 0
+        src = kn.source
+        if flags & _DELETE:
+            self.drop(kn)
+            return 0
+        if flags & _FORCEONESHOT:
+            kn.flags |= _ONESHOT
+            self.enqueue(kn)
+        if not flags & _KEEPUDATA:
+            kn.udata = ch.udata
+        try:
+            src.touch(kn, int(ch.fflags), int(ch.data), flags)
+        except OSError as exc:
+            return exc.errno or errno.EINVAL
+        if flags & _ENABLE and kn.disabled:
+            kn.disabled = False
+            src.enable(kn)
+        elif flags & _DISABLE and not kn.disabled:
+            kn.disabled = True
+            self.dequeue(kn)
+            src.disable(kn)
+        if src.userspace and not kn.disabled and not kn.queued and src.event(kn):
+            self.enqueue(kn)
+        return 0
+
+    # -- collection -------------------------------------------------------------------
+
+    def scan(self, out: list[KEvent], room: int) -> None:
+        """Copy out queued knotes, FreeBSD ``kqueue_scan`` style (spec §1.5)."""
+        ready = self.ready
+        for _ in range(len(ready)):  # one pass: re-queued knotes wait for the next call
+            if len(out) >= room or not ready:
+                break
+            kn = ready.popleft()
+            kn.queued = False
+            if kn.disabled or not kn.alive:
+                continue
+            flags = kn.flags
+            src = kn.source
+            if not flags & _ONESHOT and not src.event(kn):
+                continue  # stale readiness is never reported
+            out.append(
+                KEvent(kn.ident, kn.filter, flags | kn.oflags, kn.fflags, kn.data, kn.udata,
+                       kn.ext)
+            )
+            if flags & _ONESHOT:
+                self.drop(kn)
+                continue
+            if flags & _CLEAR:
+                src.clear(kn)
+            if flags & _DISPATCH:
+                kn.disabled = True
+                src.disable(kn)
+            elif not flags & _CLEAR:
+                kn.queued = True  # level-triggered: back at the tail, round-robin
+                ready.append(kn)
+
+    def control(
+        self, changes: Iterable[KEvent] | None, max_events: int, timeout: float | None
+    ) -> list[KEvent]:
+        if isinstance(max_events, bool) or not isinstance(max_events, int):
+            raise TypeError("max_events must be an integer")
+        if max_events < 0:
+            raise ValueError(f"max_events must be >= 0, not {max_events}")
+        timeout_ns = timeout_to_ns(timeout)
+        todo = _materialise(changes)
+        deadline = None if timeout_ns is None else time.monotonic_ns() + timeout_ns
+        out: list[KEvent] = []
+        with self.lock:
+            if self.closed:
+                raise ValueError("I/O operation on closed kevents queue")
+            if todo:
+                try:
+                    entries = self.apply(todo, max_events)
+                finally:
+                    self.sync_pending()
+                if entries is not None:
+                    return entries
+            if max_events == 0:
+                return out
+            self.waiters += 1
+        backend = self.backend
+        timers = self.timers
+        try:
+            wait_ns = 0 if self.ready else _remaining(deadline)
+            while True:
+                if timers is not None and wait_ns != 0:
+                    wait_ns = timers.clip(wait_ns)
+                try:
+                    n = backend.wait(max_events, wait_ns)
+                except InterruptedError:
+                    n = 0  # Python handlers ran; retry without re-applying changes (D9)
+                with self.lock:
+                    if self.closed:
+                        raise ValueError("kevents queue closed while waiting")
+                    if n:
+                        backend.translate(n, self, out, max_events)
+                    if timers is not None:
+                        timers.expire()
+                    if self.ready and len(out) < max_events:
+                        self.scan(out, max_events)
+                    self.sync_pending()
+                if out:
+                    return out
+                wait_ns = _remaining(deadline)
+                if wait_ns == 0:
+                    return out
+        finally:
+            with self.lock:
+                self.waiters -= 1
+                if self.closed and self.waiters == 0:
+                    self._release()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            for kn in list(self.knotes.values()):
+                self.drop(kn)
+            for src in set(self.sources.values()):
+                src.close()
+            if self.waiters:
+                self.backend.set_pending(True)  # wake them; the last one releases
+            else:
+                self._release()
+
+    def _release(self) -> None:
+        self.backend.close()
+
+    def forget(self) -> None:
+        """After fork, in the child: mark closed, release fds, touch no kernel state."""
+        self.closed = True
+        self.knotes.clear()
+        self.ready.clear()
+        self.backend.forget()
+
+
+def _remaining(deadline: int | None) -> int:
+    if deadline is None:
+        return MAX_WAIT_NS
+    return min(max(deadline - time.monotonic_ns(), 0), MAX_WAIT_NS)
+
+
+def _filter_name(filt: int) -> str:
+    f = _FILTERS.get(filt)
+    return f"Filter.{f.name}" if f is not None else f"filter {filt}"
+
+
+def _materialise(changes: Iterable[KEvent] | None) -> list[KEvent]:
+    """Copy the change list first (a lying ``__len__`` is fine, bpo-30058), check types
+    and ranges, and resolve ``fileno()`` objects, before any change is applied."""
+    if changes is None:
+        return []
+    todo: list[KEvent] = []
+    for ch in changes:
+        if not isinstance(ch, KEvent):
+            raise TypeError(f"changelist must contain KEvent objects, not {type(ch).__name__}")
+        ident = _ident_of(ch.ident)
+        if not -0x8000 <= ch.filter <= 0x7FFF:
+            raise ValueError(f"filter {ch.filter} does not fit in 16 bits")
+        if not 0 <= ch.flags <= 0xFFFF:
+            raise ValueError(f"flags {ch.flags:#x} do not fit in 16 bits")
+        if not 0 <= ch.fflags <= 0xFFFFFFFF:
+            raise ValueError(f"fflags {ch.fflags:#x} do not fit in 32 bits")
+        if not -(2**63) <= ch.data < 2**63:
+            raise ValueError("data does not fit in 64 bits")
+        if ident >= 2**64:
+            raise ValueError("ident does not fit in 64 bits")
+        todo.append(ch if ident is ch.ident else ch._replace(ident=ident))
+    return todo
+
+

@@ -1,0 +1,123 @@
+"""The event record and the kqueue vocabulary: filters, flags and per-filter notes.
+
+Numbers are FreeBSD's on every OS (spec §2, decision D1). The BSD/macOS backend
+translates them to the host kernel's values, so a number never crosses platforms.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, NamedTuple
+
+
+class Filter(enum.IntEnum):
+    """What a registration watches (``EVFILT_*``)."""
+
+    READ = -1
+    WRITE = -2
+    AIO = -3
+    VNODE = -4
+    PROC = -5
+    SIGNAL = -6
+    TIMER = -7
+    PROCDESC = -8
+    FS = -9
+    LIO = -10
+    USER = -11
+    SENDFILE = -12
+    EMPTY = -13
+
+
+class Flag(enum.IntFlag):
+    """Actions on input, state on output (``EV_*``)."""
+
+    ADD = 0x0001
+    DELETE = 0x0002
+    ENABLE = 0x0004
+    DISABLE = 0x0008
+    ONESHOT = 0x0010
+    CLEAR = 0x0020
+    RECEIPT = 0x0040
+    DISPATCH = 0x0080
+    FORCEONESHOT = 0x0100
+    KEEPUDATA = 0x0200
+    SYSFLAGS = 0xF000
+    FLAG1 = 0x2000
+    ERROR = 0x4000
+    EOF = 0x8000
+
+
+class NoteRW(enum.IntFlag):
+    """``fflags`` for READ and WRITE."""
+
+    LOWAT = 0x0001
+
+
+class NoteUser(enum.IntFlag):
+    """``fflags`` for USER: a trigger bit, a control op and 24 bits of user flags."""
+
+    FFNOP = 0x00000000
+    FFAND = 0x40000000
+    FFOR = 0x80000000
+    FFCOPY = 0xC0000000
+    FFCTRLMASK = 0xC0000000
+    FFLAGSMASK = 0x00FFFFFF
+    TRIGGER = 0x01000000
+
+
+class NoteTimer(enum.IntFlag):
+    """``fflags`` for TIMER: the unit of ``data`` (milliseconds when none) and ABSTIME."""
+
+    SECONDS = 0x01
+    MSECONDS = 0x02
+    USECONDS = 0x04
+    NSECONDS = 0x08
+    ABSTIME = 0x10
+
+
+class NoteProc(enum.IntFlag):
+    """``fflags`` for PROC and PROCDESC."""
+
+    EXIT = 0x80000000
+    FORK = 0x40000000
+    EXEC = 0x20000000
+    PCTRLMASK = 0xF0000000
+    PDATAMASK = 0x000FFFFF
+    TRACK = 0x00000001
+    TRACKERR = 0x00000002
+    CHILD = 0x00000004
+    #: On output with NOTE_EXIT: ``data`` holds a real wait status (macOS spelling).
+    EXITSTATUS = 0x04000000
+
+
+class NoteVnode(enum.IntFlag):
+    """``fflags`` for VNODE."""
+
+    DELETE = 0x0001
+    WRITE = 0x0002
+    EXTEND = 0x0004
+    ATTRIB = 0x0008
+    LINK = 0x0010
+    RENAME = 0x0020
+    REVOKE = 0x0040
+    OPEN = 0x0080
+    CLOSE = 0x0100
+    CLOSE_WRITE = 0x0200
+    READ = 0x0400
+
+
+class KEvent(NamedTuple):
+    """One change (input) or one event (output): ``struct kevent``.
+
+    Immutable and ordered like :class:`select.kevent` (as the tuple ident, filter,
+    flags, fflags, data, udata). ``udata`` may be any object and is returned verbatim;
+    ``ext`` carries kevents' optional per-filter extras (e.g. Linux ``siginfo``).
+    """
+
+    ident: int
+    filter: int = Filter.READ
+    flags: int = Flag.ADD
+    fflags: int = 0
+    data: int = 0
+    udata: Any = None
+    ext: Any = None

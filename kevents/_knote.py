@@ -1,0 +1,67 @@
+"""The knote: one registration, keyed by (ident, filter) in one queue (spec §1.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._event import Flag
+
+#: Bits of ``flags`` that are actions, never stored on a knote (spec §1.2).
+ACTION_FLAGS = (
+    Flag.ADD | Flag.DELETE | Flag.ENABLE | Flag.DISABLE | Flag.FORCEONESHOT | Flag.KEEPUDATA
+)
+#: Bits of ``flags`` a knote keeps from its creating change, whatever later changes say.
+PERSISTENT_FLAGS = int(Flag.ONESHOT | Flag.CLEAR | Flag.RECEIPT | Flag.DISPATCH)
+
+
+class Knote:
+    """State of one registration (the FreeBSD shape, spec §1.2).
+
+    ``sfflags``/``sdata`` are the caller's input (unit, note mask, low-water mark);
+    ``fflags``/``data`` are what the next event carries; ``oflags`` are output-only
+    flag bits a filter sets (EOF). ``priv`` and ``token`` belong to the source.
+    """
+
+    __slots__ = (
+        "alive",
+        "data",
+        "disabled",
+        "ext",
+        "fflags",
+        "filter",
+        "flags",
+        "identity",
+        "ident",
+        "oflags",
+        "priv",
+        "queued",
+        "sdata",
+        "sfflags",
+        "source",
+        "token",
+        "udata",
+    )
+
+    def __init__(
+        self, ident: int, filt: int, flags: int, fflags: int, data: int, udata: Any
+    ) -> None:
+        self.ident = ident
+        self.filter = filt
+        self.flags = int(flags) & PERSISTENT_FLAGS
+        self.sfflags = int(fflags)
+        self.sdata = int(data)
+        self.fflags = 0
+        self.data = 0
+        self.oflags = 0
+        self.udata = udata
+        self.ext: Any = None
+        self.disabled = bool(flags & Flag.DISABLE)
+        self.queued = False
+        self.alive = True
+        self.identity: object = None
+        self.source: Any = None
+        self.token = 0
+        self.priv: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Knote ident={self.ident} filter={self.filter} flags={self.flags:#x}>"

@@ -1,0 +1,106 @@
+"""``kevents.Queue``: one kqueue-style event queue."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from types import TracebackType
+
+from ._backends import backend_class, choose
+from ._engine import Engine
+from ._event import Filter, Flag, KEvent
+from ._fork import track
+
+
+class Queue:
+    """A kernel event queue with kqueue semantics on every OS.
+
+    ``backend`` forces a backend by name (``"linux"``, ``"iocp"``, ``"kqueue"``);
+    otherwise ``KEVENTS_BACKEND`` or the platform decides. The queue's descriptor is
+    close-on-exec, polls readable while events are pending, and is closed in a forked
+    child.
+    """
+
+    __slots__ = ("__weakref__", "_engine", "_fd", "backend")
+
+    def __init__(self, backend: str | None = None) -> None:
+        self._engine: Engine | None = None
+        name, _ = choose(backend)
+        self.backend: str = name
+        impl = backend_class(name)()
+        self._engine = Engine(impl)
+        self._fd: int = impl.fileno()
+        track(self._engine)
+
+    def control(
+        self,
+        changelist: Iterable[KEvent] | None,
+        max_events: int,
+        timeout: float | None = None,
+    ) -> list[KEvent]:
+        """Apply ``changelist`` in order, then wait up to ``timeout`` seconds (None:
+        forever) for at most ``max_events`` events.
+
+        A change that fails yields an EV_ERROR entry (``data`` = errno) when there is
+        room, and then no events are collected in this call; with no room it raises
+        OSError and later changes are not applied. Signals interrupt the wait only to
+        run Python handlers; the wait then resumes without re-applying changes.
+        """
+        engine = self._engine
+        if engine is None:
+            raise ValueError("I/O operation on closed kevents queue")
+        return engine.control(changelist, max_events, timeout)
+
+    def close_fd(self, fd: int) -> None:
+        """Delete every READ/WRITE knote of ``fd`` in this queue, then close ``fd``.
+
+        On BSD closing a descriptor drops its knotes; epoll keeps a registration alive
+        while any dup of the file lives, so delete before close (or use this).
+        """
+        changes = [KEvent(fd, f, Flag.DELETE) for f in (Filter.READ, Filter.WRITE)]
+        for ch in changes:
+            try:
+                self.control([ch], 0, 0)
+            except (FileNotFoundError, OSError):
+                pass
+        os.close(fd)
+
+    def close(self) -> None:
+        """Close the queue and drop every registration. Idempotent."""
+        engine = self._engine
+        if engine is not None:
+            engine.close()
+
+    @property
+    def closed(self) -> bool:
+        engine = self._engine
+        return engine is None or engine.closed
+
+    def fileno(self) -> int:
+        """The queue's descriptor: readable while events are pending."""
+        if self.closed:
+            raise ValueError("I/O operation on closed kevents queue")
+        return self._fd
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        engine = getattr(self, "_engine", None)
+        if engine is not None and not engine.closed:
+            warnings.warn(f"unclosed kevents queue {self!r}", ResourceWarning, stacklevel=2,
+                          source=self)
+            engine.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"fd={self._fd}"
+        return f"<kevents.Queue backend={self.backend} {state}>"

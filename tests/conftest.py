@@ -1,0 +1,73 @@
+"""Shared fixtures: the backend parameter, the queue fixture and the fd-leak check."""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+import kevents
+from kevents import _platforms
+from kevents.testing import open_fds
+
+
+def available_backends() -> list[str]:
+    env = os.environ.get("KEVENTS_TEST_BACKENDS")
+    if env:
+        return [b for b in env.split(",") if b]
+    if sys.platform.startswith("linux"):
+        return ["linux"]
+    if sys.platform == "win32":
+        return ["iocp"]
+    return ["kqueue"]
+
+
+def queue_args(backend: str) -> dict[str, object]:
+    """Constructor arguments of a test backend id (ids may name a variant)."""
+    return {"backend": backend}
+
+
+@pytest.fixture(params=available_backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def kq(backend: str) -> Iterator[kevents.Queue]:
+    q = kevents.Queue(**queue_args(backend))  # type: ignore[arg-type]
+    try:
+        yield q
+    finally:
+        q.close()
+
+
+def expect(feature: str, backend: str) -> _platforms.Status:
+    """Consult the platform table: xfail a "differs" row whose test checks the FreeBSD
+    behaviour, return the status otherwise."""
+    return _platforms.status(feature, backend)[0]
+
+
+TIMEOUT_MULTIPLIER = float(os.environ.get("KEVENTS_TEST_TIMEOUT_MULTIPLIER", "1"))
+
+
+@pytest.fixture(autouse=True)
+def no_fd_leak() -> Iterator[None]:
+    before = open_fds()
+    yield
+    if before is None:
+        return
+    gc.collect()
+    after = open_fds()
+    assert after is not None
+    leaked = after - before
+    # readlink to explain what leaked
+    detail = {}
+    for fd in leaked:
+        try:
+            detail[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            detail[fd] = "?"
+    assert not leaked, f"file descriptors leaked: {detail}"
