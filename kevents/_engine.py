@@ -82,9 +82,11 @@ class Engine:
         self.ready: deque[Knote] = deque()
         self.pending = False
         self.closed = False
-        self.waiters = 0
-        self.sources: dict[int, Source] = backend.sources(self)
+        self.waiting: list[None] = []  # one entry per thread inside control()'s wait
+        self.release_lock = threading.Lock()
+        self.released = False
         self.timers: Any = None  # the TIMER source registers itself here when it exists
+        self.sources: dict[int, Source] = backend.sources(self)
 
     # -- helpers for sources (lock held) -------------------------------------------
 
@@ -239,8 +241,7 @@ class Engine:
             if not flags & _ONESHOT and not src.event(kn):
                 continue  # stale readiness is never reported
             out.append(
-                KEvent(kn.ident, kn.filter, flags | kn.oflags, kn.fflags, kn.data, kn.udata,
-                       kn.ext)
+                KEvent(kn.ident, kn.filter, flags | kn.oflags, kn.fflags, kn.data, kn.udata, kn.ext)
             )
             if flags & _ONESHOT:
                 self.drop(kn)
@@ -261,54 +262,68 @@ class Engine:
             raise TypeError("max_events must be an integer")
         if max_events < 0:
             raise ValueError(f"max_events must be >= 0, not {max_events}")
-        timeout_ns = timeout_to_ns(timeout)
-        todo = _materialise(changes)
-        deadline = None if timeout_ns is None else time.monotonic_ns() + timeout_ns
-        out: list[KEvent] = []
-        with self.lock:
-            if self.closed:
-                raise ValueError("I/O operation on closed kevents queue")
+        timeout_ns = None if timeout is None else timeout_to_ns(timeout)
+        if changes is not None:
+            todo = _materialise(changes)
             if todo:
-                try:
-                    entries = self.apply(todo, max_events)
-                finally:
-                    self.sync_pending()
-                if entries is not None:
-                    return entries
-            if max_events == 0:
-                return out
-            self.waiters += 1
-        backend = self.backend
-        timers = self.timers
-        try:
-            wait_ns = 0 if self.ready else _remaining(deadline)
-            while True:
-                if timers is not None and wait_ns != 0:
-                    wait_ns = timers.clip(wait_ns)
-                try:
-                    n = backend.wait(max_events, wait_ns)
-                except InterruptedError:
-                    n = 0  # Python handlers ran; retry without re-applying changes (D9)
                 with self.lock:
                     if self.closed:
-                        raise ValueError("kevents queue closed while waiting")
-                    if n:
-                        backend.translate(n, self, out, max_events)
-                    if timers is not None:
-                        timers.expire()
-                    if self.ready and len(out) < max_events:
-                        self.scan(out, max_events)
-                    self.sync_pending()
-                if out:
-                    return out
-                wait_ns = _remaining(deadline)
-                if wait_ns == 0:
-                    return out
+                        raise ValueError("I/O operation on closed kevents queue")
+                    try:
+                        entries = self.apply(todo, max_events)
+                    finally:
+                        self.sync_pending()
+                if entries is not None:
+                    return entries
+        if max_events == 0:
+            if self.closed:
+                raise ValueError("I/O operation on closed kevents queue")
+            return []
+        deadline = None if timeout_ns is None else time.monotonic_ns() + timeout_ns
+        # Story: list.append/pop are atomic under the GIL, so this counts waiters without
+        # a lock. close() never releases the backend's fds while a waiter may be about to
+        # block on them (an fd number reused meanwhile would be waited on by mistake);
+        # the last waiter to leave releases them instead (D36).
+        waiting = self.waiting
+        waiting.append(None)
+        try:
+            if self.closed:
+                raise ValueError("I/O operation on closed kevents queue")
+            return self._collect(max_events, deadline)
         finally:
-            with self.lock:
-                self.waiters -= 1
-                if self.closed and self.waiters == 0:
-                    self._release()
+            waiting.pop()
+            if self.closed and not waiting:
+                self._release()
+
+    def _collect(self, max_events: int, deadline: int | None) -> list[KEvent]:
+        backend = self.backend
+        timers = self.timers
+        lock = self.lock
+        out: list[KEvent] = []
+        wait_ns = 0 if self.ready else _remaining(deadline)
+        while True:
+            if wait_ns and timers is not None and timers.heap:
+                wait_ns = timers.clip(wait_ns)
+            try:
+                vals = backend.wait(max_events, wait_ns)
+            except InterruptedError:
+                vals = None  # Python handlers ran; retry without re-applying changes (D9)
+            with lock:
+                if self.closed:
+                    raise ValueError("kevents queue closed while waiting")
+                if vals:
+                    backend.translate(vals, self, out, max_events)
+                if timers is not None and timers.heap:
+                    timers.expire()
+                if self.ready and len(out) < max_events:
+                    self.scan(out, max_events)
+                if self.pending != bool(self.ready):
+                    self.sync_pending()
+            if out:
+                return out
+            wait_ns = _remaining(deadline)
+            if wait_ns == 0:
+                return out
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -321,13 +336,16 @@ class Engine:
                 self.drop(kn)
             for src in set(self.sources.values()):
                 src.close()
-            if self.waiters:
+            if self.waiting:
                 self.backend.set_pending(True)  # wake them; the last one releases
             else:
                 self._release()
 
     def _release(self) -> None:
-        self.backend.close()
+        with self.release_lock:  # the last waiter and close() may race here
+            if not self.released:
+                self.released = True
+                self.backend.close()
 
     def forget(self) -> None:
         """After fork, in the child: mark closed, release fds, touch no kernel state."""
@@ -370,5 +388,3 @@ def _materialise(changes: Iterable[KEvent] | None) -> list[KEvent]:
             raise ValueError("ident does not fit in 64 bits")
         todo.append(ch if ident is ch.ident else ch._replace(ident=ident))
     return todo
-
-

@@ -20,36 +20,52 @@ BACKENDS = ("linux", "linux-io_uring", "iocp", "kqueue", "kqueue-over-emulation"
 
 TABLE: dict[str, Row] = {
     "READ udp data": {
-        "linux": ("differs", "data is the size of the first queued datagram (FIONREAD), "
-                  "not the total of all datagrams (D32)"),
+        "linux": (
+            "differs",
+            "data is the size of the first queued datagram (FIONREAD), "
+            "not the total of all datagrams (D32)",
+        ),
     },
     "READ listener data": {
-        "linux": ("differs", "TCP: accept-queue length from TCP_INFO; AF_UNIX listeners "
-                  "report 1 (D33)"),
+        "linux": (
+            "differs",
+            "TCP: accept-queue length from TCP_INFO; AF_UNIX listeners report 1 (D33)",
+        ),
     },
     "READ NOTE_LOWAT": {
-        "linux": ("differs", "sets SO_RCVLOWAT, which is per socket on Linux (restored "
-                  "on delete); sockets only"),
+        "linux": (
+            "differs",
+            "sets SO_RCVLOWAT, which is per socket on Linux (restored on delete); sockets only",
+        ),
     },
     "WRITE NOTE_LOWAT": {
         "linux": ("unsupported", "Linux has no SO_SNDLOWAT: EV_ERROR ENOTSUP (D34)"),
     },
     "WRITE data": {
-        "linux": ("differs", "sockets: SO_SNDBUF - SIOCOUTQ (Linux doubles SO_SNDBUF, so "
-                  "this is an upper estimate); readiness threshold is Linux's (about a "
-                  "third of the buffer), not SO_SNDLOWAT"),
+        "linux": (
+            "differs",
+            "sockets: SO_SNDBUF - SIOCOUTQ (Linux doubles SO_SNDBUF, so "
+            "this is an upper estimate); readiness threshold is Linux's (about a "
+            "third of the buffer), not SO_SNDLOWAT",
+        ),
     },
     "socket error in fflags": {
-        "linux": ("differs", "read with getsockopt(SO_ERROR), which clears it: after an "
-                  "EV_EOF event with an error, SO_ERROR reads 0; the error is kept on the "
-                  "knote and repeated in later EOF events"),
+        "linux": (
+            "differs",
+            "read with getsockopt(SO_ERROR), which clears it: after an "
+            "EV_EOF event with an error, SO_ERROR reads 0; the error is kept on the "
+            "knote and repeated in later EOF events",
+        ),
     },
     "close without EV_DELETE": {
-        "linux": ("differs", "epoll keeps a registration while a dup of the file lives; "
-                  "kevents drops the knote when it sees the fd closed (next change or "
-                  "event) and rebuilds the epoll set if a dead registration fires; an fd "
-                  "number reused while a dup lives can be misattributed: delete before "
-                  "close, or use Queue.close_fd() (D13)"),
+        "linux": (
+            "differs",
+            "epoll keeps a registration while a dup of the file lives; "
+            "kevents drops the knote when it sees the fd closed (next change or "
+            "event) and rebuilds the epoll set if a dead registration fires; an fd "
+            "number reused while a dup lives can be misattributed: delete before "
+            "close, or use Queue.close_fd() (D13)",
+        ),
     },
     "READ on a nested queue data": {
         "linux": ("differs", "data is 1, not the number of pending events"),

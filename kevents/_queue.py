@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Iterable
@@ -60,10 +61,8 @@ class Queue:
         """
         changes = [KEvent(fd, f, Flag.DELETE) for f in (Filter.READ, Filter.WRITE)]
         for ch in changes:
-            try:
+            with contextlib.suppress(FileNotFoundError, OSError):
                 self.control([ch], 0, 0)
-            except (FileNotFoundError, OSError):
-                pass
         os.close(fd)
 
     def close(self) -> None:
@@ -97,8 +96,9 @@ class Queue:
     def __del__(self) -> None:
         engine = getattr(self, "_engine", None)
         if engine is not None and not engine.closed:
-            warnings.warn(f"unclosed kevents queue {self!r}", ResourceWarning, stacklevel=2,
-                          source=self)
+            warnings.warn(
+                f"unclosed kevents queue {self!r}", ResourceWarning, stacklevel=2, source=self
+            )
             engine.close()
 
     def __repr__(self) -> str:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 
 import kevents
-from kevents import _platforms
 from kevents.testing import open_fds
 
 
@@ -42,12 +41,6 @@ def kq(backend: str) -> Iterator[kevents.Queue]:
         yield q
     finally:
         q.close()
-
-
-def expect(feature: str, backend: str) -> _platforms.Status:
-    """Consult the platform table: xfail a "differs" row whose test checks the FreeBSD
-    behaviour, return the status otherwise."""
-    return _platforms.status(feature, backend)[0]
 
 
 TIMEOUT_MULTIPLIER = float(os.environ.get("KEVENTS_TEST_TIMEOUT_MULTIPLIER", "1"))

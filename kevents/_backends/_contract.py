@@ -14,10 +14,10 @@ A backend provides:
 * ``sources(engine)``: the filter table ``{Filter: Source}`` for this queue;
 * ``fileno()``: a descriptor that polls readable while events are pending;
 * ``wait(room, timeout_ns)``: block without the engine lock until the kernel has
-  packets (at most ``room`` of them) or ``timeout_ns`` passes (-1: forever); returns a
-  count handed to ``translate``; raises ``InterruptedError`` on a signal;
-* ``translate(n, engine, out, room)``: under the engine lock, turn the packets into
-  events appended to ``out`` (through ``engine.kernel_event``) or into knote
+  packets (at most ``room`` of them) or ``timeout_ns`` passes; returns a batch (falsy
+  when empty) handed to ``translate``; raises ``InterruptedError`` on a signal;
+* ``translate(batch, engine, out, room)``: under the engine lock, turn the packets into
+  events appended to ``out`` (``engine.kernel_event`` applies ONESHOT/DISPATCH) or into knote
   activations (``engine.enqueue``) for sources that keep state in user space;
 * ``set_pending(on)``: make ``fileno()`` readable (or not) while the engine's ready
   list holds events the kernel does not know about, and wake a blocked ``wait``;
@@ -34,7 +34,7 @@ A source (FreeBSD's ``filterops``) provides ``attach``, ``detach``, ``touch``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._knote import Knote
 
@@ -94,8 +94,8 @@ class Backend(Protocol):
 
     def sources(self, engine: Engine) -> dict[int, Source]: ...
     def fileno(self) -> int: ...
-    def wait(self, room: int, timeout_ns: int) -> int: ...
-    def translate(self, n: int, engine: Engine, out: list[KEvent], room: int) -> None: ...
+    def wait(self, room: int, timeout_ns: int) -> Any: ...
+    def translate(self, batch: Any, engine: Engine, out: list[KEvent], room: int) -> None: ...
     def set_pending(self, on: bool) -> None: ...
     def arm_timer(self, deadline_ns: int) -> None: ...
     def close(self) -> None: ...

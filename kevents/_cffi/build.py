@@ -14,9 +14,7 @@ import sys
 from cffi import FFI
 
 HERE = pathlib.Path(__file__).resolve().parent
-VERSION = re.search(
-    r'__version__ = "([^"]+)"', (HERE.parent / "_version.py").read_text()
-).group(1)  # type: ignore[union-attr]
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE.parent / "_version.py").read_text()).group(1)  # type: ignore[union-attr]
 
 
 def _platform_prefix() -> str:
@@ -28,9 +26,7 @@ def _platform_prefix() -> str:
 
 
 def _sources(prefix: str) -> tuple[str, str]:
-    names = ["common"] + sorted(
-        p.stem for p in HERE.glob(f"{prefix}*.cdef")
-    )
+    names = ["common", *sorted(p.stem for p in HERE.glob(f"{prefix}*.cdef"))]
     cdef = "\n".join((HERE / f"{n}.cdef").read_text() for n in names)
     csrc = "\n".join((HERE / f"{n}.c").read_text() for n in names)
     return cdef, csrc

@@ -52,7 +52,9 @@ def run_isolated(code: str, timeout: float = 60.0) -> subprocess.CompletedProces
     rlimits); raise AssertionError with its output when it fails."""
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if proc.returncode != 0:
         raise AssertionError(

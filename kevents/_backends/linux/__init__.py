@@ -48,7 +48,9 @@ _STALE = lib.KEV_STALE
 _EOF = int(Flag.EOF)
 _READ_EOF = lib.EPOLLRDHUP | lib.EPOLLHUP | lib.EPOLLERR
 _WRITE_EOF = lib.EPOLLHUP | lib.EPOLLERR
-_ONESHOT = lib.EPOLLONESHOT
+_READ = Filter.READ
+_ONESHOTS = int(Flag.ONESHOT | Flag.DISPATCH)
+_ONESHOT_FLAG = int(Flag.ONESHOT)
 _EPOLL_EVENT_SIZE = lib.kev_epoll_wait_size()
 _MAX_ROOM = 1024  # events taken from the kernel per wait; more stay queued there
 
@@ -74,8 +76,13 @@ class LinuxBackend:
         self.pool: list[tuple[Any, Any, int]] = []
         try:
             self.innerfd = check(lib.kev_epoll_create())
-            self._ctl(self.epfd, lib.EPOLL_CTL_ADD, self.innerfd, lib.EPOLLIN,
-                      self.new_token(self.innerfd, lib.KEV_ROLE_INNER))
+            self._ctl(
+                self.epfd,
+                lib.EPOLL_CTL_ADD,
+                self.innerfd,
+                lib.EPOLLIN,
+                self.new_token(self.innerfd, lib.KEV_ROLE_INNER),
+            )
             self.pendfd = check(lib.kev_eventfd())
             self.add_internal(self.pendfd, lib.EPOLLIN, _ignore)
         except BaseException:
@@ -138,8 +145,13 @@ class LinuxBackend:
         try:
             for fd, (token, events) in self.internal.items():
                 self._ctl(fresh, lib.EPOLL_CTL_ADD, fd, events, token)
-            self._ctl(fresh, lib.EPOLL_CTL_ADD, inner, lib.EPOLLIN,
-                      self.new_token(inner, lib.KEV_ROLE_INNER))
+            self._ctl(
+                fresh,
+                lib.EPOLL_CTL_ADD,
+                inner,
+                lib.EPOLLIN,
+                self.new_token(inner, lib.KEV_ROLE_INNER),
+            )
             for token, kn in self.knotes.items():
                 events = kn.priv.events if kn.priv.armed else 0
                 if events:
@@ -167,15 +179,26 @@ class LinuxBackend:
 
     def mechanisms(self) -> dict[int, tuple[str, str]]:
         return {
-            Filter.READ: ("epoll", "level/EPOLLET/EPOLLONESHOT per knote; regular files, "
-                          "directories and /dev/null in user space (epoll says EPERM), "
-                          "re-armed by inotify IN_MODIFY"),
-            Filter.WRITE: ("epoll (nested)", "an inner epoll so WRITE flags are independent "
-                           "of READ flags on the same fd"),
-            Filter.TIMER: ("timerfd + heap", "one CLOCK_MONOTONIC timerfd per queue drives a "
-                           "heap of every timer; no fd per timer"),
-            Filter.USER: ("eventfd", "triggers live in user space; one eventfd per queue "
-                          "makes the queue fd readable and wakes waiters"),
+            Filter.READ: (
+                "epoll",
+                "level/EPOLLET/EPOLLONESHOT per knote; regular files, "
+                "directories and /dev/null in user space (epoll says EPERM), "
+                "re-armed by inotify IN_MODIFY",
+            ),
+            Filter.WRITE: (
+                "epoll (nested)",
+                "an inner epoll so WRITE flags are independent of READ flags on the same fd",
+            ),
+            Filter.TIMER: (
+                "timerfd + heap",
+                "one CLOCK_MONOTONIC timerfd per queue drives a "
+                "heap of every timer; no fd per timer",
+            ),
+            Filter.USER: (
+                "eventfd",
+                "triggers live in user space; one eventfd per queue "
+                "makes the queue fd readable and wakes waiters",
+            ),
         }
 
     def fileno(self) -> int:
@@ -186,8 +209,11 @@ class LinuxBackend:
         bufs = self.pool.pop() if self.pool else None
         if bufs is None or bufs[2] < room:
             size = max(room, 64)
-            bufs = (ffi.new("char[]", _EPOLL_EVENT_SIZE * size),
-                    ffi.new("int64_t[]", _WIDTH * size), size)
+            bufs = (
+                ffi.new("char[]", _EPOLL_EVENT_SIZE * size),
+                ffi.new("int64_t[]", _WIDTH * size),
+                size,
+            )
         try:
             n = lib.kev_wait(self.epfd, self.innerfd, bufs[0], room, timeout_ns, bufs[1])
             if n <= 0:
@@ -201,8 +227,9 @@ class LinuxBackend:
             self.pool.append(bufs)
 
     def translate(self, vals: list[int], engine: Engine, out: list[KEvent], room: int) -> None:
+        # The hot path: one iteration per kernel record, kept flat on purpose.
         knotes = self.knotes
-        kernel_event = engine.kernel_event
+        new = tuple.__new__
         for i in range(0, len(vals), _WIDTH):
             token = vals[i]
             kn = knotes.get(token)
@@ -217,29 +244,33 @@ class LinuxBackend:
             if events & _STALE:
                 engine.drop(kn)  # the fd was closed under the knote: BSD dropped it then
                 continue
+            st = kn.priv
+            flags = kn.flags
+            if flags & _ONESHOTS:
+                st.armed = False  # the kernel disarmed it; disable() must not DEL
+            if kn.disabled:
+                continue
             data = vals[i + 2]
             fflags = vals[i + 3]
-            st = kn.priv
-            if st.events & _ONESHOT:
-                st.armed = False  # the kernel disarmed it; disable() must not DEL
             if fflags:
                 st.sockerr = fflags
-            if kn.filter == Filter.READ:
+            if kn.filter == _READ:
                 if events & _READ_EOF:
-                    if not fflags:
-                        fflags = st.sockerr
-                    ev = kernel_event(kn, _EOF, fflags, data)
-                elif data < st.lowat and st.countable:
-                    st.source.stale(kn)  # nothing (or too little) left to read: not ready
+                    flags |= _EOF
+                    fflags = fflags or st.sockerr
+                elif data < st.lowat:
+                    st.source.stale(kn)  # nothing (or too little) to read: not ready (D12)
                     continue
-                else:
-                    ev = kernel_event(kn, 0, 0, data)
             elif events & _WRITE_EOF:
-                ev = kernel_event(kn, _EOF, fflags or st.sockerr, data)
-            else:
-                ev = kernel_event(kn, 0, 0, data)
-            if ev is not None:
-                out.append(ev)
+                flags |= _EOF
+                fflags = fflags or st.sockerr
+            out.append(new(KEvent, (kn.ident, kn.filter, flags, fflags, data, kn.udata, None)))
+            if flags & _ONESHOTS:
+                if flags & _ONESHOT_FLAG:
+                    engine.drop(kn)
+                else:
+                    kn.disabled = True
+                    st.source.disable(kn)
 
     def set_pending(self, on: bool) -> None:
         if self.closed:

@@ -45,8 +45,10 @@ class Inotify:
         wd = lib.kev_inotify_add(self.fd, f"/proc/self/fd/{fd}".encode(), mask | IN_MASK_ADD)
         if wd < 0:
             if -wd == errno.ENOSPC:
-                raise OSError(errno.ENOSPC, "inotify watch limit reached: raise the "
-                              "sysctl fs.inotify.max_user_watches")
+                raise OSError(
+                    errno.ENOSPC,
+                    "inotify watch limit reached: raise the sysctl fs.inotify.max_user_watches",
+                )
             raise oserror(-wd, "inotify_add_watch")
         self.subs.setdefault(wd, {})[key] = callback
         return int(wd)

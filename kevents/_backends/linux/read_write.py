@@ -49,8 +49,16 @@ _ONESHOTS = int(Flag.ONESHOT | Flag.DISPATCH)
 class _Reg:
     """Per-knote state of a kernel-armed READ/WRITE knote."""
 
-    __slots__ = ("armed", "countable", "events", "lowat", "old_lowat", "registered",
-                 "sockerr", "source")
+    __slots__ = (
+        "armed",
+        "countable",
+        "events",
+        "lowat",
+        "old_lowat",
+        "registered",
+        "sockerr",
+        "source",
+    )
 
     def __init__(self, source: _EpollSource, events: int, countable: bool) -> None:
         self.source = source
@@ -163,9 +171,13 @@ class _EpollSource(Source):
     def stale(self, kn: Knote) -> None:
         """A packet turned out not to be an event: re-arm a one-shot registration."""
         st: _Reg = kn.priv
-        if not st.armed and st.registered and not kn.disabled:
-            if self.backend.rearm(kn, st.events) == 0:
-                st.armed = True
+        if (
+            not st.armed
+            and st.registered
+            and not kn.disabled
+            and self.backend.rearm(kn, st.events) == 0
+        ):
+            st.armed = True
 
 
 def _set_rcvlowat(fd: int, value: int) -> None:
@@ -240,6 +252,7 @@ class FileSource(Source):
         kn.priv = None
         mode = kn.identity[2]  # type: ignore[index]
         if kn.filter == Filter.READ and mode in (stat.S_IFREG, stat.S_IFDIR):
+
             def changed(mask: int, name: bytes) -> None:
                 if not name:  # the file itself, not an entry of a watched directory
                     self.engine.enqueue(kn)

@@ -1,0 +1,22 @@
+"""Shared helpers for the benchmarks: best-of-N timing and ratio printing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+def best_rate(fn: Callable[[int], None], n: int, repeat: int = 5) -> float:
+    """Run ``fn(n)`` ``repeat`` times; return the best rate in operations per second."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(n)
+        best = min(best, time.perf_counter() - t0)
+    return n / best
+
+
+def report(title: str, rates: dict[str, float], baseline: str) -> None:
+    print(f"\n{title}")
+    for name, rate in rates.items():
+        print(f"  {name:32s} {rate:12,.0f} /s   {rate / rates[baseline]:5.2f}x {baseline}")

@@ -1,0 +1,88 @@
+"""Ping-pong over one socketpair: round trips per second, kevents vs select.epoll and
+selectors.DefaultSelector in the same run. Run: .venv/bin/python tests/benchmarks/bench_pingpong.py
+Targets (issue 2): >= 0.9x raw select.epoll, >= 1.2x selectors."""
+
+from __future__ import annotations
+
+import select
+import selectors
+import socket
+
+from _util import best_rate, report
+
+import kevents
+from kevents import Filter, KEvent
+
+N = 20_000
+
+
+def run_epoll(n: int) -> None:
+    a, b = socket.socketpair()
+    ep = select.epoll()
+    ep.register(a, select.EPOLLIN)
+    ep.register(b, select.EPOLLIN)
+    fa, fb = a.fileno(), b.fileno()
+    a.send(b"x")
+    for _ in range(n):
+        for fd, _ in ep.poll():
+            if fd == fb:
+                b.recv(1)
+                b.send(b"x")
+            else:
+                a.recv(1)
+                a.send(b"x")
+    assert fa != fb
+    ep.close()
+    a.close()
+    b.close()
+
+
+def run_selectors(n: int) -> None:
+    a, b = socket.socketpair()
+    sel = selectors.DefaultSelector()
+    sel.register(a, selectors.EVENT_READ, a)
+    sel.register(b, selectors.EVENT_READ, b)
+    a.send(b"x")
+    for _ in range(n):
+        for key, _ in sel.select():
+            s = key.data
+            s.recv(1)
+            s.send(b"x")
+    sel.close()
+    a.close()
+    b.close()
+
+
+def run_kevents(n: int) -> None:
+    a, b = socket.socketpair()
+    kq = kevents.Queue()
+    kq.control(
+        [KEvent(a.fileno(), Filter.READ, udata=a), KEvent(b.fileno(), Filter.READ, udata=b)], 0
+    )
+    a.send(b"x")
+    control = kq.control
+    for _ in range(n):
+        for ev in control(None, 8):
+            s = ev.udata
+            s.recv(1)
+            s.send(b"x")
+    kq.close()
+    a.close()
+    b.close()
+
+
+def main() -> dict[str, float]:
+    rates = {
+        "select.epoll": best_rate(run_epoll, N),
+        "selectors.DefaultSelector": best_rate(run_selectors, N),
+        "kevents.Queue": best_rate(run_kevents, N),
+    }
+    report(f"ping-pong over one socketpair ({N} hops)", rates, "select.epoll")
+    print(
+        f"  kevents / selectors: {rates['kevents.Queue'] / rates['selectors.DefaultSelector']:.2f}x"
+    )
+    return rates
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""The kevent() call contract: change lists, per-change errors, receipts (spec §4, C-1..C-16)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import time
+
+import pytest
+
+from kevents import Filter, Flag, KEvent, Queue, UnsupportedError
+from kevents.testing import keys
+
+
+def test_new_queue_is_empty_and_cloexec(kq: Queue) -> None:  # C-1
+    assert kq.fileno() >= 0
+    assert not os.get_inheritable(kq.fileno())
+    assert kq.control(None, 1, 0) == []
+
+
+def test_negative_max_events_is_valueerror(kq: Queue) -> None:  # C-3, D38
+    with pytest.raises(ValueError):
+        kq.control(None, -1, 0)
+
+
+def test_bad_timeouts(kq: Queue) -> None:  # C-4 (Python surface)
+    with pytest.raises(ValueError):
+        kq.control(None, 1, -1)
+    with pytest.raises(ValueError):
+        kq.control(None, 1, float("nan"))
+    with pytest.raises(TypeError):
+        kq.control(None, 1, "1")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("filt", [Filter.READ, Filter.WRITE, Filter.TIMER, Filter.USER])
+def test_delete_missing_raises_enoent(kq: Queue, filt: Filter) -> None:  # C-5
+    r, w = os.pipe()
+    try:
+        ident = r if filt in (Filter.READ, Filter.WRITE) else 999
+        with pytest.raises(FileNotFoundError):
+            kq.control([KEvent(ident, filt, Flag.DELETE)], 0, 0)
+        (entry,) = kq.control([KEvent(ident, filt, Flag.DELETE, udata="u")], 1, 0)  # C-6
+        assert entry.flags & Flag.ERROR
+        assert entry.data == errno.ENOENT
+        assert (entry.ident, entry.filter, entry.udata) == (ident, filt, "u")
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_error_entry_suppresses_collection(kq: Queue) -> None:  # C-7
+    r, w = os.pipe()
+    try:
+        os.write(w, b"x")
+        changes = [
+            KEvent(r, Filter.READ),
+            KEvent(12345, Filter.USER, Flag.DELETE),
+            KEvent(5, Filter.USER, Flag.ADD),
+        ]
+        got = kq.control(changes, 4, 0)
+        assert len(got) == 1 and got[0].data == errno.ENOENT and got[0].flags & Flag.ERROR
+        assert keys(kq.control(None, 4, 0)) == {(r, Filter.READ)}
+        kq.control([KEvent(5, Filter.USER, Flag.DELETE)], 0)  # USER 5 exists
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_error_without_room_stops_processing(kq: Queue) -> None:  # C-8
+    r, w = os.pipe()
+    try:
+        os.write(w, b"x")
+        changes = [
+            KEvent(r, Filter.READ),
+            KEvent(12345, Filter.USER, Flag.DELETE),
+            KEvent(5, Filter.USER, Flag.ADD),
+        ]
+        with pytest.raises(FileNotFoundError):
+            kq.control(changes, 0, None)
+        assert keys(kq.control(None, 4, 0)) == {(r, Filter.READ)}
+        with pytest.raises(FileNotFoundError):
+            kq.control([KEvent(5, Filter.USER, Flag.DELETE)], 0)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_receipts(kq: Queue) -> None:  # C-9
+    changes = [KEvent(i, Filter.USER, Flag.ADD | Flag.RECEIPT) for i in range(3)]
+    got = kq.control(changes, 3, 0)
+    assert [(e.ident, bool(e.flags & Flag.ERROR), e.data) for e in got] == [
+        (0, True, 0),
+        (1, True, 0),
+        (2, True, 0),
+    ]
+
+
+def test_receipt_without_room_stops(kq: Queue) -> None:  # C-10, D6
+    changes = [KEvent(i, Filter.USER, Flag.ADD | Flag.RECEIPT) for i in range(2)]
+    assert kq.control(changes, 0, 0) == []
+    kq.control([KEvent(0, Filter.USER, Flag.DELETE)], 0)
+    with pytest.raises(FileNotFoundError):
+        kq.control([KEvent(1, Filter.USER, Flag.DELETE)], 0)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [Flag.ADD | Flag.ENABLE | Flag.DISABLE, Flag.ADD | Flag.DELETE, Flag.ADD | Flag.KEEPUDATA],
+)
+def test_contradictory_flags_are_einval(kq: Queue, flags: Flag) -> None:  # C-11, D8
+    (entry,) = kq.control([KEvent(1, Filter.USER, flags)], 1, 0)
+    assert entry.data == errno.EINVAL
+
+
+def test_closed_fd_and_huge_ident_are_ebadf(kq: Queue) -> None:  # C-12
+    r, w = os.pipe()
+    os.close(r)
+    os.close(w)
+    got = kq.control([KEvent(r, Filter.READ), KEvent(2**40, Filter.READ)], 2, 0)
+    assert [e.data for e in got] == [errno.EBADF, errno.EBADF]
+
+
+@pytest.mark.parametrize("filt", [-100, 1])
+def test_unknown_filter_is_einval(kq: Queue, filt: int) -> None:  # C-13
+    (entry,) = kq.control([KEvent(1, filt)], 1, 0)
+    assert entry.data == errno.EINVAL
+
+
+def test_unprovided_filter_is_unsupported(kq: Queue) -> None:
+    (entry,) = kq.control([KEvent(1, Filter.FS)], 1, 0)
+    assert entry.data == errno.ENOTSUP
+    with pytest.raises(UnsupportedError):
+        kq.control([KEvent(1, Filter.FS)], 0, 0)
+
+
+def test_max_events_zero_returns_at_once(kq: Queue) -> None:  # C-14
+    t0 = time.monotonic()
+    assert kq.control([KEvent(1, Filter.USER, Flag.ADD)], 0, None) == []
+    assert time.monotonic() - t0 < 1
+
+
+def test_timeout_is_honoured_not_early(kq: Queue) -> None:  # C-15
+    t0 = time.monotonic()
+    assert kq.control(None, 1, 0.05) == []
+    dt = time.monotonic() - t0
+    assert 0.05 <= dt < 1
+
+
+def test_changes_apply_before_collect(kq: Queue) -> None:  # C-16
+    r, w = os.pipe()
+    try:
+        os.write(w, b"x")
+        assert keys(kq.control([KEvent(r, Filter.READ)], 1, 0)) == {(r, Filter.READ)}
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_level_events_round_robin(kq: Queue) -> None:  # C-17
+    pipes = [os.pipe() for _ in range(3)]
+    try:
+        for _, w in pipes:
+            os.write(w, b"x")
+        kq.control([KEvent(r, Filter.READ) for r, _ in pipes], 0)
+        seen = [kq.control(None, 1, 0)[0].ident for _ in range(3)]
+        assert sorted(seen) == sorted(r for r, _ in pipes)
+    finally:
+        for r, w in pipes:
+            os.close(r)
+            os.close(w)
+
+
+def test_read_and_write_with_one_slot_lose_nothing(kq: Queue) -> None:  # C-18
+    a, b = socket.socketpair()
+    with a, b:
+        a.send(b"x")
+        kq.control([KEvent(b, Filter.READ), KEvent(b, Filter.WRITE)], 0)
+        first = kq.control(None, 1, 0)
+        second = kq.control(None, 1, 0)
+        assert keys(first + second) == {(b.fileno(), Filter.READ), (b.fileno(), Filter.WRITE)}
+
+
+def test_queue_fd_polls_readable_while_pending(kq: Queue) -> None:  # C-19
+    kq.control([KEvent(1, Filter.USER, Flag.ADD | Flag.CLEAR)], 0)
+    assert select.select([kq.fileno()], [], [], 0)[0] == []
+    kq.control([KEvent(1, Filter.USER, 0, 0x01000000)], 0)
+    assert select.select([kq.fileno()], [], [], 0)[0] == [kq.fileno()]
+    assert len(kq.control(None, 1, 0)) == 1
+    assert select.select([kq.fileno()], [], [], 0)[0] == []
+
+
+def test_nested_queue(kq: Queue, backend: str) -> None:  # C-20
+    with Queue(backend=backend) as inner:
+        kq.control([KEvent(inner.fileno(), Filter.READ)], 0)
+        assert kq.control(None, 1, 0) == []
+        inner.control([KEvent(9, Filter.USER, Flag.ADD | Flag.CLEAR, 0x01000000)], 0)
+        (ev,) = kq.control(None, 1, 1)
+        assert (ev.ident, ev.filter) == (inner.fileno(), Filter.READ) and ev.data >= 1
+        kq.control([KEvent(inner.fileno(), Filter.READ, Flag.DELETE)], 0)
+    (entry,) = kq.control([KEvent(kq.fileno(), Filter.READ)], 1, 0)
+    assert entry.data == errno.EINVAL
+
+
+def test_read_write_at_eof_in_one_changelist(kq: Queue) -> None:  # C-26
+    a, b = socket.socketpair()
+    with b:
+        a.close()
+        got = kq.control([KEvent(b, Filter.READ), KEvent(b, Filter.WRITE)], 4, 1)
+        assert keys(got) == {(b.fileno(), Filter.READ), (b.fileno(), Filter.WRITE)}
+        assert all(e.flags & Flag.EOF for e in got)
+        kq.control([KEvent(b, Filter.READ, Flag.DELETE), KEvent(b, Filter.WRITE, Flag.DELETE)], 0)
+
+
+def test_changelist_type_and_range_errors(kq: Queue) -> None:
+    with pytest.raises(TypeError):
+        kq.control([(1, Filter.USER)], 0)  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        kq.control([KEvent(object(), Filter.USER)], 0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        kq.control([KEvent(1, Filter.USER, 0x10000)], 0)
+    with pytest.raises(ValueError):
+        kq.control([KEvent(1, Filter.USER, Flag.ADD, 2**32)], 0)
+
+
+def test_fileno_objects_and_iterables(kq: Queue) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        a.send(b"x")
+        got = kq.control(iter([KEvent(b, Filter.READ)]), 2, 0)  # type: ignore[arg-type]
+        assert keys(got) == {(b.fileno(), Filter.READ)}
+        assert isinstance(got[0].ident, int)

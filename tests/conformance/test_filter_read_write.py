@@ -1,0 +1,325 @@
+"""EVFILT_READ and EVFILT_WRITE (spec §5.1, §5.2, C-39..C-58)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+from kevents import Filter, Flag, KEvent, NoteRW, Queue
+from kevents._platforms import status
+from kevents.testing import expect_no_events, keys
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    a, b = socket.socketpair()
+    with a, b:
+        yield a, b
+
+
+def test_socket_read(kq: Queue, pair: tuple[socket.socket, socket.socket]) -> None:  # C-39
+    a, b = pair
+    kq.control([KEvent(b, Filter.READ)], 0)
+    a.send(b"x")
+    (ev,) = kq.control(None, 2, 1)
+    assert (ev.ident, ev.filter, ev.data, ev.flags & Flag.EOF) == (b.fileno(), Filter.READ, 1, 0)
+    b.recv(1)
+    expect_no_events(kq)
+    kq.control([KEvent(b, Filter.READ, Flag.DELETE)], 0)
+
+
+def test_pipe_data_exact(kq: Queue) -> None:  # C-40
+    r, w = os.pipe()
+    try:
+        kq.control([KEvent(r, Filter.READ)], 0)
+        os.write(w, b"x" * 11)
+        os.write(w, b"y" * 11)
+        (ev,) = kq.control(None, 2, 1)
+        assert ev.data == 22
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_listener_count(kq: Queue, backend: str) -> None:  # C-41, D33
+    srv = socket.create_server(("127.0.0.1", 0), backlog=8)
+    c1 = socket.create_connection(srv.getsockname())
+    c2 = socket.create_connection(srv.getsockname())
+    with srv, c1, c2:
+        (ev,) = kq.control([KEvent(srv, Filter.READ, Flag.ADD | Flag.ONESHOT)], 1, 1)
+        assert ev.data >= 2
+        kq.control([KEvent(srv, Filter.WRITE)], 0)  # C-47: never fires on a listener
+        expect_no_events(kq)
+
+
+def test_eof_with_buffered_data(kq: Queue, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair  # C-42
+    a.send(b"12345678")
+    a.shutdown(socket.SHUT_WR)
+    kq.control([KEvent(b, Filter.READ)], 0)
+    for _ in range(2):
+        (ev,) = kq.control(None, 1, 1)
+        assert ev.flags & Flag.EOF and ev.data == 8
+
+
+def test_eof_with_clear_once(kq: Queue, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair  # C-43
+    kq.control([KEvent(b, Filter.READ, Flag.ADD | Flag.CLEAR)], 0)
+    a.close()
+    (ev,) = kq.control(None, 1, 1)
+    assert ev.flags & Flag.EOF
+    expect_no_events(kq)
+
+
+def test_rst_reports_error_in_fflags(kq: Queue) -> None:  # C-44
+    srv = socket.create_server(("127.0.0.1", 0))
+    c = socket.create_connection(srv.getsockname())
+    s, _ = srv.accept()
+    with srv, c:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        (ev,) = kq.control([KEvent(c, Filter.READ)], 1, 1)
+        assert ev.flags & Flag.EOF
+        assert ev.fflags in (errno.ECONNRESET, errno.EPIPE)
+        (ev,) = kq.control(None, 1, 1)  # the error is kept although SO_ERROR was read
+        assert ev.fflags in (errno.ECONNRESET, errno.EPIPE)
+        kq.control([KEvent(c, Filter.READ, Flag.DELETE)], 0)
+
+
+def test_pipe_eof_both_directions(kq: Queue) -> None:  # C-45
+    r, w = os.pipe()
+    os.close(w)
+    try:
+        kq.control([KEvent(r, Filter.READ)], 0)
+        for _ in range(2):
+            (ev,) = kq.control(None, 1, 1)
+            assert ev.flags & Flag.EOF
+        kq.control([KEvent(r, Filter.READ, Flag.DELETE)], 0)
+    finally:
+        os.close(r)
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        (ev,) = kq.control([KEvent(w, Filter.WRITE)], 1, 1)
+        assert ev.flags & Flag.EOF and ev.filter == Filter.WRITE
+        kq.control([KEvent(w, Filter.WRITE, Flag.DELETE)], 0)
+    finally:
+        os.close(w)
+
+
+def test_write_data_is_free_space(kq: Queue, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, _b = pair  # C-46
+    (ev,) = kq.control([KEvent(a, Filter.WRITE)], 1, 1)
+    sndbuf = a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    assert 0 < ev.data <= sndbuf
+    a.send(b"x" * 1000)
+    (ev2,) = kq.control(None, 1, 1)
+    assert ev2.data <= ev.data
+    r, w = os.pipe()
+    try:
+        (ev,) = kq.control([KEvent(w, Filter.WRITE)], 1, 1)
+        assert ev.data >= 4096
+        kq.control([KEvent(w, Filter.WRITE, Flag.DELETE)], 0)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_write_on_unconnected_udp(kq: Queue) -> None:  # C-48
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        assert len(kq.control([KEvent(u, Filter.WRITE)], 1, 1)) == 1
+        kq.control([KEvent(u, Filter.WRITE, Flag.DELETE)], 0)
+
+
+def test_write_clear_once(kq: Queue, pair: tuple[socket.socket, socket.socket]) -> None:  # C-49
+    a, _ = pair
+    assert len(kq.control([KEvent(a, Filter.WRITE, Flag.ADD | Flag.CLEAR)], 1, 1)) == 1
+    expect_no_events(kq)
+
+
+def test_read_lowat(kq: Queue, backend: str) -> None:  # C-50
+    srv = socket.create_server(("127.0.0.1", 0))
+    c = socket.create_connection(srv.getsockname())
+    s, _ = srv.accept()
+    with srv, c, s:
+        kq.control([KEvent(s, Filter.READ, Flag.ADD | Flag.CLEAR, NoteRW.LOWAT, 16)], 0)
+        c.send(b"x" * 8)
+        expect_no_events(kq)
+        c.send(b"y" * 16)
+        (ev,) = kq.control(None, 1, 1)
+        assert ev.data >= 16
+        kq.control([KEvent(s, Filter.READ, Flag.DELETE)], 0)
+        assert s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) == 1  # restored
+
+
+def test_write_lowat_per_platform_table(kq: Queue, backend: str) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        got = kq.control([KEvent(a, Filter.WRITE, Flag.ADD, NoteRW.LOWAT, 100)], 1, 0)
+        if status("WRITE NOTE_LOWAT", backend)[0] == "unsupported":
+            assert got[0].flags & Flag.ERROR and got[0].data == errno.ENOTSUP
+        else:
+            assert len(got) == 1 and not got[0].flags & Flag.ERROR
+
+
+def test_regular_file(kq: Queue) -> None:  # C-51, D14
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "f")
+        with open(path, "wb") as f:
+            f.write(b"0123456789")
+        fd = os.open(path, os.O_RDONLY)
+        writer = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            (ev,) = kq.control([KEvent(fd, Filter.READ)], 1, 0)
+            assert ev.data == 10
+            os.lseek(fd, 9, os.SEEK_SET)
+            (ev,) = kq.control(None, 1, 0)
+            assert ev.data == 1
+            os.lseek(fd, 10, os.SEEK_SET)
+            assert kq.control(None, 1, 0) == []
+            for _ in range(3):
+                os.write(writer, b"abcd")
+                (ev,) = kq.control(None, 1, 1)
+                assert ev.data == 4
+                os.lseek(fd, 0, os.SEEK_END)
+                assert kq.control(None, 1, 0) == []
+            # C-52: rename and unlink do not stop it
+            os.rename(path, path + ".2")
+            os.write(writer, b"ef")
+            assert kq.control(None, 1, 1)[0].data == 2
+            os.lseek(fd, 0, os.SEEK_END)
+            os.unlink(path + ".2")
+            os.write(writer, b"g")
+            assert kq.control(None, 1, 1)[0].data == 1
+            os.lseek(fd, 100, os.SEEK_SET)  # D15: past EOF reports a negative count
+            os.write(writer, b"h")
+            ev = kq.control(None, 1, 1)[0]
+            assert ev.data < 0
+            kq.control([KEvent(fd, Filter.READ, Flag.DELETE)], 0)
+        finally:
+            os.close(fd)
+            os.close(writer)
+
+
+def test_regular_file_write_always_ready(kq: Queue) -> None:  # C-53
+    with tempfile.TemporaryFile() as f:
+        (ev,) = kq.control([KEvent(f, Filter.WRITE)], 1, 0)
+        assert ev.data == 0
+        f.write(b"x")
+        f.flush()
+        assert len(kq.control(None, 1, 0)) == 1
+        kq.control([KEvent(f, Filter.WRITE, Flag.DELETE)], 0)
+
+
+def test_dev_null_ready(kq: Queue) -> None:  # C-54
+    with open(os.devnull, "r+b") as f:
+        got = kq.control([KEvent(f, Filter.READ), KEvent(f, Filter.WRITE)], 2, 0)
+        assert keys(got) == {(f.fileno(), Filter.READ), (f.fileno(), Filter.WRITE)}
+        kq.control([KEvent(f, Filter.READ, Flag.DELETE), KEvent(f, Filter.WRITE, Flag.DELETE)], 0)
+
+
+def test_fd_reuse_no_stale_events(kq: Queue) -> None:  # C-55
+    r, w = os.pipe()
+    kq.control([KEvent(r, Filter.READ)], 0)
+    os.close(r)
+    os.close(w)
+    a, b = socket.socketpair()
+    with a, b:
+        b.send(b"x")
+        got = kq.control(None, 4, 0.1)
+        assert all(ev.ident != r or ev.flags & Flag.ERROR for ev in got)
+        # the old knote is gone: adding READ on the reused number is a fresh knote
+        if a.fileno() == r:
+            assert kq.control([KEvent(a, Filter.READ, Flag.DELETE)], 1, 0)[0].data in (
+                errno.ENOENT,
+            )
+
+
+def test_close_with_live_dup_reports_nothing(kq: Queue) -> None:  # C-56, D13
+    r, w = os.pipe()
+    kq.control([KEvent(r, Filter.READ)], 0)
+    r2 = os.dup(r)
+    os.close(r)
+    try:
+        os.write(w, b"x")
+        got = kq.control(None, 4, 0.1)
+        assert [ev for ev in got if ev.ident == r] == []
+        expect_no_events(kq)  # and the dead registration does not spin
+        with pytest.raises(OSError) as info:
+            kq.control([KEvent(r, Filter.READ, Flag.DELETE)], 0)
+        assert info.value.errno in (errno.EBADF, errno.ENOENT)
+    finally:
+        os.close(r2)
+        os.close(w)
+
+
+def test_clear_read_level_write_on_one_socket(
+    kq: Queue, pair: tuple[socket.socket, socket.socket]
+) -> None:  # C-57
+    a, b = pair
+    kq.control([KEvent(b, Filter.READ, Flag.ADD | Flag.CLEAR), KEvent(b, Filter.WRITE)], 0)
+    a.send(b"x")
+    assert keys(kq.control(None, 4, 1)) == {(b.fileno(), Filter.READ), (b.fileno(), Filter.WRITE)}
+    for _ in range(2):
+        assert keys(kq.control(None, 4, 1)) == {(b.fileno(), Filter.WRITE)}
+    a.send(b"y")
+    assert (b.fileno(), Filter.READ) in keys(kq.control(None, 4, 1))
+
+
+def test_delete_one_direction_keeps_other(
+    kq: Queue, pair: tuple[socket.socket, socket.socket]
+) -> None:  # C-58
+    a, b = pair
+    a.send(b"x")
+    kq.control([KEvent(b, Filter.READ), KEvent(b, Filter.WRITE)], 0)
+    kq.control([KEvent(b, Filter.READ, Flag.DELETE)], 0)
+    assert keys(kq.control(None, 4, 1)) == {(b.fileno(), Filter.WRITE)}
+    kq.control([KEvent(b, Filter.WRITE, Flag.DELETE)], 0)
+    expect_no_events(kq)
+
+
+def test_close_fd_helper(kq: Queue) -> None:
+    r, w = os.pipe()
+    kq.control([KEvent(r, Filter.READ), KEvent(r, Filter.WRITE)], 0)
+    kq.close_fd(r)
+    os.close(w)
+    expect_no_events(kq)
+
+
+def test_stale_readiness_is_dropped(
+    kq: Queue, pair: tuple[socket.socket, socket.socket]
+) -> None:  # D12: another consumer drained it between wait and copy-out
+    a, b = pair
+    kq.control([KEvent(b, Filter.READ, Flag.ADD | Flag.DISPATCH)], 0)
+    a.send(b"x")
+    b.recv(1)
+    expect_no_events(kq)
+    a.send(b"y")  # the one-shot registration was re-armed after the drop
+    assert len(kq.control(None, 1, 1)) == 1
+
+
+@pytest.mark.slow
+def test_million_events_ping_pong_stable(kq: Queue) -> None:  # C-120 (scaled to 100k)
+    import resource
+
+    a, b = socket.socketpair()
+    with a, b:
+        kq.control([KEvent(a, Filter.READ), KEvent(b, Filter.READ)], 0)
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        a.send(b"x")
+        n = 0
+        for _ in range(100_000):
+            (ev,) = kq.control(None, 1, 1)
+            s = b if ev.ident == b.fileno() else a
+            s.recv(1)
+            (a if s is b else b).send(b"x")
+            n += 1
+        assert n == 100_000
+        growth_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0
+        assert growth_kib < 1024

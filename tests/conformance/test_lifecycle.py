@@ -1,0 +1,168 @@
+"""Queue lifecycle: close, fileno, fork, threads, signals, backend choice (C-21..C-25, D9,
+D35, D36)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import sys
+import threading
+import time
+import warnings
+
+import pytest
+
+import kevents
+from kevents import Filter, Flag, KEvent, Queue, UnsupportedError
+from kevents.testing import run_isolated
+
+
+def test_close_is_idempotent(backend: str) -> None:  # C-23
+    kq = Queue(backend=backend)
+    assert not kq.closed
+    kq.close()
+    kq.close()
+    assert kq.closed
+    with pytest.raises(ValueError):
+        kq.fileno()
+    with pytest.raises(ValueError):
+        kq.control(None, 1, 0)
+
+
+def test_context_manager(backend: str) -> None:
+    with Queue(backend=backend) as kq:
+        assert not kq.closed
+    assert kq.closed
+
+
+def test_resource_warning_when_collected_open(backend: str) -> None:
+    kq = Queue(backend=backend)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del kq
+        gc.collect()
+    assert any(issubclass(w.category, ResourceWarning) for w in caught)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_fork_closes_queue_in_child(kq: Queue) -> None:  # C-21, D35
+    a, b = socket.socketpair()
+    with a, b:
+        kq.control([KEvent(b, Filter.READ), KEvent(1, Filter.USER, Flag.ADD | Flag.CLEAR)], 0)
+        pid = os.fork()
+        if pid == 0:  # child: the queue is closed, and touching it changes nothing
+            code = 0
+            try:
+                kq.control(None, 1, 0)
+                code = 1
+            except ValueError:
+                pass
+            if not kq.closed:
+                code = 2
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        a.send(b"x")
+        got = kq.control([KEvent(1, Filter.USER, 0, 0x01000000)], 4, 1)
+        assert {(e.ident, e.filter) for e in got} == {(b.fileno(), Filter.READ), (1, Filter.USER)}
+
+
+def test_close_while_another_thread_waits(backend: str) -> None:  # D36
+    kq = Queue(backend=backend)
+    result: list[BaseException | None] = []
+
+    def waiter() -> None:
+        try:
+            kq.control(None, 1, 10)
+            result.append(None)
+        except BaseException as exc:
+            result.append(exc)
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    kq.close()
+    t.join(5)
+    assert not t.is_alive() and time.monotonic() - t0 < 2
+    assert isinstance(result[0], ValueError)
+
+
+def test_signal_during_wait_does_not_reapply_changes(backend: str) -> None:  # C-24, D9
+    run_isolated(f"""
+        import os, signal, time
+        from kevents import Queue, KEvent, Filter, Flag
+        hits = []
+        signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+        kq = Queue(backend={backend!r})
+        kq.control([KEvent(5, Filter.USER, Flag.ADD)], 0)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        t0 = time.monotonic()
+        got = kq.control([KEvent(5, Filter.USER, Flag.DELETE)], 1, 0.5)
+        dt = time.monotonic() - t0
+        assert hits == [1], hits
+        assert got == [], got
+        assert 0.5 <= dt < 2, dt
+        kq.close()
+    """)
+
+
+def test_keyboard_interrupt_breaks_wait(backend: str) -> None:
+    run_isolated(f"""
+        import signal, threading, os
+        from kevents import Queue
+        kq = Queue(backend={backend!r})
+        threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        try:
+            kq.control(None, 1, 5)
+        except KeyboardInterrupt:
+            print("interrupted")
+        kq.close()
+    """)
+
+
+def test_fd_not_inherited_by_exec(kq: Queue) -> None:
+    assert not os.get_inheritable(kq.fileno())
+
+
+def test_backend_choice_order(monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    monkeypatch.setenv("KEVENTS_BACKEND", backend)
+    info = kevents.backend_info()
+    assert info.backend == backend and "KEVENTS_BACKEND" in info.chosen_by
+    assert kevents.backend_info(backend).chosen_by == "explicit argument"
+    monkeypatch.setenv("KEVENTS_BACKEND", "no-such-backend")
+    with pytest.raises(ValueError):
+        Queue()
+    with Queue(backend=backend) as kq:  # the explicit argument wins over the environment
+        assert kq.backend == backend
+
+
+def test_unavailable_backend_is_unsupported() -> None:
+    other = "iocp" if sys.platform != "win32" else "linux"
+    with pytest.raises(UnsupportedError):
+        Queue(backend=other)
+
+
+def test_backend_info_describes_every_filter(backend: str) -> None:
+    info = kevents.backend_info(backend)
+    assert {i.filter for i in info.filters} == set(Filter)
+    for i in info.filters:
+        assert i.why
+        assert (i.mechanism is not None) == i.supported
+    for f in (Filter.READ, Filter.WRITE, Filter.TIMER, Filter.USER):
+        assert info.filter(f).supported
+
+
+def test_import_has_no_side_effects() -> None:
+    proc = run_isolated("""
+        import threading, signal, sys
+        before = threading.active_count()
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        import kevents
+        assert threading.active_count() == before
+        assert {s: signal.getsignal(s) for s in handlers} == handlers
+        assert "kevents._native" not in sys.modules, "compiled module loaded at import"
+        print("ok")
+    """)
+    assert proc.stdout.strip() == "ok"
