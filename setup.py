@@ -1,5 +1,23 @@
-"""Only what pyproject.toml cannot say: the cffi build hook (python-cffi/cffi#55)."""
+"""Only what pyproject.toml cannot say: the cffi build hook (python-cffi/cffi#55) and,
+on Linux, the small CPython fast path of Queue.control (kevents/_cffi/speedups.c)."""
 
-from setuptools import setup
+import re
+import sys
+from pathlib import Path
 
-setup(cffi_modules=["kevents/_cffi/build.py:ffibuilder"])
+from setuptools import Extension, setup
+
+version = re.search(r'__version__ = "([^"]+)"', Path("kevents/_version.py").read_text())[1]
+ext_modules = []
+if sys.platform.startswith("linux"):
+    ext_modules.append(
+        Extension(
+            "kevents._speedups",
+            ["kevents/_cffi/speedups.c"],
+            include_dirs=["kevents/_cffi"],
+            define_macros=[("KEV_PACKAGE_VERSION", f'"{version}"')],
+            py_limited_api=True,
+        )
+    )
+
+setup(cffi_modules=["kevents/_cffi/build.py:ffibuilder"], ext_modules=ext_modules)

@@ -35,9 +35,10 @@ if [ ! -e "$stamp" ]; then
     touch "$stamp"
 fi
 # Rebuild the compiled module whenever a build input is newer than it.
-so=$(ls "$root"/kevents/_native*.so 2>/dev/null | head -n1 || true)
+so=$(ls -t "$root"/kevents/_native*.so "$root"/kevents/_speedups*.so 2>/dev/null | tail -n1 || true)
 newest=$(ls -t "$root"/kevents/_cffi/* "$root"/kevents/_version.py "$root"/setup.py | head -n1)
-if [ -z "$so" ] || [ "$newest" -nt "$so" ] || ! "$venv/bin/python" -c "import kevents._ffi" 2>/dev/null; then
+if [ -z "$so" ] || [ "$newest" -nt "$so" ] || \
+        ! "$venv/bin/python" -c "import kevents._ffi, kevents._speedups" 2>/dev/null; then
     (cd "$root" && "$venv/bin/python" -m pip install -q --no-index --no-build-isolation \
         --no-deps -e .)
 fi

@@ -258,8 +258,10 @@ class Engine:
     def control(
         self, changes: Iterable[KEvent] | None, max_events: int, timeout: float | None
     ) -> list[KEvent]:
-        if isinstance(max_events, bool) or not isinstance(max_events, int):
-            raise TypeError("max_events must be an integer")
+        if max_events.__class__ is not int:
+            if isinstance(max_events, bool) or not isinstance(max_events, int):
+                raise TypeError("max_events must be an integer")
+            max_events = int(max_events)
         if max_events < 0:
             raise ValueError(f"max_events must be >= 0, not {max_events}")
         timeout_ns = None if timeout is None else timeout_to_ns(timeout)
@@ -289,18 +291,22 @@ class Engine:
         try:
             if self.closed:
                 raise ValueError("I/O operation on closed kevents queue")
-            return self._collect(max_events, deadline)
+            return self._collect(max_events, deadline, timeout_ns)
         finally:
             waiting.pop()
             if self.closed and not waiting:
                 self._release()
 
-    def _collect(self, max_events: int, deadline: int | None) -> list[KEvent]:
+    def _collect(self, max_events: int, deadline: int | None, wait_ns: int | None) -> list[KEvent]:
+        """Wait and copy out; loops until an event, the deadline, or a close."""
         backend = self.backend
         timers = self.timers
         lock = self.lock
         out: list[KEvent] = []
-        wait_ns = 0 if self.ready else _remaining(deadline)
+        if wait_ns is None or wait_ns > MAX_WAIT_NS:
+            wait_ns = MAX_WAIT_NS
+        if self.ready:
+            wait_ns = 0  # user-space events are due: only gather what the kernel has
         while True:
             if wait_ns and timers is not None and timers.heap:
                 wait_ns = timers.clip(wait_ns)
@@ -308,6 +314,16 @@ class Engine:
                 vals = backend.wait(max_events, wait_ns)
             except InterruptedError:
                 vals = None  # Python handlers ran; retry without re-applying changes (D9)
+            if (
+                vals
+                and vals.__class__ is list
+                and vals[0].__class__ is KEvent
+                and not self.ready
+                and not self.pending
+                and (timers is None or not timers.heap)
+                and not self.closed
+            ):
+                return vals  # the backend translated everything; nothing else to merge
             with lock:
                 if self.closed:
                     raise ValueError("kevents queue closed while waiting")

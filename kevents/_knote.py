@@ -7,11 +7,12 @@ from typing import Any
 from ._event import Flag
 
 #: Bits of ``flags`` that are actions, never stored on a knote (spec §1.2).
-ACTION_FLAGS = (
+ACTION_FLAGS = int(
     Flag.ADD | Flag.DELETE | Flag.ENABLE | Flag.DISABLE | Flag.FORCEONESHOT | Flag.KEEPUDATA
 )
 #: Bits of ``flags`` a knote keeps from its creating change, whatever later changes say.
 PERSISTENT_FLAGS = int(Flag.ONESHOT | Flag.CLEAR | Flag.RECEIPT | Flag.DISPATCH)
+_DISABLE = int(Flag.DISABLE)
 
 
 class Knote:
@@ -55,7 +56,7 @@ class Knote:
         self.oflags = 0
         self.udata = udata
         self.ext: Any = None
-        self.disabled = bool(flags & Flag.DISABLE)
+        self.disabled = bool(flags & _DISABLE)
         self.queued = False
         self.alive = True
         self.identity: object = None

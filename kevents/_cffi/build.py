@@ -38,6 +38,7 @@ ffibuilder.cdef(_cdef)
 ffibuilder.set_source(
     "kevents._native",
     f'#define KEV_PACKAGE_VERSION "{VERSION}"\n' + _csrc,
+    include_dirs=[str(HERE)],
     extra_compile_args=["-O2", "-Wall", "-Wno-unused-function"],
 )
 

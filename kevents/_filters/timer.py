@@ -33,6 +33,9 @@ _UNIT_NS = {
 }
 _UNITS = int(NoteTimer.SECONDS | NoteTimer.MSECONDS | NoteTimer.USECONDS | NoteTimer.NSECONDS)
 _ABSTIME = int(NoteTimer.ABSTIME)
+_ONESHOT = int(Flag.ONESHOT)
+_CLEAR = int(Flag.CLEAR)
+_ADD = int(Flag.ADD)
 _NEVER_NS = 2**62  # about 146 years: the clamp for huge periods
 
 
@@ -70,7 +73,7 @@ class TimerSource(Source):
         engine.timers = self
 
     def _start(self, kn: Knote, fflags: int, data: int) -> None:
-        ns, absolute = _interval_ns(fflags, data, bool(kn.flags & Flag.ONESHOT))
+        ns, absolute = _interval_ns(fflags, data, bool(kn.flags & _ONESHOT))
         st: _Timer = kn.priv if kn.priv is not None else _Timer()
         now = time.monotonic_ns()
         st.gen += 1
@@ -78,7 +81,7 @@ class TimerSource(Source):
         if absolute:
             st.period = 0
             st.deadline = now + (ns - time.time_ns())
-        elif kn.flags & Flag.ONESHOT:
+        elif kn.flags & _ONESHOT:
             st.period = 0
             st.deadline = now + ns
         else:
@@ -92,13 +95,13 @@ class TimerSource(Source):
 
     def attach(self, kn: Knote) -> None:
         if not kn.sfflags & _ABSTIME:
-            kn.flags |= Flag.CLEAR
+            kn.flags |= _CLEAR
         self._start(kn, kn.sfflags, kn.sdata)
 
     def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
-        if not flags & Flag.ADD:
+        if not flags & _ADD:
             return
-        _interval_ns(fflags, data, bool(kn.flags & Flag.ONESHOT))  # EINVAL leaves it as is
+        _interval_ns(fflags, data, bool(kn.flags & _ONESHOT))  # EINVAL leaves it as is
         kn.sfflags, kn.sdata = fflags, data
         self.engine.dequeue(kn)
         self._start(kn, fflags, data)

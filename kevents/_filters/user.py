@@ -20,6 +20,7 @@ _MASK = int(NoteUser.FFLAGSMASK)
 _AND = int(NoteUser.FFAND)
 _OR = int(NoteUser.FFOR)
 _COPY = int(NoteUser.FFCOPY)
+_CLEAR = int(Flag.CLEAR)
 
 
 def _apply_ctrl(current: int, fflags: int) -> int:
@@ -48,7 +49,7 @@ class UserSource(Source):
             kn.priv = True
         kn.fflags = _apply_ctrl(kn.fflags, fflags)
         kn.data = data
-        if flags & Flag.CLEAR:
+        if flags & _CLEAR:
             kn.priv = False
 
     def event(self, kn: Knote) -> bool:

@@ -4,9 +4,11 @@ Targets (issue 2): >= 0.9x raw select.epoll, >= 1.2x selectors."""
 
 from __future__ import annotations
 
+import fcntl
 import select
 import selectors
 import socket
+import termios
 
 from _util import best_rate, report
 
@@ -32,6 +34,26 @@ def run_epoll(n: int) -> None:
                 a.recv(1)
                 a.send(b"x")
     assert fa != fb
+    ep.close()
+    a.close()
+    b.close()
+
+
+def run_epoll_fionread(n: int) -> None:
+    """select.epoll plus the FIONREAD that gives kqueue's ``data``: like for like."""
+    a, b = socket.socketpair()
+    ep = select.epoll()
+    ep.register(a, select.EPOLLIN)
+    ep.register(b, select.EPOLLIN)
+    fb = b.fileno()
+    buf = bytearray(4)
+    a.send(b"x")
+    for _ in range(n):
+        for fd, _ in ep.poll():
+            fcntl.ioctl(fd, termios.FIONREAD, buf)
+            s = b if fd == fb else a
+            s.recv(1)
+            s.send(b"x")
     ep.close()
     a.close()
     b.close()
@@ -74,6 +96,7 @@ def run_kevents(n: int) -> None:
 def main() -> dict[str, float]:
     rates = {
         "select.epoll": best_rate(run_epoll, N),
+        "select.epoll + FIONREAD": best_rate(run_epoll_fionread, N),
         "selectors.DefaultSelector": best_rate(run_selectors, N),
         "kevents.Queue": best_rate(run_kevents, N),
     }

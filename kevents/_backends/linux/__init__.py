@@ -23,6 +23,7 @@ nesting; the timer heap's timerfd; the inotify fd; and whatever other sources ad
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,19 @@ _EPOLL_EVENT_SIZE = lib.kev_epoll_wait_size()
 _MAX_ROOM = 1024  # events taken from the kernel per wait; more stay queued there
 
 
+def _load_speedups() -> Any:
+    """The optional C fast path (speedups.c), unless KEVENTS_SPEEDUPS=0 or not built."""
+    if os.environ.get("KEVENTS_SPEEDUPS", "1") == "0":
+        return None
+    try:
+        from ... import _speedups  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    from ..._version import __version__
+
+    return _speedups.fast_wait if __version__ == _speedups.VERSION else None
+
+
 class LinuxBackend:
     name = "linux"
 
@@ -74,6 +88,10 @@ class LinuxBackend:
         #: tokens whose EPOLL_CTL_DEL failed; if one fires, the set is rebuilt
         self.zombies: set[int] = set()
         self.pool: list[tuple[Any, Any, int]] = []
+        #: token -> (ident, filter, flags, udata, lowat) for knotes the C fast path may
+        #: translate by itself (see speedups.c); kept current by read_write.py
+        self.fast: dict[int, tuple[int, int, int, Any, int]] = {}
+        self.fast_wait = _load_speedups()
         try:
             self.innerfd = check(lib.kev_epoll_create())
             self._ctl(
@@ -204,7 +222,11 @@ class LinuxBackend:
     def fileno(self) -> int:
         return self.epfd
 
-    def wait(self, room: int, timeout_ns: int) -> list[int]:
+    def wait(self, room: int, timeout_ns: int) -> Any:
+        """Block for kernel records: a list of ready KEvents from the C fast path, or
+        the flat sequence of raw records for ``translate``."""
+        if self.fast_wait is not None:
+            return self.fast_wait(self.epfd, self.innerfd, room, timeout_ns, self.fast, KEvent)
         room = min(room, _MAX_ROOM)
         bufs = self.pool.pop() if self.pool else None
         if bufs is None or bufs[2] < room:
@@ -226,7 +248,10 @@ class LinuxBackend:
         finally:
             self.pool.append(bufs)
 
-    def translate(self, vals: list[int], engine: Engine, out: list[KEvent], room: int) -> None:
+    def translate(self, vals: Any, engine: Engine, out: list[KEvent], room: int) -> None:
+        if vals.__class__ is list and (not vals or vals[0].__class__ is KEvent):
+            out.extend(vals)  # translated by the C fast path
+            return
         # The hot path: one iteration per kernel record, kept flat on purpose.
         knotes = self.knotes
         new = tuple.__new__
@@ -308,6 +333,7 @@ class LinuxBackend:
             lib.kev_close(fd)
         self.epfd = self.innerfd = self.pendfd = self.timerfd = -1
         self.knotes.clear()
+        self.fast.clear()
         self.handlers.clear()
         self.internal.clear()
 

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 _LOWAT = int(NoteRW.LOWAT)
 _ONESHOTS = int(Flag.ONESHOT | Flag.DISPATCH)
+_CLEAR = int(Flag.CLEAR)
+_EPOLLET = int(lib.EPOLLET)
+_EPOLLONESHOT = int(lib.EPOLLONESHOT)
 
 
 class _Reg:
@@ -91,10 +94,10 @@ class _EpollSource(Source):
 
     def _events(self, kn: Knote) -> int:
         ev = self.base_events
-        if kn.flags & Flag.CLEAR:
-            ev |= lib.EPOLLET
+        if kn.flags & _CLEAR:
+            ev |= _EPOLLET
         if kn.flags & _ONESHOTS:
-            ev |= lib.EPOLLONESHOT
+            ev |= _EPOLLONESHOT
         return ev
 
     def _method(self, kn: Knote) -> int:
@@ -129,9 +132,18 @@ class _EpollSource(Source):
             raise
         if kn.disabled:
             self.disable(kn)
+        self.publish(kn)
 
     def check_fflags(self, fflags: int, kn: Knote) -> None:
         pass
+
+    def publish(self, kn: Knote) -> None:
+        """Keep the C fast path's view of ``kn`` current (see speedups.c)."""
+        st: _Reg = kn.priv
+        if st.armed and not kn.disabled and not kn.flags & _ONESHOTS:
+            self.backend.fast[kn.token] = (kn.ident, kn.filter, kn.flags, kn.udata, st.lowat)
+        else:
+            self.backend.fast.pop(kn.token, None)
 
     def apply_lowat(self, kn: Knote) -> None:
         pass
@@ -139,6 +151,7 @@ class _EpollSource(Source):
     def detach(self, kn: Knote) -> None:
         st: _Reg = kn.priv
         self.backend.knotes.pop(kn.token, None)
+        self.backend.fast.pop(kn.token, None)
         if st.registered:
             st.registered = st.armed = False
             self.backend.unregister(kn)
@@ -152,6 +165,7 @@ class _EpollSource(Source):
         st: _Reg = kn.priv
         if st.armed:  # BSD re-runs the filter on every change: MOD re-evaluates readiness
             self.backend.rearm(kn, st.events)
+        self.publish(kn)
 
     def enable(self, kn: Knote) -> None:
         st: _Reg = kn.priv
@@ -161,9 +175,11 @@ class _EpollSource(Source):
             ret = self.backend.register(kn, st.events)
         if ret == 0:
             st.registered = st.armed = True
+        self.publish(kn)
 
     def disable(self, kn: Knote) -> None:
         st: _Reg = kn.priv
+        self.backend.fast.pop(kn.token, None)
         if st.armed:  # an EPOLLONESHOT registration that fired is already disarmed
             st.registered = st.armed = False
             self.backend.unregister(kn)
