@@ -12,12 +12,17 @@ wheels=$cache/wheels-$ver
 reqs=$root/.ci/requirements-test.txt
 
 find_python() {
-    for cand in "python$ver" "$HOME/.pyenv/versions/$ver"*/bin/python"$ver" \
-                /root/.pyenv/versions/"$ver"*/bin/python"$ver"; do
-        if command -v "$cand" >/dev/null 2>&1; then command -v "$cand"; return; fi
-        if [ -x "$cand" ]; then echo "$cand"; return; fi
+    # pyenv's shims answer `command -v` even for versions that are not selected, so
+    # every candidate is asked to run before it is chosen.
+    local cand
+    for cand in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$ver".*/bin/python"$ver" \
+                /root/.pyenv/versions/"$ver".*/bin/python"$ver" "python$ver"; do
+        if "$cand" -c "import sys" >/dev/null 2>&1; then
+            command -v "$cand"
+            return
+        fi
     done
-    echo "no python$ver found (pyenv or PATH)" >&2
+    echo "no working python$ver found (pyenv or PATH)" >&2
     exit 1
 }
 

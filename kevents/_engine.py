@@ -53,11 +53,12 @@ def timeout_to_ns(timeout: float | None) -> int | None:
         raise ValueError("timeout must not be NaN")
     if timeout < 0:
         raise ValueError("timeout must be positive or None")
-    if math.isinf(timeout):
-        return None
     if isinstance(timeout, int):
         return timeout * 10**9
-    return math.ceil(timeout * 1e9)
+    ns = timeout * 1e9
+    if math.isinf(ns):
+        return None  # beyond any clock: the same as no timeout
+    return math.ceil(ns)
 
 
 def _ident_of(obj: Any) -> int:

@@ -6,6 +6,7 @@ import errno
 import os
 import select
 import socket
+import threading
 import time
 
 import pytest
@@ -231,3 +232,14 @@ def test_fileno_objects_and_iterables(kq: Queue) -> None:
         got = kq.control(iter([KEvent(b, Filter.READ)]), 2, 0)  # type: ignore[arg-type]
         assert keys(got) == {(b.fileno(), Filter.READ)}
         assert isinstance(got[0].ident, int)
+
+
+@pytest.mark.parametrize("huge", [10**30, 1e300, float("inf")])
+def test_huge_timeouts_are_clamped(kq: Queue, huge: float) -> None:
+    kq.control([KEvent(1, Filter.USER, Flag.ADD | Flag.CLEAR)], 0)
+    timer = threading.Timer(0.05, kq.control, ([KEvent(1, Filter.USER, 0, 0x01000000)], 0))
+    timer.start()
+    try:
+        assert len(kq.control(None, 1, huge)) == 1
+    finally:
+        timer.join()
