@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ._backends._contract import Backend, Source
-from ._errors import oserror
+from ._errors import UnsupportedError, oserror
 from ._event import Filter, Flag, KEvent
 from ._knote import Knote
 
@@ -369,7 +369,25 @@ class Engine:
         self.closed = True
         self.knotes.clear()
         self.ready.clear()
+        for src in set(self.sources.values()):
+            src.forget()
         self.backend.forget()
+
+    def submit(self, op: str, fd: Any, buffer: Any, offset: int, udata: Any) -> int:
+        """Start an AIO operation; its completion is one AIO event. Returns the ident."""
+        fd = _ident_of(fd)
+        if offset.__class__ is not int:
+            raise TypeError("offset must be an integer")
+        with self.lock:
+            if self.closed:
+                raise ValueError("I/O operation on closed kevents queue")
+            src = self.sources.get(Filter.AIO)
+            if src is None:
+                raise UnsupportedError(f"Filter.AIO on the {self.backend.name} backend")
+            kn = src.submit(op, fd, buffer, offset, udata)
+            self.knotes[(kn.ident, kn.filter)] = kn
+            self.sync_pending()
+            return kn.ident
 
 
 def _remaining(deadline: int | None) -> int:

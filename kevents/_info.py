@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from ._backends import backend_class, choose
+from ._backends import choose, make_backend
 from ._event import Filter
 
 
@@ -30,10 +30,10 @@ class BackendInfo:
         return next(i for i in self.filters if i.filter == f)
 
 
-def backend_info(backend: str | None = None) -> BackendInfo:
-    """Describe the backend that ``Queue(backend)`` would use (probing it once)."""
+def backend_info(backend: str | None = None, *, io_uring: bool | None = None) -> BackendInfo:
+    """Describe the backend that ``Queue(backend, io_uring=...)`` would use (probing it)."""
     name, chosen_by = choose(backend)
-    impl = backend_class(name)()
+    impl = make_backend(name, io_uring)
     try:
         mech = impl.mechanisms()
     finally:

@@ -79,6 +79,13 @@ TABLE: dict[str, Row] = {
 }
 
 
+#: a variant inherits its parent's entries unless a row names the variant itself
+PARENT = {"linux-io_uring": "linux"}
+
+
 def status(feature: str, backend: str) -> tuple[Status, str]:
     """The row entry for ``backend``; features not listed for it work as on FreeBSD."""
-    return TABLE.get(feature, {}).get(backend, ("yes", ""))
+    row = TABLE.get(feature, {})
+    if backend not in row and backend in PARENT:
+        backend = PARENT[backend]
+    return row.get(backend, ("yes", ""))

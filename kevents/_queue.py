@@ -7,8 +7,9 @@ import os
 import warnings
 from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
-from ._backends import backend_class, choose
+from ._backends import choose, make_backend
 from ._engine import Engine
 from ._event import Filter, Flag, KEvent
 from ._fork import track
@@ -18,18 +19,20 @@ class Queue:
     """A kernel event queue with kqueue semantics on every OS.
 
     ``backend`` forces a backend by name (``"linux"``, ``"iocp"``, ``"kqueue"``);
-    otherwise ``KEVENTS_BACKEND`` or the platform decides. The queue's descriptor is
+    otherwise ``KEVENTS_BACKEND`` or the platform decides. ``io_uring`` (Linux) forces
+    the io_uring accelerator on or off; otherwise ``KEVENTS_IO_URING`` or a probe
+    decides. The queue's descriptor is
     close-on-exec, polls readable while events are pending, and is closed in a forked
     child.
     """
 
     __slots__ = ("__weakref__", "_engine", "_fd", "backend")
 
-    def __init__(self, backend: str | None = None) -> None:
+    def __init__(self, backend: str | None = None, *, io_uring: bool | None = None) -> None:
         self._engine: Engine | None = None
         name, _ = choose(backend)
         self.backend: str = name
-        impl = backend_class(name)()
+        impl = make_backend(name, io_uring)
         self._engine = Engine(impl)
         self._fd: int = impl.fileno()
         track(self._engine)
@@ -52,6 +55,28 @@ class Queue:
         if engine is None:
             raise ValueError("I/O operation on closed kevents queue")
         return engine.control(changelist, max_events, timeout)
+
+    def aio_read(self, fd: int, buffer: Any, offset: int, udata: Any = None) -> int:
+        """Read ``len(buffer)`` bytes at ``offset`` of ``fd`` into ``buffer`` (bytearray,
+        memoryview, mmap...) asynchronously. Returns the request id; the completion is one
+        ``Filter.AIO`` event with that ident: ``data`` = bytes read, or -1 with the errno
+        in ``fflags``. The buffer stays pinned until then; ``KEvent(id, Filter.AIO,
+        Flag.DELETE)`` cancels."""
+        return self._live().submit("read", fd, buffer, offset, udata)
+
+    def aio_write(self, fd: int, buffer: Any, offset: int, udata: Any = None) -> int:
+        """Write ``buffer`` at ``offset`` of ``fd`` asynchronously; see :meth:`aio_read`."""
+        return self._live().submit("write", fd, buffer, offset, udata)
+
+    def aio_fsync(self, fd: int, udata: Any = None) -> int:
+        """Flush ``fd`` to stable storage asynchronously; see :meth:`aio_read`."""
+        return self._live().submit("fsync", fd, None, 0, udata)
+
+    def _live(self) -> Engine:
+        engine = self._engine
+        if engine is None:
+            raise ValueError("I/O operation on closed kevents queue")
+        return engine
 
     def close_fd(self, fd: int) -> None:
         """Delete every READ/WRITE knote of ``fd`` in this queue, then close ``fd``.

@@ -18,7 +18,10 @@ def available_backends() -> list[str]:
     if env:
         return [b for b in env.split(",") if b]
     if sys.platform.startswith("linux"):
-        return ["linux"]
+        from kevents._backends.linux.io_uring import probe
+
+        uring = probe()
+        return ["linux", "linux-io_uring"] if uring.aio or uring.batch else ["linux"]
     if sys.platform == "win32":
         return ["iocp"]
     return ["kqueue"]
@@ -30,8 +33,13 @@ def queue_args(backend: str) -> dict[str, object]:
 
 
 @pytest.fixture(params=available_backends())
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A backend name for ``Queue(backend=...)``. "linux" runs with io_uring forced off
+    (KEVENTS_IO_URING=0) and "linux-io_uring" with it required, so both paths are tested."""
+    name = str(request.param)
+    if name == "linux":
+        monkeypatch.setenv("KEVENTS_IO_URING", "0")
+    return name
 
 
 @pytest.fixture

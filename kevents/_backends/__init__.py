@@ -11,8 +11,9 @@ from typing import Any
 
 from .._errors import UnsupportedError
 
-#: Every backend name kevents knows, in probe order per platform.
-NAMES = ("linux", "iocp", "kqueue")
+#: Every backend name kevents knows. "linux-io_uring" is the Linux backend with io_uring
+#: required (it fails with UnsupportedError where io_uring is unavailable).
+NAMES = ("linux", "linux-io_uring", "iocp", "kqueue")
 
 
 def _probe() -> str:
@@ -33,15 +34,15 @@ def choose(name: str | None = None) -> tuple[str, str]:
     return _probe(), f"probe (sys.platform == {sys.platform!r})"
 
 
-def backend_class(name: str) -> Any:
-    """Import and return the class of backend ``name``; UnsupportedError if it cannot
-    run here."""
-    if name == "linux":
+def make_backend(name: str, io_uring: bool | None = None) -> Any:
+    """Create backend ``name``; UnsupportedError if it cannot run here. ``io_uring``
+    (Linux) forces io_uring on or off; None lets KEVENTS_IO_URING or the probe decide."""
+    if name in ("linux", "linux-io_uring"):
         if not sys.platform.startswith("linux"):
-            raise UnsupportedError("backend 'linux' (needs Linux epoll)")
+            raise UnsupportedError(f"backend {name!r} (needs Linux epoll)")
         from .linux import LinuxBackend
 
-        return LinuxBackend
+        return LinuxBackend(io_uring=True if name == "linux-io_uring" else io_uring)
     if name in NAMES:
         raise UnsupportedError(f"backend {name!r} on {sys.platform}")
     raise ValueError(f"unknown kevents backend {name!r}; known: {', '.join(NAMES)}")

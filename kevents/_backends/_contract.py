@@ -88,6 +88,13 @@ class Source:
     def close(self) -> None:
         """Release per-queue resources of this source."""
 
+    def forget(self) -> None:
+        """After fork, in the child: drop resources without touching shared kernel state."""
+
+    def submit(self, op: str, fd: int, buffer: Any, offset: int, udata: Any) -> Knote:
+        """Start an operation whose completion is this source's event (AIO only)."""
+        raise OSError(95, "this filter takes no submissions")
+
 
 class Backend(Protocol):
     name: str

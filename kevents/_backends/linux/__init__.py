@@ -35,6 +35,7 @@ from ..._filters.timer import TimerSource
 from ..._filters.user import UserSource
 from ..._knote import Knote
 from .._contract import Source
+from .io_uring import Decision, decide
 
 if TYPE_CHECKING:
     from ..._engine import Engine
@@ -72,7 +73,13 @@ def _load_speedups() -> Any:
 class LinuxBackend:
     name = "linux"
 
-    def __init__(self) -> None:
+    def __init__(self, io_uring: bool | None = None) -> None:
+        self.io_uring_arg = io_uring
+        self._io_uring: Decision | None = None
+        if io_uring:
+            self.io_uring()  # forced on: fail now, clearly, where it is unavailable
+        #: set by sources that queue kernel work to publish before each wait (io_uring)
+        self.flush: Callable[[], None] | None = None
         self.epfd = check(lib.kev_epoll_create())
         self.innerfd = -1
         self.pendfd = -1
@@ -107,6 +114,12 @@ class LinuxBackend:
             self.close()
             raise
         self.inotify: Any = None
+
+    def io_uring(self) -> Decision:
+        """Whether this queue uses io_uring, decided once (io_uring.decide)."""
+        if self._io_uring is None:
+            self._io_uring = decide(self.io_uring_arg)
+        return self._io_uring
 
     # -- tokens and internal fds --------------------------------------------------------
 
@@ -185,10 +198,12 @@ class LinuxBackend:
     # -- the contract ------------------------------------------------------------------------
 
     def sources(self, engine: Engine) -> dict[int, Source]:
+        from .aio import AioSource
         from .read_write import FileSource, ReadSource, WriteSource
 
         files = FileSource(engine, self)
         return {
+            Filter.AIO: AioSource(engine, self),
             Filter.READ: ReadSource(engine, self, files),
             Filter.WRITE: WriteSource(engine, self, files),
             Filter.TIMER: TimerSource(engine, self),
@@ -196,7 +211,12 @@ class LinuxBackend:
         }
 
     def mechanisms(self) -> dict[int, tuple[str, str]]:
+        uring = self.io_uring()
         return {
+            Filter.AIO: (
+                "io_uring" if uring.aio else "thread pool",
+                f"{uring.reason}; completions come through the queue's epoll",
+            ),
             Filter.READ: (
                 "epoll",
                 "level/EPOLLET/EPOLLONESHOT per knote; regular files, "
@@ -225,6 +245,8 @@ class LinuxBackend:
     def wait(self, room: int, timeout_ns: int) -> Any:
         """Block for kernel records: a list of ready KEvents from the C fast path, or
         the flat sequence of raw records for ``translate``."""
+        if self.flush is not None:
+            self.flush()
         if self.fast_wait is not None:
             return self.fast_wait(self.epfd, self.innerfd, room, timeout_ns, self.fast, KEvent)
         room = min(room, _MAX_ROOM)
@@ -244,7 +266,7 @@ class LinuxBackend:
                 if n < 0:
                     raise oserror(-n, "epoll_wait")
                 return []
-            return ffi.unpack(bufs[1], _WIDTH * n)  # type: ignore[no-any-return]
+            return ffi.unpack(bufs[1], _WIDTH * n)
         finally:
             self.pool.append(bufs)
 

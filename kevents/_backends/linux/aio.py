@@ -1,0 +1,266 @@
+"""EVFILT_AIO on Linux: disk I/O completions as events, via io_uring or a thread pool.
+
+Readiness cannot make disk files asynchronous (a regular file is always "ready"), so
+AIO is completion-shaped, as on IOCP: a request is submitted with ``Queue.aio_read``,
+``aio_write`` or ``aio_fsync``, which return a request id, and its completion arrives
+once as an event (spec §5.4, §6.10): ``ident`` = the request id, ``filter`` AIO,
+``flags`` EV_ONESHOT|EV_EOF (BSD sets EV_EOF on AIO completions), ``data`` = bytes
+transferred; on failure ``data`` is -1 and ``fflags`` holds the errno (the socket-error
+convention of EV_EOF events). EV_DELETE of (request id, AIO) cancels the request.
+
+Buffers are pinned from submission until the kernel (or the worker thread) is done with
+them, even when the caller drops its references, deletes the request or closes the
+queue: closing cancels what is in flight and waits for every completion, so memory is
+never released under a pending DMA.
+
+With io_uring (``io_uring.decide()``): one ring per queue, created at the first
+request; SQEs are prepared at submission and published by the next wait in one
+``io_uring_enter``, so a burst of requests costs one system call; the ring fd sits in
+the queue's epoll (it polls readable while completions wait). Without it: a small
+thread pool running ``os.preadv``/``os.pwritev``/``os.fsync``, posting completions
+through an eventfd in the same epoll. Both give the same events.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import errno
+import os
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ..._event import Filter, Flag
+from ..._ffi import check, ffi, lib
+from ..._knote import Knote
+from .._contract import Source
+from .io_uring import Ring
+
+if TYPE_CHECKING:
+    from ..._engine import Engine
+    from . import LinuxBackend
+
+_CANCEL_TAG = 1 << 62  # user_data of our own cancel SQEs
+_EOF = int(Flag.EOF)
+OPS = ("read", "write", "fsync")
+
+
+class _Request:
+    __slots__ = ("cdata", "done", "future", "view")
+
+    def __init__(self, view: memoryview | None, cdata: Any) -> None:
+        self.view = view  # the pin: keeps the caller's buffer alive and exported
+        self.cdata = cdata
+        self.future: concurrent.futures.Future[None] | None = None
+        self.done = False
+
+    def unpin(self) -> None:
+        """The kernel (or the worker) is done: end the exports now, not at GC time (a
+        worker's frame may still hold the view for a moment)."""
+        if self.cdata is not None:
+            ffi.release(self.cdata)
+            self.cdata = None
+        if self.view is not None:
+            self.view.release()
+            self.view = None
+
+
+def _pin(buffer: Any, writable: bool) -> memoryview:
+    view = memoryview(buffer)
+    if not view.c_contiguous:
+        raise ValueError("AIO buffers must be C-contiguous")
+    if writable and view.readonly:
+        raise TypeError("aio_read needs a writable buffer (bytearray, memoryview, mmap)")
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+class AioSource(Source):
+    filter = Filter.AIO
+    userspace = True
+
+    def __init__(self, engine: Engine, backend: LinuxBackend) -> None:
+        super().__init__(engine)
+        self.backend = backend
+        self.use_ring: bool | None = None  # decided at the first request
+        self.next_id = 0
+        self.inflight: dict[int, Knote] = {}
+        self.orphans: dict[int, _Request] = {}  # cancelled/deleted, the kernel not done
+        self.ring: Ring | None = None
+        self.ring_lock = threading.Lock()
+        self.dirty = False
+        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.done: deque[tuple[int, int]] = deque()
+        self.efd = -1
+
+    # -- the Source protocol --------------------------------------------------------
+
+    def attach(self, kn: Knote) -> None:
+        raise OSError(errno.EPERM, "AIO events come from Queue.aio_read/aio_write/aio_fsync")
+
+    def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
+        pass  # only udata (set by the engine) and enable state can change
+
+    def event(self, kn: Knote) -> bool:
+        return bool(kn.priv.done)
+
+    def clear(self, kn: Knote) -> None:
+        pass  # one-shot: the knote is dropped after delivery
+
+    def detach(self, kn: Knote) -> None:
+        req: _Request = kn.priv
+        if self.inflight.pop(kn.ident, None) is None:
+            return  # already completed: nothing pinned any more
+        self.orphans[kn.ident] = req
+        if req.future is not None:
+            if req.future.cancel():
+                del self.orphans[kn.ident]
+                req.unpin()
+        elif self.ring is not None:
+            with self.ring_lock:
+                self._prep(lib.kev_ring_prep_cancel, kn.ident, _CANCEL_TAG | kn.ident)
+
+    # -- submission (engine lock held) --------------------------------------------------
+
+    def submit(self, op: str, fd: int, buffer: Any, offset: int, udata: Any) -> Knote:
+        if op not in OPS:
+            raise ValueError(f"unknown AIO operation {op!r}")
+        view = None if op == "fsync" else _pin(buffer, op == "read")
+        self.next_id += 1
+        kn = Knote(self.next_id, Filter.AIO, Flag.ONESHOT, 0, 0, udata)
+        kn.source = self
+        kn.oflags = _EOF
+        cdata = None if view is None else ffi.from_buffer(view, require_writable=op == "read")
+        req = kn.priv = _Request(view, cdata)
+        self.inflight[kn.ident] = kn
+        if self.use_ring is None:
+            self.use_ring = self.backend.io_uring().aio
+        if offset < 0 or fd < 0:
+            self._complete(kn.ident, -(errno.EINVAL if offset < 0 else errno.EBADF))
+        elif self.use_ring:
+            self._submit_ring(kn.ident, op, fd, req, offset)
+        else:
+            self._submit_pool(kn.ident, op, fd, req, offset)
+        return kn
+
+    def _submit_ring(self, ident: int, op: str, fd: int, req: _Request, offset: int) -> None:
+        if self.ring is None:
+            self.ring = Ring(256)
+            self.backend.add_internal(self.ring.fd, lib.EPOLLIN, self._ring_ready)
+        with self.ring_lock:
+            if op == "fsync":
+                self._prep(lib.kev_ring_prep_fsync, fd, ident)
+            else:
+                opcode = lib.KEV_OP_READ if op == "read" else lib.KEV_OP_WRITE
+                self._prep(
+                    lib.kev_ring_prep_rw, opcode, fd, req.cdata, len(req.view or b""), offset, ident
+                )
+        self.backend.flush = self.flush
+
+    def _prep(self, fn: Any, *args: Any) -> None:
+        """Prepare one SQE (ring lock held); a full SQ is submitted first."""
+        assert self.ring is not None
+        if fn(self.ring.ptr, *args) == -errno.EBUSY:
+            self.ring.submit(0)
+            check(fn(self.ring.ptr, *args))
+        self.dirty = True
+
+    def flush(self) -> None:
+        """Publish prepared SQEs in one io_uring_enter (called before each wait)."""
+        if self.dirty and self.ring is not None:
+            with self.ring_lock:
+                self.dirty = False
+                self.ring.submit(0)
+
+    def _ring_ready(self, events: int) -> None:
+        assert self.ring is not None
+        with self.ring_lock:
+            done = self.ring.reap()
+        for ud, res in done:
+            if not ud & _CANCEL_TAG:
+                self._complete(ud, res)
+
+    def _submit_pool(self, ident: int, op: str, fd: int, req: _Request, offset: int) -> None:
+        if self.pool is None:
+            self.efd = check(lib.kev_eventfd())
+            self.backend.add_internal(self.efd, lib.EPOLLIN, self._pool_ready)
+            self.pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=min(8, (os.cpu_count() or 2) * 2), thread_name_prefix="kevents-aio"
+            )
+        req.future = self.pool.submit(self._run, ident, op, fd, req.view, offset)
+
+    def _run(self, ident: int, op: str, fd: int, view: memoryview | None, offset: int) -> None:
+        """Worker thread: do the I/O, post the result; never takes the engine lock."""
+        try:
+            if op == "read":
+                assert view is not None
+                res = os.preadv(fd, [view], offset)
+            elif op == "write":
+                assert view is not None
+                res = os.pwritev(fd, [view], offset)
+            else:
+                os.fsync(fd)
+                res = 0
+        except OSError as exc:
+            res = -(exc.errno or errno.EIO)
+        self.done.append((ident, res))
+        lib.kev_eventfd_signal(self.efd)
+
+    def _pool_ready(self, events: int) -> None:
+        lib.kev_eventfd_drain(self.efd)
+        while self.done:
+            self._complete(*self.done.popleft())
+
+    def _complete(self, ident: int, res: int) -> None:
+        orphan = self.orphans.pop(ident, None)
+        if orphan is not None:
+            orphan.unpin()
+            return
+        kn = self.inflight.pop(ident, None)
+        if kn is None:
+            return
+        req: _Request = kn.priv
+        req.unpin()
+        req.done = True
+        if res >= 0:
+            kn.data, kn.fflags = res, 0
+        else:
+            kn.data, kn.fflags = -1, -res
+        self.engine.enqueue(kn)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Cancel everything in flight and wait until the kernel released every buffer."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+            self.done.clear()
+        if self.ring is not None:
+            ring = self.ring
+            with self.ring_lock:
+                for ident in list(self.inflight):
+                    self._prep(lib.kev_ring_prep_cancel, ident, _CANCEL_TAG | ident)
+                pending = set(self.inflight) | set(self.orphans)
+                while pending:
+                    ring.submit(1)
+                    for ud, _ in ring.reap():
+                        pending.discard(ud)
+            self.backend.remove_internal(ring.fd)
+            ring.close()
+            self.ring = None
+        self.inflight.clear()
+        self.orphans.clear()
+        if self.efd >= 0:
+            self.backend.remove_internal(self.efd)
+            lib.kev_close(self.efd)
+            self.efd = -1
+
+    def forget(self) -> None:
+        """After fork: the ring and the pool belong to the parent; never touch them."""
+        if self.ring is not None:
+            self.ring.close()  # unmaps and closes the child's copies only
+            self.ring = None
+        self.pool = None
+        if self.efd >= 0:
+            lib.kev_close(self.efd)
+            self.efd = -1

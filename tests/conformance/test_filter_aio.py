@@ -1,0 +1,144 @@
+"""EVFILT_AIO: disk I/O completions through the queue (issue 6, spec §5.4, §6.10)."""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+from kevents import Filter, Flag, KEvent, Queue
+
+CONTENT = bytes(range(256)) * 64  # 16 KiB
+
+
+@pytest.fixture
+def datafile() -> Iterator[int]:
+    fd, path = tempfile.mkstemp()
+    os.write(fd, CONTENT)
+    os.unlink(path)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def completions(kq: Queue, n: int, timeout: float = 5) -> dict[int, KEvent]:
+    got: dict[int, KEvent] = {}
+    while len(got) < n:
+        evs = kq.control(None, 64, timeout)
+        assert evs, f"only {len(got)} of {n} completions"
+        for ev in evs:
+            assert ev.filter == Filter.AIO and ev.ident not in got
+            got[ev.ident] = ev
+    return got
+
+
+@pytest.mark.parametrize("kind", ["bytearray", "memoryview", "mmap"])
+def test_read_into_buffers(kq: Queue, datafile: int, kind: str) -> None:
+    raw: bytearray | mmap.mmap = bytearray(100) if kind != "mmap" else mmap.mmap(-1, 100)
+    buf = memoryview(raw) if kind == "memoryview" else raw
+    rid = kq.aio_read(datafile, buf, 300, udata="u")
+    ev = completions(kq, 1)[rid]
+    assert ev.data == 100 and ev.fflags == 0 and ev.udata == "u"
+    assert ev.flags & Flag.EOF and ev.flags & Flag.ONESHOT
+    assert bytes(raw[:100]) == CONTENT[300:400]
+    if isinstance(buf, memoryview):
+        buf.release()
+    if isinstance(raw, mmap.mmap):
+        raw.close()
+
+
+def test_short_read_at_eof(kq: Queue, datafile: int) -> None:
+    a, b = bytearray(100), bytearray(100)
+    ra = kq.aio_read(datafile, a, len(CONTENT) - 10)
+    rb = kq.aio_read(datafile, b, len(CONTENT) + 10)
+    got = completions(kq, 2)
+    assert got[ra].data == 10 and bytes(a[:10]) == CONTENT[-10:]
+    assert got[rb].data == 0
+
+
+def test_write_fsync_read_back(kq: Queue, datafile: int) -> None:
+    w = kq.aio_write(datafile, b"kevents!", 1000)
+    f = kq.aio_fsync(datafile)
+    got = completions(kq, 2)
+    assert got[w].data == 8 and got[f].data == 0 and got[f].fflags == 0
+    assert os.pread(datafile, 8, 1000) == b"kevents!"
+
+
+def test_errors(kq: Queue, datafile: int) -> None:
+    bad_fd = kq.aio_read(999_999, bytearray(4), 0)  # above any open descriptor
+    bad_off = kq.aio_read(datafile, bytearray(4), -5)
+    got = completions(kq, 2)
+    assert (got[bad_fd].data, got[bad_fd].fflags) == (-1, errno.EBADF)
+    assert (got[bad_off].data, got[bad_off].fflags) == (-1, errno.EINVAL)
+
+
+def test_bad_buffers(kq: Queue, datafile: int) -> None:
+    with pytest.raises(TypeError):
+        kq.aio_read(datafile, b"read-only", 0)
+    with pytest.raises(ValueError):
+        kq.aio_read(datafile, memoryview(bytearray(8))[::2], 0)
+
+
+def test_add_is_refused(kq: Queue) -> None:
+    (ev,) = kq.control([KEvent(1, Filter.AIO, Flag.ADD)], 1, 0)
+    assert ev.flags & Flag.ERROR and ev.data == errno.EPERM
+
+
+def test_buffer_pinned_until_completion(kq: Queue, datafile: int) -> None:
+    buf = bytearray(4096)
+    rid = kq.aio_read(datafile, buf, 0)
+    with pytest.raises(BufferError):
+        buf.extend(b"x")  # exported to the kernel: cannot be resized or freed
+    completions(kq, 1)[rid]
+    buf.extend(b"x")  # released after the completion was reported
+
+
+def test_dropped_references_and_delete(kq: Queue, datafile: int) -> None:
+    rid = kq.aio_read(datafile, bytearray(4096), 0)  # nobody else holds the buffer
+    keep = kq.aio_read(datafile, bytearray(16), 16)
+    got = completions(kq, 2)
+    assert got[rid].data == 4096 and got[keep].data == 16
+    # a deleted request reports nothing, whether or not it had completed already
+    gone = kq.aio_read(datafile, bytearray(4096), 0)
+    kq.control([KEvent(gone, Filter.AIO, Flag.DELETE)], 0)
+    assert kq.control(None, 4, 0.2) == []
+
+
+def test_close_with_requests_in_flight(backend: str, datafile: int) -> None:
+    kq = Queue(backend=backend)
+    bufs = [bytearray(65536) for _ in range(64)]
+    for i, buf in enumerate(bufs):
+        kq.aio_read(datafile, buf, i)
+    kq.close()  # cancels and waits until the kernel released every buffer
+    for buf in bufs:
+        buf.extend(b"x")  # no export left
+
+
+def test_many_requests_no_leak(kq: Queue, datafile: int) -> None:
+    total = 0
+    for _ in range(20):
+        ids = [kq.aio_read(datafile, bytearray(64), (i * 64) % len(CONTENT)) for i in range(256)]
+        got = completions(kq, len(ids))
+        total += sum(ev.data for ev in got.values())
+    assert total == 20 * 256 * 64
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_fork_child_never_touches_parent_ring(kq: Queue, datafile: int) -> None:
+    buf = bytearray(8)
+    rid = kq.aio_read(datafile, buf, 0)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            kq.aio_read(datafile, bytearray(8), 0)
+            os._exit(1)
+        except ValueError:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert completions(kq, 1)[rid].data == 8
