@@ -16,7 +16,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from typing import Any
 
 from ._backends._contract import Backend, Source
@@ -37,6 +37,9 @@ _KEEPUDATA = int(Flag.KEEPUDATA)
 _ERROR = int(Flag.ERROR)
 _SYSFLAGS = int(Flag.SYSFLAGS)
 _FILTERS = {int(f): f for f in Filter}
+
+#: the shortest run of new registrations handed to a backend's batcher
+_MIN_RUN = 8
 
 #: One backend wait never sleeps longer than this; longer timeouts loop (a clamp, so a
 #: huge timeout can neither overflow a timespec nor be rounded into a busy loop).
@@ -141,20 +144,41 @@ class Engine:
         error raises (later changes are not applied) and a receipt stops (D6).
         """
         entries: list[KEvent] | None = None
-        for ch in changes:
-            err = self._apply_one(ch)
-            if not err and not ch.flags & _RECEIPT:
-                continue
-            if entries is None:
-                entries = []
-            if len(entries) >= max_events:
-                if err:
-                    raise oserror(err, f"{_filter_name(ch.filter)} ident {ch.ident}")
-                break
-            entries.append(
-                KEvent(ch.ident, ch.filter, int(ch.flags) | _ERROR, ch.fflags, err, ch.udata)
-            )
+        results = self._results(changes)
+        try:
+            for ch, err in results:
+                if not err and not int(ch.flags) & _RECEIPT:
+                    continue
+                if entries is None:
+                    entries = []
+                if len(entries) >= max_events:
+                    if err:
+                        raise oserror(err, f"{_filter_name(ch.filter)} ident {ch.ident}")
+                    break
+                entries.append(
+                    KEvent(ch.ident, ch.filter, int(ch.flags) | _ERROR, ch.fflags, err, ch.udata)
+                )
+        finally:
+            results.close()  # a batch undoes what it applied beyond the stopping point
         return entries
+
+    def _results(self, changes: list[KEvent]) -> Generator[tuple[KEvent, int], None, None]:
+        """Apply the changes in order, yielding (change, errno); long runs of new
+        registrations go through the backend's batcher when it has one (io_uring)."""
+        n = len(changes)
+        batcher = (
+            self.backend.batcher() if n >= _MIN_RUN and hasattr(self.backend, "batcher") else None
+        )
+        i = 0
+        while i < n:
+            if batcher is not None and n - i >= _MIN_RUN:
+                j = batcher.run_end(self, changes, i)
+                if j - i >= _MIN_RUN:
+                    yield from batcher.results(self, changes[i:j])
+                    i = j
+                    continue
+            yield changes[i], self._apply_one(changes[i])
+            i += 1
 
     def _apply_one(self, ch: KEvent) -> int:
         filt = ch.filter

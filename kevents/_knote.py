@@ -48,7 +48,8 @@ class Knote:
     ) -> None:
         self.ident = ident
         self.filter = filt
-        self.flags = int(flags) & PERSISTENT_FLAGS
+        flags = int(flags)
+        self.flags = flags & PERSISTENT_FLAGS
         self.sfflags = int(fflags)
         self.sdata = int(data)
         self.fflags = 0

@@ -8,8 +8,8 @@
  * computation happen here, in one call that releases the GIL, and Python only maps
  * tokens to knotes.
  *
- * A token (epoll_data.u64) is: bits 0-31 the fd, 32-35 the role, 36-39 the WRITE data
- * method, 40-63 a serial number. The serial makes a token unique for the life of a
+ * A token (epoll_data.u64) is: bits 0-31 the fd, 32-35 the role, 40-62 a serial
+ * number. The serial makes a token unique for the life of a
  * knote, so an event for a deleted or replaced registration is recognised and dropped.
  */
 #include <errno.h>
@@ -32,9 +32,6 @@
 #define KEV_ROLE_READ 1
 #define KEV_ROLE_WRITE 2
 #define KEV_ROLE_INNER 3
-#define KEV_WMETHOD_NONE 0
-#define KEV_WMETHOD_SOCKET 1
-#define KEV_WMETHOD_PIPE 2
 /* Set in an output `events` word when the fd turned out to be closed (EBADF). */
 #define KEV_STALE 0x80000000u
 /* int64 words per output record: token, events, data, fflags (socket error). */
@@ -119,31 +116,22 @@ static int64_t kev_read_data(int fd, uint32_t *events)
 
 /* WRITE data: free space, never bytes queued (libkqueue's bug). Sockets: SO_SNDBUF minus
  * SIOCOUTQ (Linux doubles SO_SNDBUF for bookkeeping, so this is an upper estimate);
- * pipes: F_GETPIPE_SZ minus FIONREAD; other objects: 0 (BSD's regular-file value). */
-static int64_t kev_write_data(int fd, int method, uint32_t *events)
+ * pipes: F_GETPIPE_SZ minus FIONREAD; other objects: 0 (BSD's regular-file value). The
+ * kind of object is found by trying, so a token need not carry it. */
+static int64_t kev_write_data(int fd, uint32_t *events)
 {
     int a = 0, b = 0;
     socklen_t len = sizeof a;
-    if (method == KEV_WMETHOD_SOCKET) {
-        if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &a, &len) < 0) {
-            if (errno == EBADF)
-                *events |= KEV_STALE;
-            return 0;
-        }
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &a, &len) == 0) {
         if (ioctl(fd, SIOCOUTQ, &b) < 0)
             b = 0;
-    } else if (method == KEV_WMETHOD_PIPE) {
-        a = fcntl(fd, F_GETPIPE_SZ);
-        if (a < 0) {
-            if (errno == EBADF)
-                *events |= KEV_STALE;
-            return 0;
-        }
+    } else if (errno == EBADF) {
+        *events |= KEV_STALE;
+        return 0;
+    } else if ((a = fcntl(fd, F_GETPIPE_SZ)) >= 0) {
         if (ioctl(fd, FIONREAD, &b) < 0)
             b = 0;
     } else {
-        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
-            *events |= KEV_STALE;
         return 0;
     }
     return a > b ? (int64_t)a - b : 0;
@@ -157,7 +145,7 @@ static void kev_emit(int64_t *o, uint64_t token, uint32_t events, struct kev_err
     if (role == KEV_ROLE_READ)
         data = kev_read_data(fd, &events);
     else if (role == KEV_ROLE_WRITE)
-        data = kev_write_data(fd, (int)((token >> 36) & 0xf), &events);
+        data = kev_write_data(fd, &events);
     if ((role == KEV_ROLE_READ || role == KEV_ROLE_WRITE) && (events & EPOLLERR)
         && !(events & KEV_STALE))
         err = kev_sock_error(c, fd);

@@ -35,7 +35,9 @@ from ..._filters.timer import TimerSource
 from ..._filters.user import UserSource
 from ..._knote import Knote
 from .._contract import Source
+from .batch import Batcher
 from .io_uring import Decision, decide
+from .read_write import resolve_countable
 
 if TYPE_CHECKING:
     from ..._engine import Engine
@@ -76,6 +78,7 @@ class LinuxBackend:
     def __init__(self, io_uring: bool | None = None) -> None:
         self.io_uring_arg = io_uring
         self._io_uring: Decision | None = None
+        self._batcher: Batcher | None = None
         if io_uring:
             self.io_uring()  # forced on: fail now, clearly, where it is unavailable
         #: set by sources that queue kernel work to publish before each wait (io_uring)
@@ -121,12 +124,18 @@ class LinuxBackend:
             self._io_uring = decide(self.io_uring_arg)
         return self._io_uring
 
+    def batcher(self) -> Batcher | None:
+        """The io_uring change-list batcher, created at the first long change list."""
+        if self._batcher is None and self.io_uring().batch:
+            self._batcher = Batcher(self)
+        return self._batcher
+
     # -- tokens and internal fds --------------------------------------------------------
 
-    def new_token(self, fd: int, role: int, method: int = 0) -> int:
+    def new_token(self, fd: int, role: int) -> int:
         while True:
             self.serial = (self.serial + 1) & 0x7FFFFF
-            token = (self.serial << 40) | (method << 36) | (role << 32) | fd
+            token = (self.serial << 40) | (role << 32) | fd
             if token not in self.knotes and token not in self.handlers:
                 return token
 
@@ -221,7 +230,8 @@ class LinuxBackend:
                 "epoll",
                 "level/EPOLLET/EPOLLONESHOT per knote; regular files, "
                 "directories and /dev/null in user space (epoll says EPERM), "
-                "re-armed by inotify IN_MODIFY",
+                "re-armed by inotify IN_MODIFY; long change lists "
+                + ("batched through io_uring" if uring.batch else "one epoll_ctl per change"),
             ),
             Filter.WRITE: (
                 "epoll (nested)",
@@ -305,7 +315,7 @@ class LinuxBackend:
                 if events & _READ_EOF:
                     flags |= _EOF
                     fflags = fflags or st.sockerr
-                elif data < st.lowat:
+                elif data < st.lowat and (data or resolve_countable(kn)):
                     st.source.stale(kn)  # nothing (or too little) to read: not ready (D12)
                     continue
             elif events & _WRITE_EOF:
@@ -351,6 +361,9 @@ class LinuxBackend:
         if self.inotify is not None:
             self.inotify.close()
             self.inotify = None
+        if self._batcher is not None:
+            self._batcher.close()
+            self._batcher = None
         for fd in self._fds():
             lib.kev_close(fd)
         self.epfd = self.innerfd = self.pendfd = self.timerfd = -1
@@ -360,7 +373,8 @@ class LinuxBackend:
         self.internal.clear()
 
     def forget(self) -> None:
-        # After fork: the epoll set is shared with the parent. Close our copies only.
+        # After fork: the epoll set and any ring are shared with the parent. Close our
+        # copies only (closing a ring fd in the child submits nothing).
         if self.inotify is not None:
             self.inotify.forget()
             self.inotify = None

@@ -49,6 +49,28 @@ _EPOLLET = int(lib.EPOLLET)
 _EPOLLONESHOT = int(lib.EPOLLONESHOT)
 
 
+def countable(filt: int, mode: int) -> bool | None:
+    """Whether a READ event with nothing to read and no EOF is stale (D12): yes for pipes
+    and stream sockets, no for datagram sockets (a zero-length datagram is readable)
+    and other objects; None for a socket whose type is looked up at its first empty
+    event (``resolve_countable``), so registering costs no getsockopt."""
+    if filt != Filter.READ:
+        return False
+    if mode == stat.S_IFIFO:
+        return True
+    return None if mode == stat.S_IFSOCK else False
+
+
+def resolve_countable(kn: Knote) -> bool:
+    st: _Reg = kn.priv
+    if st.countable is None:
+        st.countable = lib.kev_socket_type(kn.ident) == socket.SOCK_STREAM
+        if not st.countable and not kn.sfflags & _LOWAT:
+            st.lowat = 0
+            st.source.publish(kn)
+    return bool(st.countable)
+
+
 class _Reg:
     """Per-knote state of a kernel-armed READ/WRITE knote."""
 
@@ -63,11 +85,11 @@ class _Reg:
         "source",
     )
 
-    def __init__(self, source: _EpollSource, events: int, countable: bool) -> None:
+    def __init__(self, source: _EpollSource, events: int, countable: bool | None) -> None:
         self.source = source
         self.events = events
         self.countable = countable  # a zero FIONREAD without EOF means "not ready"
-        self.lowat = 1 if countable else 0
+        self.lowat = 0 if countable is False else 1
         self.old_lowat = -1
         self.registered = False
         self.armed = False
@@ -100,21 +122,13 @@ class _EpollSource(Source):
             ev |= _EPOLLONESHOT
         return ev
 
-    def _method(self, kn: Knote) -> int:
-        return 0
-
     def attach(self, kn: Knote) -> None:
         if kn.ident == self.backend.epfd:
             raise OSError(errno.EINVAL, "a queue cannot watch itself")
         self.check_fflags(kn.sfflags, kn)
         backend = self.backend
-        kn.token = backend.new_token(kn.ident, self.role, self._method(kn))
-        mode = kn.identity[2]  # type: ignore[index]
-        countable = kn.filter == Filter.READ and (
-            mode == stat.S_IFIFO
-            or (mode == stat.S_IFSOCK and lib.kev_socket_type(kn.ident) == socket.SOCK_STREAM)
-        )
-        st = _Reg(self, self._events(kn), countable)
+        kn.token = backend.new_token(kn.ident, self.role)
+        st = _Reg(self, self._events(kn), countable(kn.filter, kn.identity[2]))  # type: ignore[index]
         kn.priv = st
         ret = backend.register(kn, st.events)
         if ret == -errno.EPERM:
@@ -216,7 +230,7 @@ class ReadSource(_EpollSource):
     def apply_lowat(self, kn: Knote) -> None:
         st: _Reg = kn.priv
         if not kn.sfflags & _LOWAT:
-            st.lowat = 1 if st.countable else 0
+            st.lowat = 0 if st.countable is False else 1
             if st.old_lowat >= 0:
                 _set_rcvlowat(kn.ident, st.old_lowat)
                 st.old_lowat = -1
@@ -232,14 +246,6 @@ class WriteSource(_EpollSource):
     filter = Filter.WRITE
     base_events = lib.EPOLLOUT
     role = lib.KEV_ROLE_WRITE
-
-    def _method(self, kn: Knote) -> int:
-        mode = kn.identity[2]  # type: ignore[index]
-        if mode == stat.S_IFSOCK:
-            return int(lib.KEV_WMETHOD_SOCKET)
-        if mode == stat.S_IFIFO:
-            return int(lib.KEV_WMETHOD_PIPE)
-        return int(lib.KEV_WMETHOD_NONE)
 
     def check_fflags(self, fflags: int, kn: Knote) -> None:
         if fflags & _LOWAT:
