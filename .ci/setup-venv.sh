@@ -43,7 +43,7 @@ fi
 so=$(ls -t "$root"/kevents/_native*.so "$root"/kevents/_speedups*.so 2>/dev/null | tail -n1 || true)
 newest=$(ls -t "$root"/kevents/_cffi/* "$root"/kevents/_version.py "$root"/setup.py | head -n1)
 if [ -z "$so" ] || [ "$newest" -nt "$so" ] || \
-        ! "$venv/bin/python" -c "import kevents._ffi, kevents._speedups" 2>/dev/null; then
+        ! (cd / && "$venv/bin/python" -c "import kevents._ffi, kevents._speedups") 2>/dev/null; then
     (cd "$root" && "$venv/bin/python" -m pip install -q --no-index --no-build-isolation \
         --no-deps -e .)
 fi

@@ -24,7 +24,8 @@
 
 #include "epoll_wait.h"
 
-#define KEV_FAST_ROOM 256
+#define KEV_FAST_ROOM 256    /* on the stack; larger waits use the heap */
+#define KEV_MAX_ROOM 65536   /* events taken from the kernel per wait; the rest wait */
 
 static PyObject *kev_zero;
 
@@ -69,13 +70,17 @@ static PyObject *kev_new_event(PyTypeObject *type, allocfunc alloc, PyObject *in
     return ev;
 }
 
+static PyObject *kev_translate(const int64_t *out, int n, PyObject *fast,
+                               PyObject *kevent_type);
+
 static PyObject *fast_wait(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     int epfd, innerfd, room, n;
     long long timeout_ns;
     PyObject *fast, *kevent_type;
-    struct epoll_event buf[KEV_FAST_ROOM];
-    int64_t out[KEV_OUT_WIDTH * KEV_FAST_ROOM];
+    struct epoll_event sbuf[KEV_FAST_ROOM], *buf = sbuf;
+    int64_t sout[KEV_OUT_WIDTH * KEV_FAST_ROOM], *out = sout;
+    PyObject *result = NULL;
 
     if (nargs != 6 || !PyDict_Check(args[4]) || !PyType_Check(args[5])) {
         PyErr_SetString(PyExc_TypeError,
@@ -90,17 +95,39 @@ static PyObject *fast_wait(PyObject *self, PyObject *const *args, Py_ssize_t nar
         return NULL;
     fast = args[4];
     kevent_type = args[5];
-    if (room > KEV_FAST_ROOM)
-        room = KEV_FAST_ROOM;
+    if (room > KEV_MAX_ROOM)
+        room = KEV_MAX_ROOM;
     if (room < 1)
         room = 1;
+    if (room > KEV_FAST_ROOM) {
+        buf = PyMem_Malloc(sizeof *buf * (size_t)room);
+        out = PyMem_Malloc(sizeof *out * KEV_OUT_WIDTH * (size_t)room);
+        if (buf == NULL || out == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
     Py_BEGIN_ALLOW_THREADS
     n = kev_wait(epfd, innerfd, buf, room, (int64_t)timeout_ns, out);
     Py_END_ALLOW_THREADS
     if (n < 0) {
         errno = -n;
-        return PyErr_SetFromErrno(PyExc_OSError); /* EINTR: runs handlers first */
+        PyErr_SetFromErrno(PyExc_OSError); /* EINTR: runs handlers first */
+        goto done;
     }
+    result = kev_translate(out, n, fast, kevent_type);
+done:
+    if (buf != sbuf)
+        PyMem_Free(buf);
+    if (out != sout)
+        PyMem_Free(out);
+    return result;
+}
+
+/* The KEvents for `n` records, or the raw records when one needs the Python engine. */
+static PyObject *kev_translate(const int64_t *out, int n, PyObject *fast,
+                               PyObject *kevent_type)
+{
     PyTypeObject *type = (PyTypeObject *)kevent_type;
     allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
     PyObject *events = PyList_New(0);

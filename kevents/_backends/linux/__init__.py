@@ -56,7 +56,7 @@ _READ = Filter.READ
 _ONESHOTS = int(Flag.ONESHOT | Flag.DISPATCH)
 _ONESHOT_FLAG = int(Flag.ONESHOT)
 _EPOLL_EVENT_SIZE = lib.kev_epoll_wait_size()
-_MAX_ROOM = 1024  # events taken from the kernel per wait; more stay queued there
+_MAX_ROOM = 65536  # events taken from the kernel per wait; more stay queued there
 
 
 def _load_speedups() -> Any:

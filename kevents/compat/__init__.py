@@ -1,0 +1,1 @@
+"""Drop-in replacements for standard-library interfaces (``kevents.compat.select``)."""

@@ -1,0 +1,160 @@
+"""kevents.compat.select: CPython's own kqueue and KqueueSelector tests, and our cases
+for the stdlib surface (spec §4.16, C-21..C-24)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+import types
+
+import pytest
+
+from kevents.compat import select as ks
+from kevents.testing import run_isolated
+
+HERE = pathlib.Path(__file__).parent
+
+
+def test_cpython_kqueue_and_kqueueselector_suites() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "_run_cpython_kqueue_tests.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"RESULT ran=\d+ failures=0 errors=0", proc.stdout), proc.stdout
+    for line in proc.stdout.splitlines():
+        if line.startswith("SKIPPED"):
+            # CPython skips its mock-based modify test for every selector but
+            # epoll/poll/devpoll, on BSD too (skipTest("")); nothing else may skip
+            assert "test_modify_unregister" in line, line
+
+
+def test_constants_are_freebsds() -> None:
+    assert (ks.KQ_FILTER_READ, ks.KQ_FILTER_WRITE, ks.KQ_FILTER_TIMER, ks.KQ_FILTER_USER) == (
+        -1,
+        -2,
+        -7,
+        -11,
+    )
+    assert (ks.KQ_EV_ADD, ks.KQ_EV_ONESHOT, ks.KQ_EV_ERROR, ks.KQ_EV_EOF) == (
+        1,
+        0x10,
+        0x4000,
+        0x8000,
+    )
+    assert ks.KQ_NOTE_EXIT == 0x80000000 and ks.KQ_NOTE_USECONDS == 4
+    assert ks.error is OSError
+
+
+def test_kevent_conversions() -> None:
+    r, w = os.pipe()
+    try:
+        with open(r, closefd=False) as f:
+            assert ks.kevent(f).ident == r
+        assert ks.kevent(0, 1, 0x1_0001).flags == 1  # unsigned short wraps (bpo-11973)
+        assert ks.kevent(0, 1, 0, 0x1_0000_0002).fflags == 2
+        with pytest.raises(OverflowError):
+            ks.kevent(0, 0x8000)
+        with pytest.raises(ValueError):
+            ks.kevent(-1)
+        with pytest.raises(TypeError):
+            hash(ks.kevent(1))
+        assert "ident=1" in repr(ks.kevent(1))
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_fromfd_aliases_the_same_queue() -> None:  # C-22
+    kq = ks.kqueue()
+    kq2 = ks.kqueue.fromfd(kq.fileno())
+    a, b = socket.socketpair()
+    with a, b:
+        kq2.control([ks.kevent(b, ks.KQ_FILTER_READ)], 0)
+        a.send(b"x")
+        (ev,) = kq.control(None, 1, 1)
+        assert (ev.ident, ev.filter, ev.data) == (b.fileno(), ks.KQ_FILTER_READ, 1)
+    kq.close()
+    assert kq2.closed
+
+
+def test_fromfd_of_a_non_queue_is_ebadf() -> None:
+    r, w = os.pipe()
+    os.close(w)
+    kq = ks.kqueue.fromfd(r)
+    with pytest.raises(OSError) as info:
+        kq.control(None, 1, 0)
+    assert info.value.errno == errno.EBADF
+    kq.close()  # closes r, as CPython does
+    with pytest.raises(OSError):
+        os.fstat(r)
+
+
+def test_validation_messages() -> None:
+    kq = ks.kqueue()
+    try:
+        with pytest.raises(ValueError, match="Length of eventlist must be 0 or positive"):
+            kq.control(None, -1)
+        with pytest.raises(ValueError, match="timeout must be positive or None"):
+            kq.control(None, 1, -1)
+        with pytest.raises(TypeError, match="timeout argument must be a number or None"):
+            kq.control(None, 1, "x")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"changelist must be an iterable of select\.kevent"):
+            kq.control([1], 0)  # type: ignore[list-item]
+        with pytest.raises(TypeError, match="changelist is not iterable"):
+            kq.control(5, 0)  # type: ignore[arg-type]
+    finally:
+        kq.close()
+    with pytest.raises(ValueError, match="I/O operation on closed kqueue object"):
+        kq.control(None, 1)
+
+
+def test_non_inheritable_and_error_entries() -> None:
+    kq = ks.kqueue()
+    try:
+        assert not os.get_inheritable(kq.fileno())
+        (ev,) = kq.control([ks.kevent(99, ks.KQ_FILTER_USER, ks.KQ_EV_DELETE, udata=7)], 1, 0)
+        assert ev.flags & ks.KQ_EV_ERROR and ev.data == errno.ENOENT and ev.udata == 7
+    finally:
+        kq.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_closed_in_forked_child() -> None:  # C-21, the CPython >= 3.12 rule
+    kq = ks.kqueue()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if kq.closed else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not kq.closed
+    kq.close()
+
+
+def test_eintr_does_not_reapply_changes() -> None:  # C-24, D9
+    run_isolated("""
+        import signal, time
+        from kevents.compat import select as ks
+        hits = []
+        signal.signal(signal.SIGALRM, lambda *a: hits.append(1))
+        kq = ks.kqueue()
+        kq.control([ks.kevent(5, ks.KQ_FILTER_USER, ks.KQ_EV_ADD)], 0)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        t0 = time.monotonic()
+        got = kq.control([ks.kevent(5, ks.KQ_FILTER_USER, ks.KQ_EV_DELETE)], 1, 0.5)
+        assert hits == [1] and got == [] and time.monotonic() - t0 >= 0.5, (hits, got)
+        kq.close()
+    """)
+
+
+def test_install_into_a_module() -> None:
+    mod = types.ModuleType("fake_select")
+    ks.install(mod)
+    assert mod.kqueue is ks.kqueue and mod.KQ_FILTER_READ == -1  # type: ignore[attr-defined]
