@@ -18,7 +18,9 @@ from ._event import (
     NoteVnode,
 )
 from ._info import BackendInfo, FilterInfo, backend_info
+from ._process import Process, pidfd_open, spawn
 from ._queue import Queue
+from ._siginfo import SigInfo
 from ._version import __version__
 
 __all__ = [
@@ -32,8 +34,12 @@ __all__ = [
     "NoteTimer",
     "NoteUser",
     "NoteVnode",
+    "Process",
     "Queue",
+    "SigInfo",
     "UnsupportedError",
     "__version__",
     "backend_info",
+    "pidfd_open",
+    "spawn",
 ]

@@ -388,6 +388,14 @@ class Engine:
                 self.released = True
                 self.backend.close()
 
+    def close_fd(self, fd: int) -> None:
+        """Drop every knote keyed by descriptor ``fd`` (BSD does it at close)."""
+        with self.lock:
+            for key, kn in list(self.knotes.items()):
+                if key[0] == fd and kn.source.fd_based:
+                    self.drop(kn)
+            self.sync_pending()
+
     def forget(self) -> None:
         """After fork, in the child: mark closed, release fds, touch no kernel state."""
         self.closed = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
 from collections.abc import Iterable
@@ -11,7 +10,7 @@ from typing import Any
 
 from ._backends import choose, make_backend
 from ._engine import Engine
-from ._event import Filter, Flag, KEvent
+from ._event import KEvent
 from ._fork import track
 
 
@@ -79,15 +78,13 @@ class Queue:
         return engine
 
     def close_fd(self, fd: int) -> None:
-        """Delete every READ/WRITE knote of ``fd`` in this queue, then close ``fd``.
+        """Delete every knote of descriptor ``fd`` in this queue (READ, WRITE, VNODE,
+        PROCDESC...), then close ``fd``.
 
         On BSD closing a descriptor drops its knotes; epoll keeps a registration alive
         while any dup of the file lives, so delete before close (or use this).
         """
-        changes = [KEvent(fd, f, Flag.DELETE) for f in (Filter.READ, Filter.WRITE)]
-        for ch in changes:
-            with contextlib.suppress(FileNotFoundError, OSError):
-                self.control([ch], 0, 0)
+        self._live().close_fd(fd)
         os.close(fd)
 
     def close(self) -> None:

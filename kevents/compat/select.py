@@ -17,6 +17,7 @@ importing this module changes nothing.
 from __future__ import annotations
 
 import errno as _errno
+import importlib as _importlib
 import os as _os
 import select as _stdlib_select
 import sys as _sys
@@ -261,12 +262,24 @@ _EXPORTS = [name for name in dir() if name.startswith("KQ_")] + ["kqueue", "keve
 
 def install(module: _Any = None) -> None:
     """Put ``kqueue``, ``kevent`` and the ``KQ_*`` constants into :mod:`select` (or
-    ``module``) so code written for BSD runs unchanged, e.g. :mod:`selectors` imported
-    afterwards defines ``KqueueSelector``. Explicit, never done at import."""
+    ``module``) so code written for BSD runs unchanged: :mod:`selectors` then has
+    ``KqueueSelector`` (reloaded if it was imported already, keeping its
+    ``DefaultSelector``). Explicit, never done at import."""
     target = _stdlib_select if module is None else module
     this = _sys.modules[__name__]
     for name in _EXPORTS:
         setattr(target, name, getattr(this, name))
+    selectors: _Any = _sys.modules.get("selectors")
+    if (
+        target is _stdlib_select
+        and selectors is not None
+        and not hasattr(selectors, "KqueueSelector")
+    ):
+        # selectors decided its classes when it was imported: let it define
+        # KqueueSelector now, but keep the DefaultSelector it had chosen
+        default = selectors.DefaultSelector
+        _importlib.reload(selectors)
+        selectors.DefaultSelector = default
 
 
 __all__ = ["error", "install", *_EXPORTS]

@@ -11,8 +11,19 @@ import pytest
 from kevents import Filter, Flag, KEvent, Queue
 
 FILTERS = [Filter.READ, Filter.WRITE, Filter.TIMER, Filter.USER, -100, 5, Filter.FS]
-FLAG_BITS = [Flag.ADD, Flag.DELETE, Flag.ENABLE, Flag.DISABLE, Flag.ONESHOT, Flag.CLEAR,
-             Flag.RECEIPT, Flag.DISPATCH, Flag.FORCEONESHOT, Flag.KEEPUDATA, Flag.EOF]
+FLAG_BITS = [
+    Flag.ADD,
+    Flag.DELETE,
+    Flag.ENABLE,
+    Flag.DISABLE,
+    Flag.ONESHOT,
+    Flag.CLEAR,
+    Flag.RECEIPT,
+    Flag.DISPATCH,
+    Flag.FORCEONESHOT,
+    Flag.KEEPUDATA,
+    Flag.EOF,
+]
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -30,9 +41,16 @@ def test_random_changelists(kq: Queue, seed: int) -> None:
                 flags = 0
                 for bit in rng.sample(FLAG_BITS, rng.randrange(0, 4)):
                     flags |= bit
-                changes.append(KEvent(rng.choice(idents), rng.choice(FILTERS), flags,
-                                      rng.choice([0, 1, 2, 4, 0x01000000, 0xC0000005]),
-                                      rng.choice([0, 1, 5, -1, 10**6]), rng.random()))
+                changes.append(
+                    KEvent(
+                        rng.choice(idents),
+                        rng.choice(FILTERS),
+                        flags,
+                        rng.choice([0, 1, 2, 4, 0x01000000, 0xC0000005]),
+                        rng.choice([0, 1, 5, -1, 10**6]),
+                        rng.random(),
+                    )
+                )
             room = rng.randrange(0, 8)
             try:
                 got = kq.control(changes, room, 0)

@@ -1,6 +1,6 @@
 """Run CPython's own test_kqueue and test_selectors' KqueueSelector tests against
-kevents.compat.select (installed into the select module first, before selectors is
-imported, exactly as code written for BSD would see it). Used by test_compat_select.py
+kevents.compat.select (installed into the select module, as code written for BSD would
+see it). Used by test_compat_select.py
 in a child interpreter, because install() changes process-global state."""
 
 import sys
@@ -10,7 +10,7 @@ import kevents.compat.select as compat
 
 compat.install()
 
-import selectors  # noqa: E402 - must come after install()
+import selectors  # noqa: E402 - after install(), as a BSD program sees it
 
 assert hasattr(selectors, "KqueueSelector")
 from test import test_kqueue, test_selectors  # noqa: E402

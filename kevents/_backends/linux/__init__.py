@@ -208,7 +208,10 @@ class LinuxBackend:
 
     def sources(self, engine: Engine) -> dict[int, Source]:
         from .aio import AioSource
+        from .proc import ProcSource
+        from .procdesc import ProcdescSource
         from .read_write import FileSource, ReadSource, WriteSource
+        from .signal import SignalSource
 
         files = FileSource(engine, self)
         return {
@@ -216,6 +219,9 @@ class LinuxBackend:
             Filter.READ: ReadSource(engine, self, files),
             Filter.WRITE: WriteSource(engine, self, files),
             Filter.TIMER: TimerSource(engine, self),
+            Filter.SIGNAL: SignalSource(engine, self),
+            Filter.PROC: ProcSource(engine, self),
+            Filter.PROCDESC: ProcdescSource(engine, self),
             Filter.USER: UserSource(engine),
         }
 
@@ -241,6 +247,18 @@ class LinuxBackend:
                 "timerfd + heap",
                 "one CLOCK_MONOTONIC timerfd per queue drives a "
                 "heap of every timer; no fd per timer",
+            ),
+            Filter.PROC: (
+                "pidfd",
+                "pidfd_open per knote, any pid; status by waitid(P_PIDFD, WNOWAIT) for "
+                "children (never reaped) or PIDFD_GET_INFO; NOTE_FORK/EXEC/TRACK via the "
+                "netlink proc connector",
+            ),
+            Filter.PROCDESC: ("pidfd", "ident is the caller's pidfd, race-free against pid reuse"),
+            Filter.SIGNAL: (
+                "counting handler",
+                "a chaining sigaction handler counts deliveries and wakes the queue "
+                "through one eventfd; Python handlers and default actions still run",
             ),
             Filter.USER: (
                 "eventfd",

@@ -1,0 +1,164 @@
+"""NOTE_FORK, NOTE_EXEC and NOTE_TRACK via the netlink process connector.
+
+Story (spec §6.6, D20): only the proc connector (NETLINK_CONNECTOR, group CN_IDX_PROC,
+CONFIG_PROC_EVENTS) tells of fork and exec in other processes. It reports every process
+of the system, so events are filtered by pid here. It works only in the initial user
+and pid namespaces (containers usually cannot use it) and needed CAP_NET_ADMIN before a
+2023 patch series (unprivileged on 6.18 here). Multicast netlink drops messages under
+load (ENOBUFS): the knotes then get NOTE_TRACKERR. Where the connector cannot be opened
+or subscribed, NOTE_FORK/EXEC/TRACK are refused with ENOTSUP, never accepted silently.
+
+One connector socket per queue, opened at the first knote that needs it. NOTE_TRACK
+follows FreeBSD: on each fork of a tracked process a knote for the child is added to
+the same queue with the same notes and udata; the child reports NOTE_CHILD once with
+``data`` = the parent's pid.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+from typing import TYPE_CHECKING, Any
+
+from ..._event import Filter, NoteProc
+from ..._knote import Knote
+
+if TYPE_CHECKING:
+    from ..._engine import Engine
+    from . import LinuxBackend
+
+NETLINK_CONNECTOR = 11
+CN_IDX_PROC = 1
+CN_VAL_PROC = 1
+PROC_CN_MCAST_LISTEN = 1
+PROC_EVENT_FORK = 0x00000001
+PROC_EVENT_EXEC = 0x00000002
+_NLMSG_DONE = 3
+_NLMSG_HDR = struct.Struct("=IHHII")
+_CN_MSG = struct.Struct("=IIIIHH")
+_EVENT_HDR = struct.Struct("=IIQ")
+_FORK = struct.Struct("=IIII")
+_EXEC = struct.Struct("=II")
+
+_FORK_NOTE = int(NoteProc.FORK)
+_EXEC_NOTE = int(NoteProc.EXEC)
+_TRACK = int(NoteProc.TRACK)
+_CHILD = int(NoteProc.CHILD)
+_TRACKERR = int(NoteProc.TRACKERR)
+
+
+def _subscribe() -> socket.socket:
+    sock = socket.socket(
+        socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_CONNECTOR
+    )
+    try:
+        sock.bind((0, CN_IDX_PROC))
+        op = struct.pack("=I", PROC_CN_MCAST_LISTEN)
+        cn = _CN_MSG.pack(CN_IDX_PROC, CN_VAL_PROC, 0, 0, len(op), 0) + op
+        sock.send(_NLMSG_HDR.pack(_NLMSG_HDR.size + len(cn), _NLMSG_DONE, 0, 0, os.getpid()) + cn)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class Connector:
+    def __init__(self, backend: LinuxBackend, engine: Engine) -> None:
+        try:
+            self.sock = _subscribe()
+        except OSError as exc:
+            raise OSError(
+                errno.ENOTSUP,
+                "NOTE_FORK/NOTE_EXEC/NOTE_TRACK need the netlink "
+                f"proc connector, which is not available here ({exc})",
+            ) from exc
+        self.backend = backend
+        self.engine = engine
+        self.tracked: dict[int, Knote] = {}
+        backend.add_internal(self.sock.fileno(), 0x001, self._readable)
+
+    def track(self, kn: Knote) -> None:
+        self.tracked[kn.ident] = kn
+
+    def untrack(self, kn: Knote) -> None:
+        if self.tracked.get(kn.ident) is kn:
+            del self.tracked[kn.ident]
+
+    def _readable(self, events: int) -> None:
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:  # the kernel dropped events for us
+                    for kn in list(self.tracked.values()):
+                        kn.source.note(kn, _TRACKERR, 0)
+                    continue
+                raise
+            self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        pos = 0
+        while pos + _NLMSG_HDR.size <= len(data):
+            length = _NLMSG_HDR.unpack_from(data, pos)[0]
+            body = pos + _NLMSG_HDR.size + _CN_MSG.size
+            if length < _NLMSG_HDR.size or body + _EVENT_HDR.size > len(data):
+                return
+            what = _EVENT_HDR.unpack_from(data, body)[0]
+            payload = body + _EVENT_HDR.size
+            if what == PROC_EVENT_FORK:
+                _ppid, ptgid, cpid, ctgid = _FORK.unpack_from(data, payload)
+                if cpid == ctgid:  # a new process, not a new thread
+                    self._forked(ptgid, cpid)
+            elif what == PROC_EVENT_EXEC:
+                _pid, tgid = _EXEC.unpack_from(data, payload)
+                kn = self.tracked.get(tgid)
+                if kn is not None and kn.sfflags & _EXEC_NOTE:
+                    kn.source.note(kn, _EXEC_NOTE, 0)
+            pos += (length + 3) & ~3
+
+    def _forked(self, parent: int, child: int) -> None:
+        kn = self.tracked.get(parent)
+        if kn is None or not kn.alive:
+            return
+        notes = 0
+        if kn.sfflags & _FORK_NOTE:
+            notes |= _FORK_NOTE
+        tracks = kn.sfflags & _TRACK and (child, Filter.PROC) not in self.engine.knotes
+        if tracks and not self._add_child(kn, child):
+            notes |= _TRACKERR
+        if notes:
+            kn.source.note(kn, notes, 0)
+
+    def _add_child(self, parent: Knote, child: int) -> bool:
+        src: Any = parent.source
+        kn = Knote(child, Filter.PROC, parent.flags, parent.sfflags, 0, parent.udata)
+        kn.source = src
+        try:
+            src.attach(kn)
+        except OSError:
+            return False
+        self.engine.knotes[(child, Filter.PROC)] = kn
+        src.note(kn, _CHILD, parent.ident)
+        return True
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            self.backend.remove_internal(self.sock.fileno())
+            self.sock.close()
+
+    def forget(self) -> None:
+        self.sock.close()
+
+
+def connector_for(backend: LinuxBackend, engine: Engine) -> Connector:
+    """The queue's connector, opened at first need (raises OSError ENOTSUP)."""
+    conn: Connector | None = getattr(backend, "proc_connector", None)
+    if conn is None:
+        conn = Connector(backend, engine)
+        backend.proc_connector = conn  # type: ignore[attr-defined]
+    return conn

@@ -1,0 +1,162 @@
+"""EVFILT_PROC on Linux, via pidfd (spec §5.6, §6.6, D18-D21).
+
+Story: ``pidfd_open`` (Linux 5.3) gives a descriptor for any process, child or not, that
+polls readable when the process exits (and EPOLLHUP once it is reaped). kevents opens
+one per knote, watches it in the queue's epoll and, at exit:
+
+* for its own children, peeks at the wait status with ``waitid(P_PIDFD, WNOWAIT)``,
+  which does **not** reap: the program's own ``waitpid``/``subprocess`` still works;
+* for anyone else (or a child someone already reaped), asks ``PIDFD_GET_INFO`` with
+  ``PIDFD_INFO_EXIT`` (Linux 6.15), which knows the status once the real parent reaped.
+
+``data`` is the wait status (decode with ``os.waitstatus_to_exitcode``) and
+``NoteProc.EXITSTATUS`` is set in ``fflags`` when it is real; without it the status is
+unknown and ``data`` is 0 (D19). The event carries EV_EOF and the knote is ONESHOT from
+then on; a knote that watched only FORK/EXEC is dropped silently at exit. A zombie
+(exited, not reaped) registers fine and reports at once (FreeBSD; macOS says ESRCH,
+D18); a pid that is gone is ESRCH. kevents never installs a SIGCHLD handler and never
+reaps. NOTE_FORK/NOTE_EXEC/NOTE_TRACK need the netlink proc connector
+(``_proc_connector.py``); without it they are refused with ENOTSUP (D20).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import TYPE_CHECKING
+
+from ..._event import Filter, Flag, NoteProc
+from ..._ffi import ffi, lib
+from ..._knote import Knote
+from .._contract import Source
+
+if TYPE_CHECKING:
+    from ..._engine import Engine
+    from . import LinuxBackend
+
+_EXIT = int(NoteProc.EXIT)
+_EXITSTATUS = int(NoteProc.EXITSTATUS)
+_TRACKING = int(NoteProc.FORK | NoteProc.EXEC | NoteProc.TRACK)
+_CLEAR = int(Flag.CLEAR)
+_ONESHOT = int(Flag.ONESHOT)
+_EOF = int(Flag.EOF)
+
+
+class _Watch:
+    __slots__ = ("done", "fd", "owned")
+
+    def __init__(self, fd: int, owned: bool) -> None:
+        self.fd = fd
+        self.owned = owned  # PROC opened it; PROCDESC's belongs to the caller
+        self.done = False
+
+
+def exit_status(pidfd: int) -> tuple[int, bool]:
+    """(wait status, known) of the exited process behind ``pidfd``; never reaps."""
+    status = ffi.new("int *")
+    if lib.kev_pidfd_wait_status(pidfd, status) == 1:
+        return int(status[0]), True
+    if lib.kev_pidfd_exit_status(pidfd, status) == 1:
+        return int(status[0]), True
+    return 0, False
+
+
+class ProcSource(Source):
+    filter = Filter.PROC
+    userspace = True
+
+    def __init__(self, engine: Engine, backend: LinuxBackend) -> None:
+        super().__init__(engine)
+        self.backend = backend
+        self.connector: object = None
+        self.owned: set[int] = set()  # pidfds this source opened and must close
+
+    def _pidfd(self, kn: Knote) -> _Watch:
+        if not 0 < kn.ident <= 0x7FFFFFFF:
+            raise OSError(errno.ESRCH, "no such process")
+        fd = lib.kev_pidfd_open(kn.ident)
+        if fd < 0:
+            raise OSError(-fd, os.strerror(-fd))
+        self.owned.add(fd)
+        return _Watch(fd, owned=True)
+
+    def attach(self, kn: Knote) -> None:
+        if kn.sfflags & _TRACKING:
+            from ._proc_connector import connector_for
+
+            self.connector = connector_for(self.backend, self.engine)
+        watch = self._pidfd(kn)
+        kn.flags |= _CLEAR
+        kn.priv = watch
+        try:
+            self.backend.add_internal(watch.fd, lib.EPOLLIN, lambda events: self._exited(kn))
+            if kn.sfflags & _TRACKING:
+                self.connector.track(kn)  # type: ignore[attr-defined]
+        except BaseException:
+            self.detach(kn)
+            raise
+
+    def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
+        if fflags & _TRACKING and not kn.sfflags & _TRACKING:
+            from ._proc_connector import connector_for
+
+            self.connector = connector_for(self.backend, self.engine)
+            self.connector.track(kn)  # type: ignore[attr-defined]
+        kn.sfflags, kn.sdata = fflags, data
+
+    def _exited(self, kn: Knote) -> None:
+        watch: _Watch = kn.priv
+        if watch.done:
+            return
+        watch.done = True
+        self.backend.remove_internal(watch.fd)  # a pidfd stays readable: stop watching
+        if not kn.sfflags & _EXIT:
+            if not kn.fflags:
+                self.engine.drop(kn)  # watched FORK/EXEC only: gone without an event
+            return
+        status, known = exit_status(watch.fd)
+        kn.fflags |= _EXIT | (_EXITSTATUS if known else 0)
+        kn.data = status
+        kn.oflags |= _EOF
+        kn.flags |= _ONESHOT
+        self.engine.enqueue(kn)
+
+    def note(self, kn: Knote, fflags: int, data: int) -> None:
+        """A fork/exec/child note from the proc connector."""
+        kn.fflags |= fflags
+        kn.data = data
+        self.engine.enqueue(kn)
+
+    def event(self, kn: Knote) -> bool:
+        return bool(kn.fflags)
+
+    def clear(self, kn: Knote) -> None:
+        kn.fflags = 0
+        kn.data = 0
+
+    def detach(self, kn: Knote) -> None:
+        watch: _Watch | None = kn.priv
+        if watch is None:
+            return
+        kn.priv = None
+        if self.connector is not None:
+            self.connector.untrack(kn)  # type: ignore[attr-defined]
+        if not watch.done and watch.fd in self.backend.internal:
+            self.backend.remove_internal(watch.fd)
+        if watch.owned:
+            self.owned.discard(watch.fd)
+            lib.kev_close(watch.fd)
+
+    def close(self) -> None:
+        if self.connector is not None:
+            self.connector.close()  # type: ignore[attr-defined]
+            self.connector = None
+
+    def forget(self) -> None:
+        """After fork: close the child's copies of our pidfds (no shared state in them)."""
+        for fd in self.owned:
+            lib.kev_close(fd)
+        self.owned.clear()
+        if self.connector is not None:
+            self.connector.forget()  # type: ignore[attr-defined]
+            self.connector = None
