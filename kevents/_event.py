@@ -104,6 +104,15 @@ class NoteVnode(enum.IntFlag):
     CLOSE = 0x0100
     CLOSE_WRITE = 0x0200
     READ = 0x0400
+    #: kevents extension: the file got smaller (FreeBSD has no such note; OpenBSD and
+    #: NetBSD's NOTE_TRUNCATE is 0x80, FreeBSD's NOTE_OPEN: numbers never cross OSes)
+    TRUNCATE = 0x1000
+    #: kevents extension, output only: events were lost (inotify queue overflow); the
+    #: state is unknown, rescan. Always delivered, whatever notes were asked for.
+    RESCAN = 0x2000
+    #: kevents extension, input only: report the names that changed in a watched
+    #: directory in ``ev.ext``, as a tuple of (name, what) pairs
+    NAMES = 0x4000
 
 
 class KEvent(NamedTuple):

@@ -212,6 +212,7 @@ class LinuxBackend:
         from .procdesc import ProcdescSource
         from .read_write import FileSource, ReadSource, WriteSource
         from .signal import SignalSource
+        from .vnode import VnodeSource
 
         files = FileSource(engine, self)
         return {
@@ -221,6 +222,7 @@ class LinuxBackend:
             Filter.TIMER: TimerSource(engine, self),
             Filter.SIGNAL: SignalSource(engine, self),
             Filter.PROC: ProcSource(engine, self),
+            Filter.VNODE: VnodeSource(engine, self),
             Filter.PROCDESC: ProcdescSource(engine, self),
             Filter.USER: UserSource(engine),
         }
@@ -253,6 +255,12 @@ class LinuxBackend:
                 "pidfd_open per knote, any pid; status by waitid(P_PIDFD, WNOWAIT) for "
                 "children (never reaped) or PIDFD_GET_INFO; NOTE_FORK/EXEC/TRACK via the "
                 "netlink proc connector",
+            ),
+            Filter.VNODE: (
+                "inotify",
+                "one inotify instance per queue, watches on /proc/self/fd/N (they follow "
+                "the inode); DELETE/LINK/EXTEND/TRUNCATE/ATTRIB from stat; overflow gives "
+                "an explicit NOTE_RESCAN",
             ),
             Filter.PROCDESC: ("pidfd", "ident is the caller's pidfd, race-free against pid reuse"),
             Filter.SIGNAL: (

@@ -22,10 +22,22 @@ from ..._ffi import check, lib
 if TYPE_CHECKING:
     from . import LinuxBackend
 
+IN_ACCESS = 0x00000001
 IN_MODIFY = 0x00000002
 IN_ATTRIB = 0x00000004
+IN_CLOSE_WRITE = 0x00000008
+IN_CLOSE_NOWRITE = 0x00000010
+IN_OPEN = 0x00000020
+IN_MOVED_FROM = 0x00000040
+IN_MOVED_TO = 0x00000080
+IN_CREATE = 0x00000100
+IN_DELETE = 0x00000200
+IN_DELETE_SELF = 0x00000400
+IN_MOVE_SELF = 0x00000800
+IN_UNMOUNT = 0x00002000
 IN_Q_OVERFLOW = 0x00004000
 IN_IGNORED = 0x00008000
+IN_ISDIR = 0x40000000
 IN_MASK_ADD = 0x20000000
 _HEADER = struct.Struct("iIII")
 
@@ -35,7 +47,13 @@ Callback = Callable[[int, bytes], None]
 
 class Inotify:
     def __init__(self, backend: LinuxBackend) -> None:
-        self.fd = check(lib.kev_inotify_init(), "inotify_init1")
+        fd = lib.kev_inotify_init()
+        if fd == -errno.EMFILE:
+            raise OSError(
+                errno.EMFILE,
+                "inotify instance limit reached: raise the sysctl fs.inotify.max_user_instances",
+            )
+        self.fd = check(fd, "inotify_init1")
         self.backend = backend
         self.subs: dict[int, dict[object, Callback]] = {}
         backend.add_internal(self.fd, 0x001, self._readable)  # EPOLLIN

@@ -33,6 +33,7 @@ from .._contract import Source
 if TYPE_CHECKING:
     from ..._engine import Engine
     from . import LinuxBackend
+    from ._proc_connector import Connector
 
 _EXIT = int(NoteProc.EXIT)
 _EXITSTATUS = int(NoteProc.EXITSTATUS)
@@ -68,7 +69,7 @@ class ProcSource(Source):
     def __init__(self, engine: Engine, backend: LinuxBackend) -> None:
         super().__init__(engine)
         self.backend = backend
-        self.connector: object = None
+        self.connector: Connector | None = None
         self.owned: set[int] = set()  # pidfds this source opened and must close
 
     def _pidfd(self, kn: Knote) -> _Watch:
@@ -90,8 +91,8 @@ class ProcSource(Source):
         kn.priv = watch
         try:
             self.backend.add_internal(watch.fd, lib.EPOLLIN, lambda events: self._exited(kn))
-            if kn.sfflags & _TRACKING:
-                self.connector.track(kn)  # type: ignore[attr-defined]
+            if kn.sfflags & _TRACKING and self.connector is not None:
+                self.connector.track(kn)
         except BaseException:
             self.detach(kn)
             raise
@@ -101,7 +102,7 @@ class ProcSource(Source):
             from ._proc_connector import connector_for
 
             self.connector = connector_for(self.backend, self.engine)
-            self.connector.track(kn)  # type: ignore[attr-defined]
+            self.connector.track(kn)
         kn.sfflags, kn.sdata = fflags, data
 
     def _exited(self, kn: Knote) -> None:
@@ -140,7 +141,7 @@ class ProcSource(Source):
             return
         kn.priv = None
         if self.connector is not None:
-            self.connector.untrack(kn)  # type: ignore[attr-defined]
+            self.connector.untrack(kn)
         if not watch.done and watch.fd in self.backend.internal:
             self.backend.remove_internal(watch.fd)
         if watch.owned:
@@ -149,7 +150,7 @@ class ProcSource(Source):
 
     def close(self) -> None:
         if self.connector is not None:
-            self.connector.close()  # type: ignore[attr-defined]
+            self.connector.close()
             self.connector = None
 
     def forget(self) -> None:
@@ -158,5 +159,5 @@ class ProcSource(Source):
             lib.kev_close(fd)
         self.owned.clear()
         if self.connector is not None:
-            self.connector.forget()  # type: ignore[attr-defined]
+            self.connector.forget()
             self.connector = None
