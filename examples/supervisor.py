@@ -98,12 +98,12 @@ def main() -> int:
     ap.add_argument("config", nargs="?")
     ap.add_argument("--run-for", type=float, help="send myself SIGTERM after this long")
     args = ap.parse_args()
-    tmp = None
+    sample = None
     if args.config is None:
-        tmp = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
-        tmp.write("\n".join(SAMPLE) + "\n")
-        tmp.close()
-        args.config, args.run_for = tmp.name, args.run_for or 2.0
+        fd, sample = tempfile.mkstemp(suffix=".conf")
+        os.write(fd, ("\n".join(SAMPLE) + "\n").encode())
+        os.close(fd)
+        args.config, args.run_for = sample, args.run_for or 2.0
     stops = (signal.SIGTERM, signal.SIGINT)
     for sig in (signal.SIGHUP, *stops):
         signal.signal(sig, signal.SIG_IGN)  # BSD style: the queue sees them instead
@@ -142,8 +142,8 @@ def main() -> int:
                     running = False
         sup.stop()
         kq.close_fd(cfd)
-    if tmp is not None:
-        os.unlink(tmp.name)
+    if sample is not None:
+        os.unlink(sample)
     return 0
 
 

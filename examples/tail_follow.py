@@ -129,7 +129,7 @@ def self_check() -> int:
             for i in range(total):
                 if i in rotations:
                     with caught_up:
-                        caught_up.wait_for(lambda: progress[0] >= i, timeout=10)
+                        caught_up.wait_for(lambda n=i: progress[0] >= n, timeout=10)
                     how = rotations[i]
                     if how == "rename":
                         os.rename(log, log + ".1")
