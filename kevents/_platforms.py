@@ -71,52 +71,101 @@ TABLE: dict[str, Row] = {
         "linux": ("differs", "data is 1, not the number of pending events"),
     },
     "PROC status of a non-child": {
-        "linux": ("differs", "known only once its real parent reaped it (PIDFD_INFO_EXIT, "
-                  "Linux 6.15+); otherwise data is 0 and NoteProc.EXITSTATUS is not set "
-                  "(D19). Children: waitid(WNOWAIT), never reaped"),
+        "linux": (
+            "differs",
+            "known only once its real parent reaped it (PIDFD_INFO_EXIT, "
+            "Linux 6.15+); otherwise data is 0 and NoteProc.EXITSTATUS is not set "
+            "(D19). Children: waitid(WNOWAIT), never reaped",
+        ),
     },
     "PROC on a zombie": {
-        "kqueue": ("differs", "macOS, OpenBSD and NetBSD answer ESRCH; FreeBSD and kevents "
-                   "elsewhere report the exit at once (D18)"),
+        "kqueue": (
+            "differs",
+            "macOS, OpenBSD and NetBSD answer ESRCH; FreeBSD and kevents "
+            "elsewhere report the exit at once (D18)",
+        ),
     },
     "PROC NOTE_FORK/EXEC/TRACK": {
-        "linux": ("differs", "through the netlink proc connector (initial namespaces only; "
-                  "ENOBUFS under load gives NOTE_TRACKERR); ENOTSUP where it cannot be "
-                  "opened (D20)"),
+        "linux": (
+            "differs",
+            "through the netlink proc connector (initial namespaces only; "
+            "ENOBUFS under load gives NOTE_TRACKERR); ENOTSUP where it cannot be "
+            "opened (D20)",
+        ),
     },
     "SIGNAL counts": {
-        "linux": ("differs", "counts deliveries: a standard signal sent again while "
-                  "pending (or while the handler runs) coalesces; real-time signals are "
-                  "exact (D17)"),
+        "linux": (
+            "differs",
+            "counts deliveries: a standard signal sent again while "
+            "pending (or while the handler runs) coalesces; real-time signals are "
+            "exact (D17)",
+        ),
     },
     "SIGNAL disposition": {
-        "linux": ("differs", "a chaining sigaction handler is installed while knotes exist "
-                  "(Python handlers and default actions still run; SIG_IGN becomes a "
-                  "handler with SA_RESTART); SIGCHLD set to SIG_IGN is refused with EPERM; "
-                  "a later signal.signal() replaces it until the next EV_ADD (D16)"),
+        "linux": (
+            "differs",
+            "a chaining sigaction handler is installed while knotes exist "
+            "(Python handlers and default actions still run; SIG_IGN becomes a "
+            "handler with SA_RESTART); SIGCHLD set to SIG_IGN is refused with EPERM; "
+            "a later signal.signal() replaces it until the next EV_ADD (D16)",
+        ),
     },
     "SIGNAL siginfo extra": {
-        "linux": ("differs", "ev.ext is a kevents.SigInfo (pid, uid, si_code) of the last "
-                  "sender: an extension no BSD has"),
+        "linux": (
+            "differs",
+            "ev.ext is a kevents.SigInfo (pid, uid, si_code) of the last "
+            "sender: an extension no BSD has",
+        ),
+        "kqueue": ("unsupported", "kqueue gives no siginfo: ev.ext is None"),
+        "kqueue-over-emulation": (
+            "unsupported",
+            "as on BSD: the translation layer carries no siginfo",
+        ),
     },
     "VNODE truncate up": {
-        "linux": ("differs", "a growing ftruncate is NOTE_WRITE|NOTE_EXTEND (inotify says "
-                  "IN_MODIFY); FreeBSD says NOTE_ATTRIB|NOTE_EXTEND"),
+        "linux": (
+            "differs",
+            "a growing ftruncate is NOTE_WRITE|NOTE_EXTEND (inotify says "
+            "IN_MODIFY); FreeBSD says NOTE_ATTRIB|NOTE_EXTEND",
+        ),
     },
     "VNODE unlink": {
-        "linux": ("differs", "every unlink of a name gives NOTE_DELETE|NOTE_LINK (FreeBSD: "
-                  "DELETE; macOS adds LINK), derived from st_nlink (D29)"),
+        "linux": (
+            "differs",
+            "every unlink of a name gives NOTE_DELETE|NOTE_LINK (FreeBSD: "
+            "DELETE; macOS adds LINK), derived from st_nlink (D29)",
+        ),
     },
     "VNODE extensions": {
-        "linux": ("differs", "NoteVnode.TRUNCATE (size shrank), NoteVnode.RESCAN (inotify "
-                  "overflow: state unknown, D30) and NoteVnode.NAMES (entry names in "
-                  "ev.ext) are kevents extensions"),
+        "linux": (
+            "differs",
+            "NoteVnode.TRUNCATE (size shrank), NoteVnode.RESCAN (inotify "
+            "overflow: state unknown, D30) and NoteVnode.NAMES (entry names in "
+            "ev.ext) are kevents extensions",
+        ),
+        "kqueue": (
+            "unsupported",
+            "TRUNCATE and NAMES are refused with ENOTSUP (no BSD "
+            "kernel reports them); a kernel never loses VNODE events, so no RESCAN",
+        ),
+        "kqueue-over-emulation": ("unsupported", "as on BSD: TRUNCATE and NAMES refused"),
+    },
+    "VNODE OPEN/CLOSE/READ notes": {
+        "kqueue": (
+            "differs",
+            "FreeBSD only; refused with ENOTSUP on macOS, OpenBSD and "
+            "NetBSD (their values mean other things)",
+        ),
     },
     "AIO engine": {
-        "linux": ("differs", "a thread pool (preadv/pwritev/fsync) where io_uring is "
-                  "unavailable; same events"),
-        "linux-io_uring": ("yes", "io_uring READ/WRITE/FSYNC requests; completions through "
-                           "the queue's epoll"),
+        "linux": (
+            "differs",
+            "a thread pool (preadv/pwritev/fsync) where io_uring is unavailable; same events",
+        ),
+        "linux-io_uring": (
+            "yes",
+            "io_uring READ/WRITE/FSYNC requests; completions through the queue's epoll",
+        ),
     },
     "EVFILT_EMPTY": {
         "linux": ("unsupported", "no send-queue-empty notification on Linux (D31)"),
@@ -128,7 +177,9 @@ TABLE: dict[str, Row] = {
 
 
 #: a variant inherits its parent's entries unless a row names the variant itself
-PARENT = {"linux-io_uring": "linux"}
+#: (kqueue-over-emulation runs the BSD translation layer over the Linux emulation, so the
+#: Linux entries apply to it, except where a row names it: what BSD itself lacks)
+PARENT = {"linux-io_uring": "linux", "kqueue-over-emulation": "linux"}
 
 
 def status(feature: str, backend: str) -> tuple[Status, str]:

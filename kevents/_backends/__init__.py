@@ -12,8 +12,9 @@ from typing import Any
 from .._errors import UnsupportedError
 
 #: Every backend name kevents knows. "linux-io_uring" is the Linux backend with io_uring
-#: required (it fails with UnsupportedError where io_uring is unavailable).
-NAMES = ("linux", "linux-io_uring", "iocp", "kqueue")
+#: required (it fails with UnsupportedError where io_uring is unavailable);
+#: "kqueue-over-emulation" runs the BSD backend's translation layer over the emulation.
+NAMES = ("linux", "linux-io_uring", "iocp", "kqueue", "kqueue-over-emulation")
 
 
 def _probe() -> str:
@@ -43,6 +44,15 @@ def make_backend(name: str, io_uring: bool | None = None) -> Any:
         from .linux import LinuxBackend
 
         return LinuxBackend(io_uring=True if name == "linux-io_uring" else io_uring)
+    if name == "kqueue":
+        from .kqueue import KqueueBackend
+
+        return KqueueBackend()
+    if name == "kqueue-over-emulation":
+        # the BSD translation layer over kevents' own emulation: verifies it anywhere
+        from .kqueue import emulation_backend
+
+        return emulation_backend()
     if name in NAMES:
         raise UnsupportedError(f"backend {name!r} on {sys.platform}")
     raise ValueError(f"unknown kevents backend {name!r}; known: {', '.join(NAMES)}")

@@ -173,8 +173,8 @@ class kqueue:
 
     __slots__ = ("__weakref__", "_fd", "_queue")
 
-    def __init__(self) -> None:
-        self._queue: _Queue | None = _Queue()
+    def __init__(self, *, _backend: str | None = None) -> None:
+        self._queue: _Queue | None = _Queue(_backend)
         self._fd = self._queue.fileno()
         _queues[self._fd] = self._queue
 
