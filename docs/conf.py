@@ -14,7 +14,7 @@ author = "the kevents developers"
 copyright = "2026, the kevents developers"
 version = release = __version__
 
-extensions = ["sphinx.ext.autodoc", "platform_table"]
+extensions = ["sphinx.ext.autodoc", "platform_table", "filter_page", "enum_members"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 nitpicky = False

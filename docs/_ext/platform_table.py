@@ -1,51 +1,67 @@
-"""``.. platform-table::`` renders kevents._platforms.TABLE, the one table of platform
-differences that the tests also read, so the docs cannot drift from the expectations."""
+"""``.. platform-table::`` renders ``kevents._platforms.TABLE`` at build time.
+
+The tests read the same table to know what each backend must do, so the page and the
+tests' expectations cannot drift apart. Each entry goes through
+``kevents._platforms.status``, the function the tests use, so a variant backend
+(``linux-io_uring``) inherits its parent's entries here exactly as it does there.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from docutils import nodes
-from docutils.parsers.rst import Directive
+from sphinx.util.docutils import SphinxDirective
 
-from kevents._platforms import BACKENDS, TABLE
+from kevents import _platforms
 
-_MARK = {"yes": "as FreeBSD", "differs": "differs", "unsupported": "unsupported"}
+_SPECIAL = re.compile(r"([\\`*_|\[\]<>])")
+#: "(D32)" in a note links to that decision on the decisions page (labels d1..d38)
+_DECISION = re.compile(r"\bD([1-9][0-9]?)\b")
+_MARK = {"yes": "as FreeBSD", "differs": "**differs**", "unsupported": "**unsupported**"}
 
 
-class PlatformTable(Directive):
+def _text(plain: str) -> str:
+    """Notes are plain text written in ``_platforms.py``: escape every markup character,
+    then turn decision numbers into links."""
+    escaped = _SPECIAL.sub(r"\\\1", " ".join(plain.split()))
+    return _DECISION.sub(lambda m: f":ref:`D{m[1]} <d{m[1]}>`", escaped)
+
+
+def shown_backends() -> list[str]:
+    """The backends that have at least one entry (the others work as FreeBSD)."""
+    return [b for b in _platforms.BACKENDS if any(b in row for row in _platforms.TABLE.values())]
+
+
+def table_rst() -> str:
+    """The table as reStructuredText: a ``list-table`` with one row per feature."""
+    shown = shown_backends()
+    width = max(10, 78 // max(1, len(shown)))
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: " + " ".join(["22"] + [str(width)] * len(shown)),
+        "",
+        "   * - feature",
+    ]
+    lines += [f"     - ``{b}``" for b in shown]
+    for feature in _platforms.TABLE:
+        lines.append(f"   * - {_text(feature)}")
+        for b in shown:
+            status, note = _platforms.status(feature, b)
+            lines.append(f"     - {_MARK[status]}" + (f": {_text(note)}" if note else ""))
+    return "\n".join(lines) + "\n"
+
+
+class PlatformTable(SphinxDirective):
     has_content = False
 
-    def run(self) -> list[nodes.Node]:
-        backends = [b for b in BACKENDS if any(b in row for row in TABLE.values())]
-        table = nodes.table()
-        group = nodes.tgroup(cols=1 + len(backends))
-        table += group
-        for _ in range(1 + len(backends)):
-            group += nodes.colspec(colwidth=1)
-        head = nodes.thead()
-        group += head
-        head += self._row(["feature", *backends])
-        body = nodes.tbody()
-        group += body
-        for feature, row in TABLE.items():
-            cells = [feature]
-            for b in backends:
-                status, note = row.get(b, ("yes", ""))
-                cells.append(f"{_MARK[status]}: {note}" if note else _MARK[status])
-            body += self._row(cells)
-        return [table]
-
-    @staticmethod
-    def _row(cells: list[str]) -> nodes.row:
-        row = nodes.row()
-        for text in cells:
-            entry = nodes.entry()
-            entry += nodes.paragraph(text=text)
-            row += entry
-        return row
+    def run(self) -> list[Any]:
+        # Re-read this page whenever the table changes, even in an incremental build.
+        self.env.note_dependency(_platforms.__file__)
+        return list(self.parse_text_to_nodes(table_rst()))
 
 
 def setup(app: Any) -> dict[str, Any]:
     app.add_directive("platform-table", PlatformTable)
-    return {"parallel_read_safe": True}
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
