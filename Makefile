@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OTHER_PYVERS ?= 3.12 3.13
 
-.PHONY: build demo test lint typecheck pytest pytest-other docs bench wine-test clean
+.PHONY: build demo test lint typecheck pytest pytest-nospeedups pytest-other docs bench \
+	wine-test clean
 
 build:
 	@.ci/setup-venv.sh $(PYVER) $(VENV)
@@ -12,20 +13,27 @@ build:
 demo: build
 	$(PY) -m kevents demo
 
+SOURCES := kevents tests examples docs $(wildcard adapters)
+
 lint: build
-	$(VENV)/bin/ruff check kevents adapters tests examples
-	$(VENV)/bin/ruff format --check kevents adapters tests examples
+	$(VENV)/bin/ruff check $(SOURCES)
+	$(VENV)/bin/ruff format --check $(SOURCES)
 
 typecheck: build
-	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy kevents $(wildcard adapters)
 
 pytest: build
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# the C fast path off: the Python engine alone must pass the conformance suite too
+pytest-nospeedups: build
+	KEVENTS_SPEEDUPS=0 $(PY) -m pytest -q -m "not slow" -p no:cacheprovider tests/conformance
 
 pytest-other:
 	@for v in $(OTHER_PYVERS); do \
 		.ci/setup-venv.sh $$v .venv-$$v && \
-		.venv-$$v/bin/python -m pytest -q -m "not slow" $(PYTEST_ARGS) || exit 1; \
+		.venv-$$v/bin/python -m pytest -q -m "not slow" -p no:cacheprovider $(PYTEST_ARGS) \
+			|| exit 1; \
 	done
 
 docs: build
@@ -37,7 +45,7 @@ wine-test: build
 bench: build
 	$(PY) tests/benchmarks/run_all.py
 
-test: lint typecheck pytest pytest-other docs wine-test
+test: lint typecheck pytest pytest-nospeedups pytest-other docs wine-test
 
 clean:
 	rm -rf build docs/_build kevents/_native*.so *.egg-info
