@@ -128,7 +128,24 @@ def test_many_requests_no_leak(kq: Queue, datafile: int) -> None:
     assert total == 20 * 256 * 64
 
 
+@pytest.mark.slow
+def test_100k_requests_no_leak(kq: Queue, datafile: int) -> None:  # issue 6: no leaks
+    import resource
+
+    buf = bytearray(64)
+    rss0 = 0
+    for round_ in range(400):
+        ids = [kq.aio_read(datafile, buf, (i * 64) % len(CONTENT)) for i in range(250)]
+        assert len(completions(kq, len(ids))) == 250
+        if round_ == 20:  # after warm-up: pools, rings and caches exist
+            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    growth_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0
+    assert growth_kib < 4096, f"RSS grew by {growth_kib} KiB over 95,000 requests"
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+# forking while the AIO worker threads exist is the very case under test
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_fork_child_never_touches_parent_ring(kq: Queue, datafile: int) -> None:
     buf = bytearray(8)
     rid = kq.aio_read(datafile, buf, 0)
