@@ -11,7 +11,10 @@ Each row: feature -> {backend: (status, note)}; status is one of
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ._backends.kqueue.constants import OsTable
 
 Status = Literal["yes", "differs", "unsupported"]
 Row = dict[str, tuple[Status, str]]
@@ -188,3 +191,99 @@ def status(feature: str, backend: str) -> tuple[Status, str]:
     if backend not in row and backend in PARENT:
         backend = PARENT[backend]
     return row.get(backend, ("yes", ""))
+
+
+# -- the support matrix: every filter, flag and note on every platform -------------------
+
+#: The platforms of the support matrix (docs/platforms.rst), in order.
+MATRIX_PLATFORMS = ("Linux", "Linux+io_uring", "Windows", "FreeBSD", "macOS", "OpenBSD/NetBSD")
+
+#: How the Linux backend provides each filter (tests/backends check it against the
+#: backend's own ``mechanisms()``); filters not listed are unsupported there.
+LINUX_FILTERS = {
+    "READ": "epoll (files, dirs, /dev/null in user space)",
+    "WRITE": "nested epoll",
+    "AIO": "thread pool",
+    "VNODE": "inotify",
+    "PROC": "pidfd (+ proc connector)",
+    "PROCDESC": "pidfd",
+    "SIGNAL": "counting chaining handler",
+    "TIMER": "heap + one timerfd",
+    "USER": "user space + eventfd",
+}
+_IO_URING = {
+    "AIO": "io_uring",
+    "READ": "epoll; long change lists via io_uring",
+    "WRITE": "nested epoll; long change lists via io_uring",
+}
+_WINDOWS = "not yet: the IOCP backend is planned"
+
+
+def _bsd_tables() -> dict[str, OsTable]:
+    from ._backends.kqueue import constants as c
+
+    return {"FreeBSD": c.FREEBSD, "macOS": c.MACOS, "OpenBSD/NetBSD": c.OPENBSD}
+
+
+def support_matrix() -> list[tuple[str, dict[str, str]]]:
+    """Rows (item, {platform: how}) for every filter, flag and note: Linux from the
+    backend's mechanisms, the BSDs from the same per-OS tables the kqueue backend
+    translates with, Windows as not yet provided. Differences in detail are in TABLE."""
+    from ._event import Filter, Flag, NoteProc, NoteTimer, NoteVnode
+
+    bsd = _bsd_tables()
+    rows: list[tuple[str, dict[str, str]]] = []
+    for f in Filter:
+        cells = {"Linux": LINUX_FILTERS.get(f.name, "unsupported")}
+        cells["Linux+io_uring"] = _IO_URING.get(f.name, cells["Linux"])
+        cells["Windows"] = _WINDOWS
+        for name, t in bsd.items():
+            native = f in t.filters
+            if f == Filter.AIO:
+                usable = Filter.USER in t.filters
+                cells[name] = "thread pool via EVFILT_USER" if usable else "unsupported"
+            else:
+                cells[name] = "native" if native else "unsupported"
+        rows.append((f"Filter.{f.name}", cells))
+    for flag in (
+        Flag.ONESHOT,
+        Flag.CLEAR,
+        Flag.DISPATCH,
+        Flag.RECEIPT,
+        Flag.FORCEONESHOT,
+        Flag.KEEPUDATA,
+    ):
+        cells = {"Linux": "engine", "Linux+io_uring": "engine", "Windows": _WINDOWS}
+        for name, t in bsd.items():
+            cells[name] = "unsupported" if flag & t.missing_flags else "native"
+        rows.append((f"Flag.{flag.name}", cells))
+    for unit in (
+        NoteTimer.SECONDS,
+        NoteTimer.MSECONDS,
+        NoteTimer.USECONDS,
+        NoteTimer.NSECONDS,
+        NoteTimer.ABSTIME,
+    ):
+        cells = {"Linux": "timerfd heap", "Linux+io_uring": "timerfd heap", "Windows": _WINDOWS}
+        for name, t in bsd.items():
+            if unit == NoteTimer.ABSTIME:
+                ok = t.timer_abstime is not None
+            else:
+                ok = t.timer_units.get(int(unit)) is not None
+            cells[name] = "native (translated)" if ok else "unsupported"
+        rows.append((f"NoteTimer.{unit.name}", cells))
+    for note in NoteVnode:
+        ext = note in (NoteVnode.TRUNCATE, NoteVnode.RESCAN, NoteVnode.NAMES)
+        cells = {"Linux": "kevents extension" if ext else "inotify + stat", "Windows": _WINDOWS}
+        cells["Linux+io_uring"] = cells["Linux"]
+        for name, t in bsd.items():
+            missing = note & t.missing_vnode or note == NoteVnode.RESCAN
+            cells[name] = "unsupported" if missing else "native"
+        rows.append((f"NoteVnode.{note.name}", cells))
+    for pnote in (NoteProc.EXIT, NoteProc.FORK, NoteProc.EXEC, NoteProc.TRACK):
+        how = "pidfd" if pnote == NoteProc.EXIT else "netlink proc connector"
+        cells = {"Linux": how, "Linux+io_uring": how, "Windows": _WINDOWS}
+        for name, t in bsd.items():
+            cells[name] = "unsupported" if pnote & t.missing_proc else "native"
+        rows.append((f"NoteProc.{pnote.name}", cells))
+    return rows

@@ -62,6 +62,32 @@ class PlatformTable(SphinxDirective):
         return list(self.parse_text_to_nodes(table_rst()))
 
 
+def matrix_rst() -> str:
+    """Every filter, flag and note x every platform (``_platforms.support_matrix``)."""
+    platforms = _platforms.MATRIX_PLATFORMS
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: " + " ".join(["20"] + ["13"] * len(platforms)),
+        "",
+        "   * - ",
+    ]
+    lines += [f"     - {p}" for p in platforms]
+    for item, cells in _platforms.support_matrix():
+        lines.append(f"   * - ``{item}``")
+        lines += [f"     - {_text(cells[p])}" for p in platforms]
+    return "\n".join(lines) + "\n"
+
+
+class SupportMatrix(SphinxDirective):
+    has_content = False
+
+    def run(self) -> list[Any]:
+        self.env.note_dependency(_platforms.__file__)
+        return list(self.parse_text_to_nodes(matrix_rst()))
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.add_directive("platform-table", PlatformTable)
+    app.add_directive("support-matrix", SupportMatrix)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

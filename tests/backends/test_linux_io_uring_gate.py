@@ -104,3 +104,16 @@ def test_no_ring_before_first_need() -> None:
         kq.close()
     """)
     assert proc.stdout.strip() == "ok"
+
+
+def test_support_matrix_matches_the_linux_backend() -> None:
+    from kevents import _platforms
+
+    info = kevents.backend_info("linux")
+    supported = {i.filter.name for i in info.filters if i.supported}
+    assert supported == set(_platforms.LINUX_FILTERS)
+    rows = dict(_platforms.support_matrix())
+    for name in supported:
+        assert rows[f"Filter.{name}"]["Linux"] != "unsupported"
+    assert rows["Flag.KEEPUDATA"]["macOS"] == "unsupported"
+    assert rows["NoteProc.TRACK"]["macOS"] == "unsupported"

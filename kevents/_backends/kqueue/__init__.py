@@ -216,8 +216,11 @@ class KqueueBackend:
             fflags = unit | ((self.table.timer_abstime or 0) if fflags & _ABSTIME else 0)
         elif ch.filter == Filter.VNODE and fflags & self.table.missing_vnode:
             return errno.ENOTSUP
-        elif ch.filter == Filter.PROC and fflags & NoteProc.EXIT:
-            fflags |= self.table.proc_exitstatus
+        elif ch.filter == Filter.PROC:
+            if fflags & self.table.missing_proc:
+                return errno.ENOTSUP
+            if fflags & NoteProc.EXIT:
+                fflags |= self.table.proc_exitstatus
         return self.mod.kevent(ch.ident, native_filter, flags, fflags, ch.data, 0)
 
     def _remember(self, ch: KEvent) -> None:

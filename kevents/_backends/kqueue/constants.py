@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from ..._event import Filter, Flag, NoteTimer, NoteVnode
+from ..._event import Filter, Flag, NoteProc, NoteTimer, NoteVnode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +29,8 @@ class OsTable:
     missing_vnode: int
     #: add NOTE_EXITSTATUS (macOS) to NOTE_EXIT registrations to get the status
     proc_exitstatus: int = 0
+    #: kevents PROC note bits the kernel refuses
+    missing_proc: int = 0
 
 
 _COMMON: dict[int, int] = {
@@ -71,6 +73,7 @@ MACOS = OsTable(
     0x8,  # NOTE_ABSOLUTE
     _EXTENSIONS | _FBSD_ONLY_VNODE,
     proc_exitstatus=0x04000000,
+    missing_proc=int(NoteProc.TRACK | NoteProc.TRACKERR | NoteProc.CHILD),  # ENOTSUP since 10.5
 )
 OPENBSD = OsTable(
     "openbsd",
