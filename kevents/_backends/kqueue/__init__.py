@@ -26,7 +26,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import errno
-import os
 import select
 import threading
 import time
@@ -34,6 +33,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from ..._aio import perform, pin
 from ..._engine import _materialise, timeout_to_ns
 from ..._errors import UnsupportedError, oserror
 from ..._event import Filter, Flag, KEvent, NoteProc, NoteTimer, NoteUser
@@ -48,15 +48,6 @@ _AIO_WAKE = 0x7FFFFFFE  # the reserved EVFILT_USER ident of AIO completions
 _TRIGGER = int(NoteUser.TRIGGER)
 _ABSTIME = int(NoteTimer.ABSTIME)
 _KNOWN = {int(f) for f in Filter}
-
-
-def _pin(buffer: Any, writable: bool) -> memoryview:
-    view = memoryview(buffer)
-    if not view.c_contiguous:
-        raise ValueError("AIO buffers must be C-contiguous")
-    if writable and view.readonly:
-        raise TypeError("aio_read needs a writable buffer (bytearray, memoryview, mmap)")
-    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
 
 
 class KqueueBackend:
@@ -157,7 +148,7 @@ class KqueueBackend:
             raise ValueError("I/O operation on closed kevents queue")
         if Filter.USER not in self.table.filters:
             raise UnsupportedError(f"AIO on {self.table.name} (needs EVFILT_USER)")
-        view = None if op == "fsync" else _pin(buffer, op == "read")
+        view = None if op == "fsync" else pin(buffer, op == "read")
         with self.lock:
             if self.pool is None:
                 self.kq.control(
@@ -297,19 +288,8 @@ class KqueueBackend:
     # -- AIO by thread pool -----------------------------------------------------------------
 
     def _run_aio(self, ident: int, op: str, fd: int, view: Any, offset: int, udata: Any) -> None:
-        try:
-            if offset < 0:
-                raise OSError(errno.EINVAL, "negative offset")
-            if op == "read":
-                res = os.preadv(fd, [view], offset)
-            elif op == "write":
-                res = os.pwritev(fd, [view], offset)
-            else:
-                os.fsync(fd)
-                res = 0
-            data, err = res, 0
-        except OSError as exc:
-            data, err = -1, exc.errno or errno.EIO
+        res = perform(op, fd, view, offset)
+        data, err = (res, 0) if res >= 0 else (-1, -res)
         flags = int(Flag.ONESHOT | Flag.EOF)
         with self.lock:
             self._unpin(ident)

@@ -35,6 +35,7 @@ from ..._filters.timer import TimerSource
 from ..._filters.user import UserSource
 from ..._knote import Knote
 from .._contract import Source
+from ._inotify import Inotify
 from .batch import Batcher
 from .io_uring import Decision, decide
 from .read_write import resolve_countable
@@ -116,7 +117,7 @@ class LinuxBackend:
         except BaseException:
             self.close()
             raise
-        self.inotify: Any = None
+        self.inotify: Inotify | None = None
 
     def io_uring(self) -> Decision:
         """Whether this queue uses io_uring, decided once (io_uring.decide)."""
@@ -129,6 +130,12 @@ class LinuxBackend:
         if self._batcher is None and self.io_uring().batch:
             self._batcher = Batcher(self)
         return self._batcher
+
+    def get_inotify(self) -> Inotify:
+        """The queue's one inotify instance, created at first need."""
+        if self.inotify is None:
+            self.inotify = Inotify(self)
+        return self.inotify
 
     # -- tokens and internal fds --------------------------------------------------------
 

@@ -30,6 +30,7 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from ..._aio import perform, pin
 from ..._event import Filter, Flag
 from ..._ffi import check, ffi, lib
 from ..._knote import Knote
@@ -63,15 +64,6 @@ class _Request:
         if self.view is not None:
             self.view.release()
             self.view = None
-
-
-def _pin(buffer: Any, writable: bool) -> memoryview:
-    view = memoryview(buffer)
-    if not view.c_contiguous:
-        raise ValueError("AIO buffers must be C-contiguous")
-    if writable and view.readonly:
-        raise TypeError("aio_read needs a writable buffer (bytearray, memoryview, mmap)")
-    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
 
 
 class AioSource(Source):
@@ -124,7 +116,7 @@ class AioSource(Source):
     def submit(self, op: str, fd: int, buffer: Any, offset: int, udata: Any) -> Knote:
         if op not in OPS:
             raise ValueError(f"unknown AIO operation {op!r}")
-        view = None if op == "fsync" else _pin(buffer, op == "read")
+        view = None if op == "fsync" else pin(buffer, op == "read")
         self.next_id += 1
         kn = Knote(self.next_id, Filter.AIO, Flag.ONESHOT, 0, 0, udata)
         kn.source = self
@@ -190,19 +182,7 @@ class AioSource(Source):
 
     def _run(self, ident: int, op: str, fd: int, view: memoryview | None, offset: int) -> None:
         """Worker thread: do the I/O, post the result; never takes the engine lock."""
-        try:
-            if op == "read":
-                assert view is not None
-                res = os.preadv(fd, [view], offset)
-            elif op == "write":
-                assert view is not None
-                res = os.pwritev(fd, [view], offset)
-            else:
-                os.fsync(fd)
-                res = 0
-        except OSError as exc:
-            res = -(exc.errno or errno.EIO)
-        self.done.append((ident, res))
+        self.done.append((ident, perform(op, fd, view, offset)))
         lib.kev_eventfd_signal(self.efd)
 
     def _pool_ready(self, events: int) -> None:

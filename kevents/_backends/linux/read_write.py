@@ -36,7 +36,7 @@ from ..._event import Filter, Flag, NoteRW
 from ..._ffi import lib
 from ..._knote import Knote
 from .._contract import Source
-from ._inotify import IN_ATTRIB, IN_MODIFY, Inotify
+from ._inotify import IN_ATTRIB, IN_MODIFY
 
 if TYPE_CHECKING:
     from ..._engine import Engine
@@ -265,11 +265,6 @@ class FileSource(Source):
     def identify(self, ident: int) -> object:
         return identify(ident)
 
-    def _inotify(self) -> Inotify:
-        if self.backend.inotify is None:
-            self.backend.inotify = Inotify(self.backend)
-        return self.backend.inotify  # type: ignore[no-any-return]
-
     def attach(self, kn: Knote) -> None:
         kn.priv = None
         mode = kn.identity[2]  # type: ignore[index]
@@ -279,7 +274,7 @@ class FileSource(Source):
                 if not name:  # the file itself, not an entry of a watched directory
                     self.engine.enqueue(kn)
 
-            kn.priv = self._inotify().watch(kn, kn.ident, IN_MODIFY | IN_ATTRIB, changed)
+            kn.priv = self.backend.get_inotify().watch(kn, kn.ident, IN_MODIFY | IN_ATTRIB, changed)
 
     def detach(self, kn: Knote) -> None:
         if kn.priv is not None and self.backend.inotify is not None:

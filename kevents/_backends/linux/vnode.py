@@ -130,24 +130,19 @@ class VnodeSource(Source):
     def identify(self, ident: int) -> object:
         return identify(ident)
 
-    def _inotify(self) -> ino.Inotify:
-        if self.backend.inotify is None:
-            self.backend.inotify = ino.Inotify(self.backend)
-        return self.backend.inotify  # type: ignore[no-any-return]
-
     def attach(self, kn: Knote) -> None:
         mode = kn.identity[2]  # type: ignore[index]
         if mode in (stat.S_IFSOCK, stat.S_IFIFO):
             raise OSError(errno.EINVAL, "VNODE needs a file or directory, not a socket or pipe")
         st = os.fstat(kn.ident)
         kn.priv = _Vnode(-1, st)
-        kn.priv.wd = self._inotify().watch(
+        kn.priv.wd = self.backend.get_inotify().watch(
             kn, kn.ident, _mask(kn.sfflags), lambda mask, name: self._changed(kn, mask, name)
         )
 
     def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
         if _mask(fflags) & ~_mask(kn.sfflags):  # more inotify events needed: widen the watch
-            self._inotify().watch(
+            self.backend.get_inotify().watch(
                 kn, kn.ident, _mask(fflags), lambda mask, name: self._changed(kn, mask, name)
             )
         kn.sfflags, kn.sdata = fflags, data
