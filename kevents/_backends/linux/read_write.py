@@ -101,18 +101,26 @@ def identify(ident: int) -> tuple[int, int, int]:
     return (st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode))
 
 
-class _EpollSource(Source):
+class FdSource(Source):
+    """A Linux source whose ident is a descriptor, identified by fstat (D13)."""
+
     fd_based = True
+
+    def __init__(self, engine: Engine, backend: LinuxBackend) -> None:
+        super().__init__(engine)
+        self.backend = backend
+
+    def identify(self, ident: int) -> object:
+        return identify(ident)
+
+
+class _EpollSource(FdSource):
     base_events = 0
     role = 0
 
     def __init__(self, engine: Engine, backend: LinuxBackend, files: FileSource) -> None:
-        super().__init__(engine)
-        self.backend = backend
+        super().__init__(engine, backend)
         self.files = files
-
-    def identify(self, ident: int) -> object:
-        return identify(ident)
 
     def _events(self, kn: Knote) -> int:
         ev = self.base_events
@@ -252,18 +260,10 @@ class WriteSource(_EpollSource):
             raise OSError(errno.ENOTSUP, "NOTE_LOWAT on WRITE: Linux has no SO_SNDLOWAT")
 
 
-class FileSource(Source):
+class FileSource(FdSource):
     """READ/WRITE on objects epoll cannot poll: evaluated in user space at each scan."""
 
-    fd_based = True
     userspace = True
-
-    def __init__(self, engine: Engine, backend: LinuxBackend) -> None:
-        super().__init__(engine)
-        self.backend = backend
-
-    def identify(self, ident: int) -> object:
-        return identify(ident)
 
     def attach(self, kn: Knote) -> None:
         kn.priv = None

@@ -32,13 +32,11 @@ from typing import TYPE_CHECKING
 
 from ..._event import Filter, Flag, NoteVnode
 from ..._knote import Knote
-from .._contract import Source
 from . import _inotify as ino
-from .read_write import identify
+from .read_write import FdSource
 
 if TYPE_CHECKING:
-    from ..._engine import Engine
-    from . import LinuxBackend
+    pass
 
 _DELETE, _WRITE, _EXTEND = int(NoteVnode.DELETE), int(NoteVnode.WRITE), int(NoteVnode.EXTEND)
 _ATTRIB, _LINK, _RENAME = int(NoteVnode.ATTRIB), int(NoteVnode.LINK), int(NoteVnode.RENAME)
@@ -118,17 +116,9 @@ def stat_notes(old: os.stat_result, new: os.stat_result, attrib: bool) -> int:
     return notes
 
 
-class VnodeSource(Source):
+class VnodeSource(FdSource):
     filter = Filter.VNODE
-    fd_based = True
     userspace = True
-
-    def __init__(self, engine: Engine, backend: LinuxBackend) -> None:
-        super().__init__(engine)
-        self.backend = backend
-
-    def identify(self, ident: int) -> object:
-        return identify(ident)
 
     def attach(self, kn: Knote) -> None:
         mode = kn.identity[2]  # type: ignore[index]
