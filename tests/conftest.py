@@ -52,9 +52,6 @@ def kq(backend: str) -> Iterator[kevents.Queue]:
         q.close()
 
 
-TIMEOUT_MULTIPLIER = float(os.environ.get("KEVENTS_TEST_TIMEOUT_MULTIPLIER", "1"))
-
-
 @pytest.fixture(autouse=True)
 def no_fd_leak() -> Iterator[None]:
     before = open_fds()

@@ -13,6 +13,12 @@ from .._event import KEvent
 from .._queue import Queue
 
 
+def scaled(seconds: float) -> float:
+    """An upper time bound of a test, stretched by KEVENTS_TEST_TIMEOUT_MULTIPLIER on slow
+    machines (lower bounds are never stretched: events must never come early)."""
+    return seconds * float(os.environ.get("KEVENTS_TEST_TIMEOUT_MULTIPLIER", "1"))
+
+
 def open_fds() -> set[int] | None:
     """The set of open descriptors of this process, or None where it cannot be listed."""
     for d in ("/proc/self/fd", "/dev/fd"):
