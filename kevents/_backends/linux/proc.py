@@ -8,6 +8,8 @@ one per knote, watches it in the queue's epoll and, at exit:
   which does **not** reap: the program's own ``waitpid``/``subprocess`` still works;
 * for anyone else (or a child someone already reaped), asks ``PIDFD_GET_INFO`` with
   ``PIDFD_INFO_EXIT`` (Linux 6.15), which knows the status once the real parent reaped.
+  A pidfd gives a second edge at the reap (EPOLLHUP, verified on 6.18), so for a
+  non-child the event waits for that edge, at most ``GRACE_NS`` (250 ms) after the exit.
 
 ``data`` is the wait status (decode with ``os.waitstatus_to_exitcode``) and
 ``NoteProc.EXITSTATUS`` is set in ``fflags`` when it is real; without it the status is
@@ -23,10 +25,11 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from typing import TYPE_CHECKING
 
 from ..._event import Filter, Flag, NoteProc
-from ..._ffi import ffi, lib
+from ..._ffi import check, ffi, lib
 from ..._knote import Knote
 from .._contract import Source
 
@@ -41,15 +44,20 @@ _TRACKING = int(NoteProc.FORK | NoteProc.EXEC | NoteProc.TRACK)
 _CLEAR = int(Flag.CLEAR)
 _ONESHOT = int(Flag.ONESHOT)
 _EOF = int(Flag.EOF)
+_EPOLLIN_ET = int(lib.EPOLLIN | lib.EPOLLET)
+_EPOLLHUP = int(lib.EPOLLHUP)
+#: how long a non-child's exit waits for its parent's reap (which brings the status)
+GRACE_NS = 250_000_000
 
 
 class _Watch:
-    __slots__ = ("done", "fd", "owned")
+    __slots__ = ("done", "fd", "grace", "owned")
 
     def __init__(self, fd: int, owned: bool) -> None:
         self.fd = fd
         self.owned = owned  # PROC opened it; PROCDESC's belongs to the caller
         self.done = False
+        self.grace = 0  # CLOCK_MONOTONIC ns until which we wait for the reap; 0: not
 
 
 def exit_status(pidfd: int) -> tuple[int, bool]:
@@ -71,6 +79,7 @@ class ProcSource(Source):
         self.backend = backend
         self.connector: Connector | None = None
         self.owned: set[int] = set()  # pidfds this source opened and must close
+        self.timerfd = -1  # the reap-grace timer, created at first need
 
     def _pidfd(self, kn: Knote) -> _Watch:
         if not 0 < kn.ident <= 0x7FFFFFFF:
@@ -90,7 +99,9 @@ class ProcSource(Source):
         kn.flags |= _CLEAR
         kn.priv = watch
         try:
-            self.backend.add_internal(watch.fd, lib.EPOLLIN, lambda events: self._exited(kn))
+            self.backend.add_internal(
+                watch.fd, _EPOLLIN_ET, lambda events: self._exited(kn, events)
+            )
             if kn.sfflags & _TRACKING and self.connector is not None:
                 self.connector.track(kn)
         except BaseException:
@@ -105,22 +116,58 @@ class ProcSource(Source):
             self.connector.track(kn)
         kn.sfflags, kn.sdata = fflags, data
 
-    def _exited(self, kn: Knote) -> None:
+    def _exited(self, kn: Knote, events: int) -> None:
+        """The pidfd's edges: EPOLLIN at exit, EPOLLIN|EPOLLHUP at reap (6.18, verified)."""
         watch: _Watch = kn.priv
         if watch.done:
             return
+        status, known = exit_status(watch.fd)
+        if not known and not events & _EPOLLHUP and kn.sfflags & _EXIT and watch.grace == 0:
+            # Not our child: the kernel has the status only once its parent reaps it,
+            # which is usually at once. Wait for that edge, for GRACE_NS at most.
+            watch.grace = time.monotonic_ns() + GRACE_NS
+            self._arm_grace()
+            return
+        self._deliver(kn, status, known)
+
+    def _deliver(self, kn: Knote, status: int, known: bool) -> None:
+        watch: _Watch = kn.priv
         watch.done = True
-        self.backend.remove_internal(watch.fd)  # a pidfd stays readable: stop watching
+        watch.grace = 0
+        self.backend.remove_internal(watch.fd)  # no more edges wanted
         if not kn.sfflags & _EXIT:
             if not kn.fflags:
                 self.engine.drop(kn)  # watched FORK/EXEC only: gone without an event
             return
-        status, known = exit_status(watch.fd)
         kn.fflags |= _EXIT | (_EXITSTATUS if known else 0)
         kn.data = status
         kn.oflags |= _EOF
         kn.flags |= _ONESHOT
         self.engine.enqueue(kn)
+
+    def _arm_grace(self) -> None:
+        waiting = [kn.priv.grace for kn in self._graced()]
+        if self.timerfd < 0:
+            if not waiting:
+                return
+            self.timerfd = check(lib.kev_timerfd(), "timerfd_create")
+            self.backend.add_internal(self.timerfd, lib.EPOLLIN, self._grace_over)
+        lib.kev_timerfd_arm(self.timerfd, min(waiting) if waiting else -1)
+
+    def _graced(self) -> list[Knote]:
+        return [
+            kn
+            for kn in self.engine.knotes.values()
+            if kn.source is self and kn.priv is not None and kn.priv.grace
+        ]
+
+    def _grace_over(self, events: int) -> None:
+        lib.kev_eventfd_drain(self.timerfd)  # a timerfd reads like an eventfd
+        now = time.monotonic_ns()
+        for kn in self._graced():
+            if kn.priv.grace <= now:
+                self._deliver(kn, *exit_status(kn.priv.fd))
+        self._arm_grace()
 
     def note(self, kn: Knote, fflags: int, data: int) -> None:
         """A fork/exec/child note from the proc connector."""
@@ -149,6 +196,10 @@ class ProcSource(Source):
             lib.kev_close(watch.fd)
 
     def close(self) -> None:
+        if self.timerfd >= 0:
+            self.backend.remove_internal(self.timerfd)
+            lib.kev_close(self.timerfd)
+            self.timerfd = -1
         if self.connector is not None:
             self.connector.close()
             self.connector = None
@@ -158,6 +209,9 @@ class ProcSource(Source):
         for fd in self.owned:
             lib.kev_close(fd)
         self.owned.clear()
+        if self.timerfd >= 0:
+            lib.kev_close(self.timerfd)
+            self.timerfd = -1
         if self.connector is not None:
             self.connector.forget()
             self.connector = None
