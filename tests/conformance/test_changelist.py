@@ -8,6 +8,7 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -51,41 +52,38 @@ def test_delete_missing_raises_enoent(kq: Queue, filt: Filter) -> None:  # C-5
         os.close(w)
 
 
-def test_error_entry_suppresses_collection(kq: Queue) -> None:  # C-7
+@pytest.fixture
+def readable_pipe() -> Iterator[int]:
+    """The read end of a pipe with one byte waiting."""
     r, w = os.pipe()
-    try:
-        os.write(w, b"x")
-        changes = [
-            KEvent(r, Filter.READ),
-            KEvent(12345, Filter.USER, Flag.DELETE),
-            KEvent(5, Filter.USER, Flag.ADD),
-        ]
-        got = kq.control(changes, 4, 0)
-        assert len(got) == 1 and got[0].data == errno.ENOENT and got[0].flags & Flag.ERROR
-        assert keys(kq.control(None, 4, 0)) == {(r, Filter.READ)}
-        kq.control([KEvent(5, Filter.USER, Flag.DELETE)], 0)  # USER 5 exists
-    finally:
-        os.close(r)
-        os.close(w)
+    os.write(w, b"x")
+    yield r
+    os.close(r)
+    os.close(w)
 
 
-def test_error_without_room_stops_processing(kq: Queue) -> None:  # C-8
-    r, w = os.pipe()
-    try:
-        os.write(w, b"x")
-        changes = [
-            KEvent(r, Filter.READ),
-            KEvent(12345, Filter.USER, Flag.DELETE),
-            KEvent(5, Filter.USER, Flag.ADD),
-        ]
-        with pytest.raises(FileNotFoundError):
-            kq.control(changes, 0, None)
-        assert keys(kq.control(None, 4, 0)) == {(r, Filter.READ)}
-        with pytest.raises(FileNotFoundError):
-            kq.control([KEvent(5, Filter.USER, Flag.DELETE)], 0)
-    finally:
-        os.close(r)
-        os.close(w)
+def mixed_changes(r: int) -> list[KEvent]:
+    """ADD READ on a readable pipe, DELETE of a missing key, ADD USER 5 (spec §9 C-7)."""
+    return [
+        KEvent(r, Filter.READ),
+        KEvent(12345, Filter.USER, Flag.DELETE),
+        KEvent(5, Filter.USER, Flag.ADD),
+    ]
+
+
+def test_error_entry_suppresses_collection(kq: Queue, readable_pipe: int) -> None:  # C-7
+    got = kq.control(mixed_changes(readable_pipe), 4, 0)
+    assert len(got) == 1 and got[0].data == errno.ENOENT and got[0].flags & Flag.ERROR
+    assert keys(kq.control(None, 4, 0)) == {(readable_pipe, Filter.READ)}
+    kq.control([KEvent(5, Filter.USER, Flag.DELETE)], 0)  # USER 5 exists
+
+
+def test_error_without_room_stops_processing(kq: Queue, readable_pipe: int) -> None:  # C-8
+    with pytest.raises(FileNotFoundError):
+        kq.control(mixed_changes(readable_pipe), 0, None)
+    assert keys(kq.control(None, 4, 0)) == {(readable_pipe, Filter.READ)}
+    with pytest.raises(FileNotFoundError):
+        kq.control([KEvent(5, Filter.USER, Flag.DELETE)], 0)
 
 
 def test_receipts(kq: Queue) -> None:  # C-9
