@@ -55,7 +55,6 @@ _READ_EOF = lib.EPOLLRDHUP | lib.EPOLLHUP | lib.EPOLLERR
 _WRITE_EOF = lib.EPOLLHUP | lib.EPOLLERR
 _READ = Filter.READ
 _ONESHOTS = int(Flag.ONESHOT | Flag.DISPATCH)
-_ONESHOT_FLAG = int(Flag.ONESHOT)
 _EPOLL_EVENT_SIZE = lib.kev_epoll_wait_size()
 _MAX_ROOM = 65536  # events taken from the kernel per wait; more stay queued there
 
@@ -354,13 +353,12 @@ class LinuxBackend:
             elif events & _WRITE_EOF:
                 flags |= _EOF
                 fflags = fflags or st.sockerr
-            out.append(new(KEvent, (kn.ident, kn.filter, flags, fflags, data, kn.udata, None)))
-            if flags & _ONESHOTS:
-                if flags & _ONESHOT_FLAG:
-                    engine.drop(kn)
-                else:
-                    kn.disabled = True
-                    st.source.disable(kn)
+            if flags & _ONESHOTS:  # the engine applies ONESHOT/DISPATCH
+                ev = engine.kernel_event(kn, flags & ~kn.flags, fflags, data)
+                if ev is not None:
+                    out.append(ev)
+            else:
+                out.append(new(KEvent, (kn.ident, kn.filter, flags, fflags, data, kn.udata, None)))
 
     def set_pending(self, on: bool) -> None:
         if self.closed:
