@@ -11,12 +11,13 @@ backend's pending signal.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 from ._backends._contract import Backend, Source
@@ -387,6 +388,23 @@ class Engine:
             if not self.released:
                 self.released = True
                 self.backend.close()
+
+    @contextlib.contextmanager
+    def aio_batch(self) -> Iterator[None]:
+        """Requests started inside reach the kernel together, in one system call where
+        the backend can (io_uring), at the end of the block."""
+        src = self.sources.get(Filter.AIO)
+        begin = getattr(src, "begin_batch", None)
+        if begin is None:
+            yield
+            return
+        with self.lock:
+            begin()
+        try:
+            yield
+        finally:
+            with self.lock:
+                src.end_batch()  # type: ignore[union-attr]
 
     def close_fd(self, fd: int) -> None:
         """Drop every knote keyed by descriptor ``fd`` (BSD does it at close)."""

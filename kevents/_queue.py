@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Iterable
@@ -84,6 +85,13 @@ class Queue:
     def aio_fsync(self, fd: int, udata: Any = None) -> int:
         """Flush ``fd`` to stable storage asynchronously; see :meth:`aio_read`."""
         return self._live().submit("fsync", fd, None, 0, udata)
+
+    def aio_batch(self) -> contextlib.AbstractContextManager[None]:
+        """``with kq.aio_batch():`` the requests started inside are handed to the kernel
+        together at the end of the block (one ``io_uring_enter`` on Linux), instead of
+        one by one."""
+        batch = getattr(self._live(), "aio_batch", None)
+        return batch() if batch is not None else contextlib.nullcontext()
 
     def _live(self) -> _Impl:
         engine = self._engine

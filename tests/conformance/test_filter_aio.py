@@ -6,6 +6,7 @@ import errno
 import mmap
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -159,3 +160,24 @@ def test_fork_child_never_touches_parent_ring(kq: Queue, datafile: int) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert completions(kq, 1)[rid].data == 8
+
+
+def test_batch_of_requests(kq: Queue, datafile: int) -> None:
+    bufs = [bytearray(16) for _ in range(32)]
+    with kq.aio_batch():
+        ids = [kq.aio_read(datafile, b, 16 * i) for i, b in enumerate(bufs)]
+    got = completions(kq, len(ids))
+    assert all(got[i].data == 16 for i in ids)
+    assert b"".join(bufs) == CONTENT[: 16 * 32]
+
+
+def test_request_wakes_a_thread_already_waiting(kq: Queue, datafile: int) -> None:
+    import threading
+
+    result: list[list[KEvent]] = []
+    t = threading.Thread(target=lambda: result.append(kq.control(None, 4, 5)))
+    t.start()
+    time.sleep(0.1)  # the other thread is blocked in the kernel wait
+    rid = kq.aio_read(datafile, bytearray(8), 0)
+    t.join(10)
+    assert not t.is_alive() and [ev.ident for ev in result[0]] == [rid]

@@ -81,8 +81,6 @@ class LinuxBackend:
         self._batcher: Batcher | None = None
         if io_uring:
             self.io_uring()  # forced on: fail now, clearly, where it is unavailable
-        #: set by sources that queue kernel work to publish before each wait (io_uring)
-        self.flush: Callable[[], None] | None = None
         self.epfd = check(lib.kev_epoll_create())
         self.innerfd = -1
         self.pendfd = -1
@@ -287,8 +285,6 @@ class LinuxBackend:
     def wait(self, room: int, timeout_ns: int) -> Any:
         """Block for kernel records: a list of ready KEvents from the C fast path, or
         the flat sequence of raw records for ``translate``."""
-        if self.flush is not None:
-            self.flush()
         if self.fast_wait is not None:
             return self.fast_wait(self.epfd, self.innerfd, room, timeout_ns, self.fast, KEvent)
         room = min(room, _MAX_ROOM)

@@ -14,9 +14,11 @@ queue: closing cancels what is in flight and waits for every completion, so memo
 never released under a pending DMA.
 
 With io_uring (``io_uring.decide()``): one ring per queue, created at the first
-request; SQEs are prepared at submission and published by the next wait in one
-``io_uring_enter``, so a burst of requests costs one system call; the ring fd sits in
-the queue's epoll (it polls readable while completions wait). Without it: a small
+request; each request is published at once (a thread may be blocked in epoll_wait,
+and a loop waiting on the queue's fd would otherwise never see it), except inside
+``Queue.aio_batch()``, which publishes every request of the block in one
+``io_uring_enter``; the ring fd sits in the queue's epoll (it polls readable while
+completions wait). Without it: a small
 thread pool running ``os.preadv``/``os.pwritev``/``os.fsync``, posting completions
 through an eventfd in the same epoll. Both give the same events.
 """
@@ -80,6 +82,7 @@ class AioSource(Source):
         self.ring: Ring | None = None
         self.ring_lock = threading.Lock()
         self.dirty = False
+        self.batching = 0  # inside Queue.aio_batch(): publish at its end, in one call
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.done: deque[tuple[int, int]] = deque()
         self.efd = -1
@@ -146,7 +149,8 @@ class AioSource(Source):
                 self._prep(
                     lib.kev_ring_prep_rw, opcode, fd, req.cdata, len(req.view or b""), offset, ident
                 )
-        self.backend.flush = self.flush
+        if not self.batching:
+            self.flush()  # a waiter blocked in epoll_wait would never publish it
 
     def _prep(self, fn: Any, *args: Any) -> None:
         """Prepare one SQE (ring lock held); a full SQ is submitted first."""
@@ -155,6 +159,14 @@ class AioSource(Source):
             self.ring.submit(0)
             check(fn(self.ring.ptr, *args))
         self.dirty = True
+
+    def begin_batch(self) -> None:
+        self.batching += 1
+
+    def end_batch(self) -> None:
+        self.batching -= 1
+        if not self.batching:
+            self.flush()
 
     def flush(self) -> None:
         """Publish prepared SQEs in one io_uring_enter (called before each wait)."""
