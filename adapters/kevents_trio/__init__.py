@@ -1,0 +1,362 @@
+"""kevents for Trio: the whole kqueue vocabulary (processes, signals, files, timers, user
+events, disk I/O) as Trio-style, cancellable operations. Uses only kevents' public API.
+
+One dispatcher task per queue waits for the queue's fd with
+``trio.lowlevel.wait_readable`` (the fd of a kevents queue polls readable while events
+are pending), collects events without blocking and routes each one by its
+``(ident, filter)`` key: to the task waiting for that key, else to the queue's general
+stream (``async for ev in q``). A task that is cancelled removes its own registration
+and never takes an event that belongs to another task.
+
+On Windows the queue's fd is not a socket Trio can wait on; there the dispatcher
+blocks in ``control()`` in a worker thread (``trio.to_thread.run_sync``) and is woken
+through a USER event when it must stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import signal as _signal
+import sys
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import trio
+
+import kevents
+from kevents import Filter, Flag, KEvent, NoteProc, NoteVnode
+
+__all__ = [
+    "ExitStatus",
+    "TrioQueue",
+    "aio_read",
+    "aio_write",
+    "file_changes",
+    "open_queue",
+    "open_signal_receiver",
+    "wait_file_change",
+    "wait_kevent",
+    "wait_process_exit",
+]
+
+_WAKE = 0x7FFFFFFD  # the USER ident that wakes the Windows dispatcher thread
+_BATCH = 64
+
+
+class _Waiter:
+    __slots__ = ("events", "lot")
+
+    def __init__(self) -> None:
+        self.events: deque[KEvent] = deque()
+        self.lot = trio.lowlevel.ParkingLot()
+
+
+class TrioQueue:
+    """A :class:`kevents.Queue` bound to the running Trio loop (see :func:`open_queue`)."""
+
+    def __init__(self, kq: kevents.Queue) -> None:
+        self.kq = kq
+        self._waiters: dict[tuple[int, int], _Waiter] = {}
+        self._send, self._recv = trio.open_memory_channel[KEvent](math.inf)
+        self._closed = False
+
+    # -- registrations -------------------------------------------------------------------
+
+    def control(self, changes: Iterable[KEvent]) -> list[KEvent]:
+        """Apply changes now (never blocks); returns EV_ERROR entries, as kqueue does."""
+        if self._closed:
+            raise trio.ClosedResourceError("the kevents queue is closed")
+        changes = list(changes)
+        return self.kq.control(changes, len(changes), 0)
+
+    def register(self, change: KEvent) -> None:
+        """Add or modify a registration; errors raise OSError."""
+        if self._closed:
+            raise trio.ClosedResourceError("the kevents queue is closed")
+        self.kq.control([change], 0, 0)
+
+    def delete(self, ident: int, filt: int) -> None:
+        """Delete a registration; a missing one is not an error here."""
+        if not self._closed:
+            with contextlib.suppress(OSError):
+                self.kq.control([KEvent(ident, filt, Flag.DELETE)], 0, 0)
+
+    def trigger(self, ident: int, fflags: int = 0, data: int = 0) -> None:
+        """Trigger USER event ``ident`` (thread-safe: any thread may call it)."""
+        self.kq.control(
+            [KEvent(ident, Filter.USER, 0, kevents.NoteUser.TRIGGER | fflags, data)], 0, 0
+        )
+
+    async def wait_kevent(self, change: KEvent) -> KEvent:
+        """Register ``change`` (made ONESHOT) and wait for its one event. Cancelling
+        deletes the registration."""
+        ident = change.ident if isinstance(change.ident, int) else change.ident.fileno()
+        key = (ident, int(change.filter))
+        waiter = self._waiters.setdefault(key, _Waiter())
+        try:
+            self.register(change._replace(ident=ident, flags=int(change.flags) | Flag.ONESHOT))
+            return await self._next(key, waiter)
+        except BaseException:
+            self.delete(*key)
+            raise
+        finally:
+            if not waiter.events and self._waiters.get(key) is waiter:
+                del self._waiters[key]
+
+    async def events(self, key: tuple[int, int]) -> AsyncIterator[KEvent]:
+        """Every event of one registration, as they come (the caller registers it)."""
+        waiter = self._waiters.setdefault(key, _Waiter())
+        try:
+            while True:
+                yield await self._next(key, waiter)
+        finally:
+            if self._waiters.get(key) is waiter:
+                del self._waiters[key]
+
+    async def _next(self, key: tuple[int, int], waiter: _Waiter) -> KEvent:
+        while not waiter.events:
+            if self._closed:
+                raise trio.ClosedResourceError("the kevents queue was closed")
+            await waiter.lot.park()
+        return waiter.events.popleft()
+
+    # -- the general stream ------------------------------------------------------------------
+
+    def __aiter__(self) -> TrioQueue:
+        return self
+
+    async def __anext__(self) -> KEvent:
+        try:
+            return await self._recv.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise trio.ClosedResourceError("the kevents queue was closed") from None
+
+    # -- dispatching -------------------------------------------------------------------------
+
+    def _route(self, events: list[KEvent]) -> None:
+        for ev in events:
+            waiter = self._waiters.get((ev.ident, int(ev.filter)))
+            if waiter is not None:
+                waiter.events.append(ev)
+                waiter.lot.unpark_all()
+            elif not (ev.filter == Filter.USER and ev.ident == _WAKE):
+                self._send.send_nowait(ev)
+
+    async def _dispatch(self) -> None:
+        try:
+            if sys.platform == "win32":
+                await self._dispatch_in_thread()
+            else:
+                while True:
+                    await trio.lowlevel.wait_readable(self.kq.fileno())
+                    self._route(self.kq.control(None, _BATCH, 0))
+        finally:
+            self._shutdown()
+
+    async def _dispatch_in_thread(self) -> None:
+        self.kq.control([KEvent(_WAKE, Filter.USER, Flag.ADD | Flag.CLEAR)], 0)
+        while True:
+            try:
+                events = await trio.to_thread.run_sync(
+                    self.kq.control, None, _BATCH, None, abandon_on_cancel=False
+                )
+            except trio.Cancelled:
+                raise
+            self._route(events)
+
+    def _shutdown(self) -> None:
+        self._closed = True
+        self._send.close()
+        for waiter in self._waiters.values():
+            waiter.lot.unpark_all()
+
+    def close(self) -> None:
+        """Close the queue: waiting tasks get :class:`trio.ClosedResourceError`."""
+        if not self._closed:
+            self._shutdown()
+            self.kq.close()
+
+
+@contextlib.asynccontextmanager
+async def open_queue(backend: str | None = None) -> AsyncIterator[TrioQueue]:
+    """``async with open_queue() as q:`` a kevents queue bound to the running Trio loop."""
+    kq = kevents.Queue(backend)
+    q = TrioQueue(kq)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(q._dispatch)
+            try:
+                yield q
+            finally:
+                if sys.platform == "win32" and not kq.closed:
+                    q.trigger(_WAKE)  # let the worker thread return
+                nursery.cancel_scope.cancel()
+    finally:
+        q.close()
+
+
+# -- task-level helpers over one queue per Trio run ------------------------------------------
+
+_SHARED: trio.lowlevel.RunVar[TrioQueue] = trio.lowlevel.RunVar("kevents_trio_queue")
+
+
+def _shared() -> TrioQueue:
+    try:
+        return _SHARED.get()
+    except LookupError:
+        q = TrioQueue(kevents.Queue())
+
+        async def dispatch_until_run_ends() -> None:
+            try:
+                await q._dispatch()
+            finally:
+                q.close()
+
+        trio.lowlevel.spawn_system_task(dispatch_until_run_ends, name="kevents_trio dispatcher")
+        _SHARED.set(q)
+        return q
+
+
+async def wait_kevent(change: KEvent) -> KEvent:
+    """Wait for one event of an arbitrary registration (made ONESHOT), on the run's
+    shared queue. Cancellable: cancelling deletes the registration."""
+    return await _shared().wait_kevent(change)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExitStatus:
+    """How a process ended: ``status`` is the wait status when ``known``."""
+
+    pid: int
+    known: bool
+    status: int
+
+    @property
+    def exitcode(self) -> int | None:
+        """As :attr:`subprocess.Popen.returncode`: -N for a signal, None when unknown."""
+        return os.waitstatus_to_exitcode(self.status) if self.known else None
+
+
+async def wait_process_exit(pid: int) -> ExitStatus:
+    """Wait until process ``pid`` (any process, child or not) exits. kevents never
+    reaps: a child's status remains for its own ``wait()``."""
+    ev = await wait_kevent(KEvent(pid, Filter.PROC, Flag.ADD, NoteProc.EXIT))
+    if ev.flags & Flag.ERROR:
+        raise OSError(ev.data, os.strerror(ev.data))
+    return ExitStatus(pid, bool(ev.fflags & NoteProc.EXITSTATUS), ev.data)
+
+
+@contextlib.asynccontextmanager
+async def open_signal_receiver(*signals: int) -> AsyncIterator[AsyncIterator[tuple[int, int]]]:
+    """Like :func:`trio.open_signal_receiver`, but yields ``(signum, count)`` and never
+    loses a count: the signals are ignored while the receiver is open (as BSD programs
+    do with kqueue) and counted by the SIGNAL filter."""
+    if not signals:
+        raise TypeError("open_signal_receiver needs at least one signal")
+    q = _shared()
+    previous = {sig: _signal.signal(sig, _signal.SIG_IGN) for sig in signals}
+    send, recv = trio.open_memory_channel[tuple[int, int]](math.inf)
+    try:
+        for sig in signals:  # waiters first: no event may reach the general stream
+            q._waiters.setdefault((sig, int(Filter.SIGNAL)), _Waiter())
+            q.register(KEvent(sig, Filter.SIGNAL, Flag.ADD))
+
+        async def forward(sig: int) -> None:
+            async for ev in q.events((sig, int(Filter.SIGNAL))):
+                send.send_nowait((sig, ev.data))
+
+        async with trio.open_nursery() as nursery:
+            for sig in signals:
+                nursery.start_soon(forward, sig)
+
+            async def receive() -> AsyncIterator[tuple[int, int]]:
+                async for item in recv:
+                    yield item
+
+            try:
+                yield receive()
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        for sig in signals:
+            q.delete(sig, Filter.SIGNAL)
+        for sig, handler in previous.items():
+            _signal.signal(sig, handler)
+
+
+_FILE_NOTES = int(
+    NoteVnode.DELETE
+    | NoteVnode.WRITE
+    | NoteVnode.EXTEND
+    | NoteVnode.ATTRIB
+    | NoteVnode.LINK
+    | NoteVnode.RENAME
+)
+
+
+@contextlib.contextmanager
+def _opened(target: int | str) -> Any:
+    if isinstance(target, int):
+        yield target
+        return
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+async def wait_file_change(target: int | str, notes: int = _FILE_NOTES) -> int:
+    """Wait for the next change to a file or directory (an fd or a path); returns the
+    NoteVnode bits that happened."""
+    with _opened(target) as fd:
+        try:
+            ev = await wait_kevent(KEvent(fd, Filter.VNODE, Flag.ADD | Flag.CLEAR, notes))
+        finally:
+            _shared().delete(fd, Filter.VNODE)
+    if ev.flags & Flag.ERROR:
+        raise OSError(ev.data, os.strerror(ev.data))
+    return int(ev.fflags)
+
+
+async def file_changes(target: int | str, notes: int = _FILE_NOTES) -> AsyncIterator[KEvent]:
+    """Every change to a file or directory, as VNODE events, until the caller stops."""
+    q = _shared()
+    with _opened(target) as fd:
+        q.register(KEvent(fd, Filter.VNODE, Flag.ADD | Flag.CLEAR, notes))
+        try:
+            async for ev in q.events((fd, int(Filter.VNODE))):
+                yield ev
+        finally:
+            q.delete(fd, Filter.VNODE)
+
+
+async def _aio(start: Any) -> int:
+    q = _shared()
+    rid = start(q.kq)
+    key = (rid, int(Filter.AIO))
+    waiter = q._waiters.setdefault(key, _Waiter())
+    try:
+        ev = await q._next(key, waiter)
+    except BaseException:
+        q.delete(*key)  # cancels the request; its buffer stays pinned until the kernel is done
+        raise
+    finally:
+        q._waiters.pop(key, None)
+    if ev.data < 0:
+        raise OSError(ev.fflags, os.strerror(ev.fflags))
+    return int(ev.data)
+
+
+async def aio_read(fd: int, buffer: Any, offset: int) -> int:
+    """Read into ``buffer`` at ``offset`` through the queue's AIO; returns bytes read."""
+    return await _aio(lambda kq: kq.aio_read(fd, buffer, offset))
+
+
+async def aio_write(fd: int, buffer: Any, offset: int) -> int:
+    """Write ``buffer`` at ``offset`` through the queue's AIO; returns bytes written."""
+    return await _aio(lambda kq: kq.aio_write(fd, buffer, offset))

@@ -1,0 +1,221 @@
+"""kevents_trio: Trio-style waits on every kqueue filter, cancellation, closing, threads
+and guest mode."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+
+trio = pytest.importorskip("trio")
+import kevents_trio as kt  # noqa: E402
+
+from kevents import Filter, Flag, KEvent, NoteVnode  # noqa: E402
+
+
+def test_wait_process_exit_child_and_not_reaped() -> None:
+    async def main() -> None:
+        p = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(5)"])
+        st = await kt.wait_process_exit(p.pid)
+        assert st.known and st.exitcode == 5
+        assert p.wait(5) == 5  # the status is still there for the parent
+
+    trio.run(main)
+
+
+def test_wait_process_exit_gone_pid() -> None:
+    async def main() -> None:
+        with pytest.raises(ProcessLookupError):
+            await kt.wait_process_exit(2**31 - 1)
+
+    trio.run(main)
+
+
+def test_cancellation_removes_the_registration() -> None:
+    async def main() -> None:
+        p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+        with trio.move_on_after(0.05) as scope:
+            await kt.wait_process_exit(p.pid)
+        assert scope.cancelled_caught
+        q = kt._shared()
+        assert (p.pid, int(Filter.PROC)) not in q._waiters
+        with pytest.raises(FileNotFoundError):  # deleted by the cancellation
+            q.kq.control([KEvent(p.pid, Filter.PROC, Flag.DELETE)], 0)
+        p.wait(5)
+
+    trio.run(main)
+
+
+def test_two_tasks_two_filters_of_one_ident() -> None:
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            import socket
+
+            a, b = socket.socketpair()
+            with a, b:
+                got: dict[str, KEvent] = {}
+
+                async def wait(name: str, change: KEvent) -> None:
+                    got[name] = await q.wait_kevent(change)
+
+                async with trio.open_nursery() as n:
+                    n.start_soon(wait, "read", KEvent(b, Filter.READ))
+                    n.start_soon(wait, "write", KEvent(b, Filter.WRITE))
+                    await trio.sleep(0.05)
+                    a.send(b"x")
+                assert got["read"].filter == Filter.READ and got["read"].data == 1
+                assert got["write"].filter == Filter.WRITE
+
+    trio.run(main)
+
+
+def test_general_stream_and_user_event_from_a_thread() -> None:
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            q.register(KEvent(7, Filter.USER, Flag.ADD | Flag.CLEAR))
+            threading.Thread(target=lambda: (time.sleep(0.05), q.trigger(7, data=42))).start()
+            with trio.fail_after(5):
+                ev = await q.__anext__()
+            assert (ev.ident, ev.data) == (7, 42)
+
+    trio.run(main)
+
+
+def test_closed_queue_wakes_waiters_with_closed_resource_error() -> None:
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            q.register(KEvent(1, Filter.USER, Flag.ADD | Flag.CLEAR))
+            errors: list[BaseException] = []
+
+            async def waiter() -> None:
+                try:
+                    await q.wait_kevent(KEvent(2, Filter.USER, Flag.ADD | Flag.CLEAR))
+                except trio.ClosedResourceError as exc:
+                    errors.append(exc)
+
+            async with trio.open_nursery() as n:
+                n.start_soon(waiter)
+                await trio.sleep(0.05)
+                q.close()
+            assert len(errors) == 1
+            with pytest.raises(trio.ClosedResourceError):
+                await q.__anext__()
+
+    trio.run(main)
+
+
+def test_signal_receiver_keeps_counts() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            """
+import os, signal, trio, kevents_trio as kt
+async def main():
+    async with kt.open_signal_receiver(signal.SIGUSR1, signal.SIGUSR2) as rx:
+        for _ in range(3):
+            os.kill(os.getpid(), signal.SIGUSR1)
+        os.kill(os.getpid(), signal.SIGUSR2)
+        seen = {}
+        with trio.fail_after(5):
+            async for sig, count in rx:
+                seen[sig] = seen.get(sig, 0) + count
+                if seen.get(signal.SIGUSR1) == 3 and seen.get(signal.SIGUSR2) == 1:
+                    break
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL  # restored
+    print("ok")
+trio.run(main)
+""",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_file_changes_and_aio() -> None:
+    async def main() -> None:
+        with tempfile.NamedTemporaryFile() as f:
+
+            async def writer() -> None:
+                await trio.sleep(0.05)
+                f.write(b"hello")
+                f.flush()
+
+            async with trio.open_nursery() as n:
+                n.start_soon(writer)
+                notes = await kt.wait_file_change(f.name)
+            assert notes & NoteVnode.WRITE
+            buf = bytearray(5)
+            assert await kt.aio_read(f.fileno(), buf, 0) == 5 and buf == b"hello"
+            assert await kt.aio_write(f.fileno(), b"HE", 0) == 2
+            with pytest.raises(OSError):
+                await kt.aio_read(999_999, bytearray(1), 0)
+
+    trio.run(main)
+
+
+def test_file_changes_iterator() -> None:
+    async def main() -> None:
+        with tempfile.TemporaryDirectory() as d:
+            seen = []
+            async with trio.open_nursery() as n:
+
+                async def watch() -> None:
+                    async for ev in kt.file_changes(d, NoteVnode.WRITE):
+                        seen.append(ev.fflags)
+                        if len(seen) == 2:
+                            return
+
+                n.start_soon(watch)
+                await trio.sleep(0.05)
+                for name in ("a", "b"):
+                    open(os.path.join(d, name), "w").close()
+                    await trio.sleep(0.05)
+            assert seen == [NoteVnode.WRITE, NoteVnode.WRITE]
+
+    trio.run(main)
+
+
+def test_cancel_at_every_await_point() -> None:
+    async def main() -> None:
+        fd = os.open(os.devnull, os.O_RDONLY)
+        try:
+            for delay in (0, 0.001, 0.01):
+                with trio.move_on_after(delay):
+                    await kt.wait_kevent(KEvent(3, Filter.TIMER, Flag.ADD, data=10_000))
+                with trio.move_on_after(delay):
+                    await kt.aio_read(fd, bytearray(1), 0)
+            assert not kt._shared()._waiters
+        finally:
+            os.close(fd)
+
+    trio.run(main)
+
+
+def test_guest_mode() -> None:
+    import asyncio
+
+    async def trio_main() -> int:
+        p = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(2)"])
+        st = await kt.wait_process_exit(p.pid)
+        p.wait(5)
+        return st.exitcode or 0
+
+    async def host() -> int:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        trio.lowlevel.start_guest_run(
+            trio_main,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=lambda outcome: done.set_result(outcome.unwrap()),
+        )
+        return await done
+
+    assert asyncio.run(host()) == 2
