@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the Windows Python of .ci/wine/setup.sh under Wine: `python.sh -m pytest ...`.
-# Wine quirks handled here: stdin from /dev/null and stdout through cat (Wine's console
-# handling otherwise hangs or garbles non-tty output), WINEDEBUG=-all (noise), a private
-# WINEPREFIX. Arguments that are absolute Linux paths become Z:\ paths (Wine maps / to
+# Wine quirks handled here: stdin from /dev/null, and stdout and stderr through cat
+# (Wine's console handling otherwise hangs or garbles non-tty output, and Windows
+# CPython dies at start-up - "can't initialize sys standard streams" - when stderr is a
+# regular file); WINEDEBUG=-all (noise); a private WINEPREFIX. Arguments that are absolute Linux paths become Z:\ paths (Wine maps / to
 # Z:). The embeddable Python ignores PYTHONPATH (its ._pth file isolates it), so the
 # entries of KEVENTS_WINE_PYTHONPATH (colon-separated Linux paths) go into a .pth file
 # in its site-packages instead.
@@ -20,5 +21,5 @@ if [ -n "${KEVENTS_WINE_PYTHONPATH:-}" ]; then
     IFS=: read -ra parts <<<"$KEVENTS_WINE_PYTHONPATH"
     for p in "${parts[@]}"; do printf '%s\r\n' "$(winpath "$p")" >>"$pth"; done
 fi
-wine "$cache/python313/python.exe" "${args[@]}" </dev/null | cat
+wine "$cache/python313/python.exe" "${args[@]}" </dev/null 2>&1 | cat
 exit "${PIPESTATUS[0]}"

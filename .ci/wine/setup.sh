@@ -48,6 +48,6 @@ done
 
 # The first start creates the prefix (about 20 s).
 wine "$py/python.exe" -c "import sys, cffi, pytest; print('Windows', sys.version.split()[0])" \
-    </dev/null | cat
+    </dev/null 2>&1 | cat  # both streams through a pipe: see python.sh
 touch "$stamp"
 echo "Windows CPython 3.13.0 under $(wine --version) ready in $cache"
