@@ -4,9 +4,10 @@
 # (Wine's console handling otherwise hangs or garbles non-tty output, and Windows
 # CPython dies at start-up - "can't initialize sys standard streams" - when stderr is a
 # regular file); WINEDEBUG=-all (noise); a private WINEPREFIX. Arguments that are
-# absolute Linux paths become Z:\ paths (Wine maps / to Z:). The embeddable Python ignores PYTHONPATH (its ._pth file isolates it), so the
-# entries of KEVENTS_WINE_PYTHONPATH (colon-separated Linux paths) go into a .pth file
-# in its site-packages instead.
+# absolute Linux paths become Z:\ paths (Wine maps / to Z:). The embeddable Python
+# ignores PYTHONPATH (its ._pth file isolates it), so the entries of
+# KEVENTS_WINE_PYTHONPATH (colon-separated Linux paths) go into a .pth file in its
+# site-packages instead.
 set -uo pipefail
 cache=${KEVENTS_CACHE:-$HOME/.cache/kevents}/wine
 export WINEPREFIX=$cache/prefix WINEDEBUG=-all
