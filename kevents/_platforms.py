@@ -99,25 +99,72 @@ TABLE: dict[str, Row] = {
     "SIGNAL counts": {
         "linux": (
             "differs",
-            "counts deliveries: a standard signal sent again while "
-            "pending (or while the handler runs) coalesces; real-time signals are "
-            "exact (D17)",
+            "counts deliveries, not generations: a standard signal sent again "
+            "while one is pending (blocked, or not yet handled) coalesces in the "
+            "kernel, so bursts may count less than on BSD; real-time signals queue "
+            "and count exactly; a signal sent to self, unblocked, counts exactly (D17)",
+        ),
+    },
+    "SIGNAL blocked or waited for": {
+        "linux": (
+            "differs",
+            "a signal blocked in every thread is counted when it is unblocked and "
+            "delivered; one taken by sigwait(), sigtimedwait() or a signalfd is never "
+            "counted (BSD counts at generation, before any mask)",
+        ),
+    },
+    "SIGNAL pending at registration": {
+        "linux": (
+            "differs",
+            "a signal already pending (blocked) when the knote is added is counted "
+            "when it is delivered after the add; BSD does not count it (C-89)",
         ),
     },
     "SIGNAL disposition": {
         "linux": (
             "differs",
-            "a chaining sigaction handler is installed while knotes exist "
-            "(Python handlers and default actions still run; SIG_IGN becomes a "
-            "handler with SA_RESTART); SIGCHLD set to SIG_IGN is refused with EPERM; "
-            "a later signal.signal() replaces it until the next EV_ADD (D16)",
+            "a chaining sigaction handler is installed while knotes exist: Python "
+            "handlers, KeyboardInterrupt and default actions still run, but SIG_IGN "
+            "becomes a handler (with SA_RESTART), so a child spawned by subprocess "
+            "or posix_spawn inherits SIG_DFL instead of SIG_IGN; a child made by "
+            "os.fork gets its dispositions back (D16)",
+        ),
+    },
+    "SIGNAL later signal.signal()": {
+        "linux": (
+            "differs",
+            "replaces kevents' handler; kevents notices at the next EV_ADD or "
+            "EV_ENABLE of a SIGNAL knote or delivery of a watched signal and "
+            "installs it again on top (chaining to the new action); deliveries in "
+            "between are not counted: set the disposition first, then add (D16)",
+        ),
+    },
+    "SIGNAL SIGCHLD ignored": {
+        "linux": (
+            "differs",
+            "refused with EPERM while SIGCHLD is SIG_IGN (a handler would end "
+            "automatic reaping); BSD accepts the knote and never counts it",
+        ),
+    },
+    "SIGNAL ident check": {
+        "linux": (
+            "differs",
+            "0, numbers above 64, SIGKILL, SIGSTOP and the C library's reserved "
+            "signals (32, 33) are refused with EINVAL; BSD registers any number",
+        ),
+    },
+    "SIGNAL thread-directed": {
+        "kqueue": (
+            "differs",
+            "macOS counts process-directed signals only: pthread_kill() is not seen",
         ),
     },
     "SIGNAL siginfo extra": {
         "linux": (
             "differs",
             "ev.ext is a kevents.SigInfo (pid, uid, si_code) of the last "
-            "sender: an extension no BSD has",
+            "delivery: when several coalesce into one report, the last sender's; an "
+            "extension no BSD has",
         ),
         "kqueue": ("unsupported", "kqueue gives no siginfo: ev.ext is None"),
         "kqueue-over-emulation": (

@@ -1,35 +1,32 @@
-"""EVFILT_SIGNAL on Linux, via a counting handler that chains (spec §5.8, §6.5).
+"""EVFILT_SIGNAL on Linux, via a counting handler that chains (spec §5.8, §6.5, D16, D17).
 
-Story: see kevents/_cffi/linux_signal.c for why not signalfd. The C handler counts each
-delivery per signal and writes to one process-wide eventfd; every queue with SIGNAL
-knotes watches that eventfd edge-triggered, and on each edge compares the counters with
-what each knote saw last. ``data`` is the number of deliveries since the last report
-(EV_CLEAR is automatic); counting goes on while a knote is disabled; signals that came
-before the knote existed are not counted.
+Story: see kevents/_cffi/linux_signal.c for the handler and why not signalfd. The C
+handler counts each delivery per signal and writes to one process-wide eventfd; every
+queue with SIGNAL knotes watches that eventfd edge-triggered, and on each edge compares
+the counters with what each of its knotes saw last. ``data`` is the number of deliveries
+since the last report (EV_CLEAR is automatic); counting goes on while a knote is
+disabled; signals delivered before the knote existed are not counted.
 
-What differs from FreeBSD, and why (also in the platform table):
+The handler is installed while at least one knote (in any queue of the process) watches
+the signal, and the previous action is restored exactly when the last one goes (delete,
+ONESHOT delivery, queue close), unless the program replaced ours meanwhile: then its
+choice stands. kevents changes no signal mask.
 
-* counts are of *deliveries*: a standard signal sent again while it is already pending
-  (blocked in every thread, or arriving while the handler runs) coalesces in the kernel,
-  so bursts may count less than BSD's generation count; real-time signals queue and
-  count exactly (D17);
-* the handler is a real disposition: a signal that was SIG_IGN now interrupts slow system
-  calls only where SA_RESTART does not apply (kevents sets SA_RESTART in that case), and
-  an exec'd child inherits SIG_DFL instead of SIG_IGN while a knote exists;
-* SIGCHLD set to SIG_IGN (automatic reaping) is refused with EPERM rather than changed;
-* a later ``signal.signal()`` for a watched signal replaces kevents' handler; counting
-  resumes when the knote is added again (EV_ADD re-installs the handler, chaining to the
-  new one);
-* ``ev.ext`` is a :class:`SigInfo` with the last sender's pid, uid and si_code (Linux
-  extra; with several senders between two reports, the last one's).
+A later ``signal.signal()`` for a watched signal replaces kevents' handler (CPython calls
+sigaction). kevents notices it with ``sigaction(sig, NULL)`` whenever a SIGNAL knote is
+added or enabled and at every delivery of a watched signal, and then installs its handler
+again on top, chaining to the program's new action; deliveries in between are not
+counted. A program sets the disposition first and adds the knote after, as on BSD.
 
-The previous disposition is restored, exactly, when the last knote for a signal in the
-process is deleted or its queue closed (unless the program replaced ours meanwhile).
+After fork, the child has no queues (they are closed there), so it gets back the
+dispositions it would have had without kevents and its own eventfd: the handler table is
+inherited, but nothing in the child reaches the parent's queues.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -45,6 +42,7 @@ if TYPE_CHECKING:
 
 _CLEAR = int(Flag.CLEAR)
 _EPOLLIN_ET = int(lib.EPOLLIN | lib.EPOLLET)
+_NSIG = int(lib.kev_sig_max()) + 1
 
 
 # Process-wide: one eventfd written by the C handler, and how many knotes (in every
@@ -56,16 +54,18 @@ _efd = -1
 
 def _shared_eventfd() -> int:
     global _efd
-    if _efd < 0:
-        _efd = check(lib.kev_eventfd(), "eventfd")
-    return _efd
+    with _lock:
+        if _efd < 0:
+            _efd = check(lib.kev_eventfd(), "eventfd")
+            lib.kev_sig_set_efd(_efd)
+        return _efd
 
 
 def _acquire(sig: int) -> None:
     with _lock:
-        ret = lib.kev_sig_install(sig, _shared_eventfd())
+        ret = lib.kev_sig_install(sig)
         if ret < 0:
-            raise OSError(-ret, f"cannot watch signal {sig}")
+            raise OSError(-ret, f"cannot watch signal {sig}: {os.strerror(-ret)}")
         _refs[sig] = _refs.get(sig, 0) + 1
 
 
@@ -79,6 +79,34 @@ def _release(sig: int) -> None:
         lib.kev_sig_uninstall(sig)
 
 
+def _repair(sig: int) -> None:
+    """Install the handler again if the program replaced it (signal.signal()). Refused
+    cases (SIGCHLD set to SIG_IGN meanwhile) stay as the program set them."""
+    with _lock:
+        if _refs.get(sig, 0) > 0:
+            lib.kev_sig_install(sig)
+
+
+def _after_fork_in_child() -> None:
+    # The child inherits the handlers, the table and the eventfd (one open file shared
+    # with the parent: a write in the child would wake the parent's queues). Its queues
+    # are closed by kevents._fork, so it gets back the dispositions it had without
+    # kevents and drops its copy of the eventfd. No lock is taken: another thread of the
+    # parent may have held it at fork time.
+    global _lock, _efd
+    _lock = threading.Lock()
+    lib.kev_sig_set_efd(-1)
+    for sig in list(_refs):
+        lib.kev_sig_uninstall(sig)
+    _refs.clear()
+    if _efd >= 0:
+        lib.kev_close(_efd)
+        _efd = -1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class SignalSource(Source):
     filter = Filter.SIGNAL
     userspace = True
@@ -87,55 +115,63 @@ class SignalSource(Source):
         super().__init__(engine)
         self.backend = backend
         self.knotes: dict[int, Knote] = {}
-        self.watching = False
+        self.watching = -1  # the eventfd registered in this queue's epoll, or -1
         self._info = ffi.new("int64_t[3]")
 
     def attach(self, kn: Knote) -> None:
         sig = kn.ident
-        if not 0 < sig <= lib.kev_sig_max():
+        if not 0 < sig < _NSIG:
             raise OSError(errno.EINVAL, f"no signal {sig}")
+        efd = _shared_eventfd()
         _acquire(sig)
+        try:
+            if self.watching < 0:
+                self.backend.add_internal(efd, _EPOLLIN_ET, self._fired)
+                self.watching = efd
+        except BaseException:
+            _release(sig)
+            raise
         kn.flags |= _CLEAR
-        kn.priv = int(lib.kev_sig_count(sig))  # what this knote has seen
+        kn.priv = int(lib.kev_sig_count(sig))  # the generation this knote has seen
         kn.data = 0
         self.knotes[sig] = kn
-        if not self.watching:
-            self.backend.add_internal(_shared_eventfd(), _EPOLLIN_ET, self._fired)
-            self.watching = True
 
     def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
         kn.sfflags, kn.sdata = fflags, data
-        if flags & Flag.ADD and not lib.kev_sig_is_ours(kn.ident):
-            _release(kn.ident)  # someone replaced our handler: install it again on top
-            _acquire(kn.ident)
+        if flags & Flag.ADD:
+            _repair(kn.ident)
+
+    def enable(self, kn: Knote) -> None:
+        _repair(kn.ident)
 
     def detach(self, kn: Knote) -> None:
         if self.knotes.get(kn.ident) is kn:
             del self.knotes[kn.ident]
             _release(kn.ident)
-        if not self.knotes and self.watching and _efd >= 0:
-            self.backend.remove_internal(_efd)
-            self.watching = False
+        if not self.knotes and self.watching >= 0:
+            self.backend.remove_internal(self.watching)
+            self.watching = -1
 
     def _fired(self, events: int) -> None:
+        info = self._info
         for sig, kn in self.knotes.items():
+            _repair(sig)
             now = int(lib.kev_sig_count(sig))
             if now != kn.priv:
                 kn.data += now - kn.priv
                 kn.priv = now
-                lib.kev_sig_info(sig, self._info)
-                kn.ext = SigInfo(int(self._info[0]), int(self._info[1]), int(self._info[2]))
+                lib.kev_sig_info(sig, info)
+                kn.ext = SigInfo(int(info[0]), int(info[1]), int(info[2]))
                 self.engine.enqueue(kn)
 
     def event(self, kn: Knote) -> bool:
-        return kn.data > 0
+        return bool(kn.data > 0)
 
     def clear(self, kn: Knote) -> None:
         kn.data = 0
 
     def forget(self) -> None:
-        # After fork: the child keeps the handler (it chains, so nothing changes for it)
-        # and the shared eventfd; the parent's queues merely see a spurious edge if the
-        # child catches a signal. Nothing here to close.
+        # After fork, in the child: _after_fork_in_child restored the dispositions and
+        # dropped the eventfd (the backend closes its epoll without epoll_ctl).
         self.knotes.clear()
-        self.watching = False
+        self.watching = -1
