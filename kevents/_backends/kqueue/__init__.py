@@ -212,6 +212,10 @@ class KqueueBackend:
                 return errno.ENOTSUP
             if fflags & NoteProc.EXIT:
                 fflags |= self.table.proc_exitstatus
+            # The kernel copies udata into NOTE_TRACK children: the tracked pid lets
+            # their events find the Python udata even when NOTE_EXIT has replaced the
+            # parent pid in `data` (a child that exits before it is reported).
+            return self.mod.kevent(ch.ident, native_filter, flags, fflags, ch.data, ch.ident)
         return self.mod.kevent(ch.ident, native_filter, flags, fflags, ch.data, 0)
 
     def _remember(self, ch: KEvent) -> None:
@@ -278,8 +282,10 @@ class KqueueBackend:
                 fflags = 0  # D26
             udata = self.udata.get(key)
             if filt == Filter.PROC and fflags & NoteProc.CHILD and key not in self.udata:
-                # a NOTE_TRACK child: the kernel gave it the parent's udata
-                udata = self.udata[key] = self.udata.get((ev.data, Filter.PROC))
+                # a NOTE_TRACK child: the kernel gave it the tracked ancestor's udata
+                parent = (ev.data, Filter.PROC)
+                udata = self.udata.get(parent if parent in self.udata else (ev.udata, Filter.PROC))
+                self.udata[key] = udata
             if flags & _ONESHOT:
                 self.udata.pop(key, None)
             out.append(KEvent(ev.ident, filt, flags, fflags, ev.data, udata))

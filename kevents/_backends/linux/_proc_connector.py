@@ -35,12 +35,14 @@ CN_VAL_PROC = 1
 PROC_CN_MCAST_LISTEN = 1
 PROC_EVENT_FORK = 0x00000001
 PROC_EVENT_EXEC = 0x00000002
+PROC_EVENT_EXIT = 0x80000000
 _NLMSG_DONE = 3
 _NLMSG_HDR = struct.Struct("=IHHII")
 _CN_MSG = struct.Struct("=IIIIHH")
 _EVENT_HDR = struct.Struct("=IIQ")
 _FORK = struct.Struct("=IIII")
 _EXEC = struct.Struct("=II")
+_EXIT = struct.Struct("=IIII")  # pid, tgid, exit_code (a wait status), exit_signal
 
 _FORK_NOTE = int(NoteProc.FORK)
 _EXEC_NOTE = int(NoteProc.EXEC)
@@ -119,6 +121,11 @@ class Connector:
                 kn = self.tracked.get(tgid)
                 if kn is not None and kn.sfflags & _EXEC_NOTE:
                     kn.source.note(kn, _EXEC_NOTE, 0)
+            elif what == PROC_EVENT_EXIT:
+                pid, tgid, status, _sig = _EXIT.unpack_from(data, payload)
+                kn = self.tracked.get(tgid)
+                if pid == tgid and kn is not None and kn.priv is not None and kn.priv.fd < 0:
+                    kn.source.connector_exit(kn, status)
             pos += (length + 3) & ~3
 
     def _forked(self, parent: int, child: int) -> None:
@@ -140,8 +147,14 @@ class Connector:
         kn.source = src
         try:
             src.attach(kn)
-        except OSError:
-            return False
+        except OSError as exc:
+            # The child ran, exited and was reaped before this message was read (its
+            # parent waits for it at once, say): no pidfd can be opened any more. FreeBSD
+            # attaches at fork and misses nothing; here the child's later EXEC and EXIT
+            # messages follow in this same stream, so the knote is fed from them.
+            if exc.errno != errno.ESRCH:
+                return False
+            src.attach_gone(kn)
         self.engine.knotes[(child, Filter.PROC)] = kn
         src.note(kn, _CHILD, parent.ident)
         return True

@@ -108,6 +108,17 @@ class ProcSource(Source):
             self.detach(kn)
             raise
 
+    def attach_gone(self, kn: Knote) -> None:
+        """A tracked child that is already gone: fed by the proc connector only."""
+        kn.flags |= _CLEAR
+        kn.priv = _Watch(-1, owned=False)
+        assert self.connector is not None
+        self.connector.track(kn)
+
+    def connector_exit(self, kn: Knote, status: int) -> None:
+        if not kn.priv.done:
+            self._deliver(kn, status, True)
+
     def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
         if fflags & _TRACKING and not kn.sfflags & _TRACKING:
             from ._proc_connector import connector_for
@@ -134,7 +145,8 @@ class ProcSource(Source):
         watch: _Watch = kn.priv
         watch.done = True
         watch.grace = 0
-        self.backend.remove_internal(watch.fd)  # no more edges wanted
+        if watch.fd >= 0:
+            self.backend.remove_internal(watch.fd)  # no more edges wanted
         if not kn.sfflags & _EXIT:
             if not kn.fflags:
                 self.engine.drop(kn)  # watched FORK/EXEC only: gone without an event
@@ -189,7 +201,7 @@ class ProcSource(Source):
         kn.priv = None
         if self.connector is not None:
             self.connector.untrack(kn)
-        if not watch.done and watch.fd in self.backend.internal:
+        if not watch.done and watch.fd >= 0 and watch.fd in self.backend.internal:
             self.backend.remove_internal(watch.fd)
         if watch.owned:
             self.owned.discard(watch.fd)
