@@ -5,9 +5,13 @@
 # (imports, translation logic); the conformance suite joins when the backend does.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-if ! "$root/.ci/wine/setup.sh"; then
-    echo "Windows tier: skipped - Wine could not be installed on this machine"
+rc=0
+"$root/.ci/wine/setup.sh" || rc=$?
+if [ "$rc" = 3 ]; then
+    echo "Windows tier: SKIPPED - Wine could not be installed on this machine (see above)"
     exit 0
+elif [ "$rc" != 0 ]; then
+    exit "$rc"  # a broken setup is a failure, not a skip
 fi
 export KEVENTS_WINE_PYTHONPATH="$root:$root/adapters"
 if [ -d "$root/kevents/_backends/windows" ]; then
