@@ -54,10 +54,10 @@ TABLE: dict[str, Row] = {
     },
     "socket error in fflags": {
         "linux": (
-            "differs",
-            "read with getsockopt(SO_ERROR), which clears it: after an "
-            "EV_EOF event with an error, SO_ERROR reads 0; the error is kept on the "
-            "knote and repeated in later EOF events",
+            "unsupported",
+            "fflags is 0 on EV_EOF: Linux can read a socket's error only by clearing "
+            "it (SO_ERROR), which would hide a failed non-blocking connect from the "
+            "program's own getsockopt(SO_ERROR); the error stays in the socket (D39)",
         ),
     },
     "close without EV_DELETE": {

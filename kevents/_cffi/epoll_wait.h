@@ -72,26 +72,12 @@ static int kev_raw_wait(int epfd, struct epoll_event *buf, int room, int64_t tim
     return n < 0 ? -errno : n;
 }
 
-/* SO_ERROR is destructive (reading it clears it), so it is read once per fd per call
- * and shared by that fd's READ and WRITE records. */
-struct kev_errcache { int n; int fd[16]; int err[16]; };
-
-static int kev_sock_error(struct kev_errcache *c, int fd)
-{
-    for (int i = 0; i < c->n; i++)
-        if (c->fd[i] == fd)
-            return c->err[i];
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = 0;
-    if (c->n < 16) {
-        c->fd[c->n] = fd;
-        c->err[c->n] = err;
-        c->n++;
-    }
-    return err;
-}
+/* The socket error is not read here. BSD puts so_error in fflags without clearing it;
+ * Linux has no such read: getsockopt(SO_ERROR) clears sk_err (and recv/connect consume
+ * it too). Reading it would take the error from the program, and the standard
+ * non-blocking connect (wait for WRITE, then getsockopt(SO_ERROR): selectors, asyncio)
+ * would see a failed connect as a success. So fflags stays 0 and the error stays in
+ * the socket for the program (D39). */
 
 /* READ data: bytes readable (FIONREAD); for a TCP listener, where FIONREAD is EINVAL,
  * the accept-queue length from TCP_INFO (tcpi_unacked, verified on 6.18); anything else
@@ -137,22 +123,19 @@ static int64_t kev_write_data(int fd, uint32_t *events)
     return a > b ? (int64_t)a - b : 0;
 }
 
-static void kev_emit(int64_t *o, uint64_t token, uint32_t events, struct kev_errcache *c)
+static void kev_emit(int64_t *o, uint64_t token, uint32_t events)
 {
     int fd = (int)(token & 0xffffffffu);
     int role = (int)((token >> 32) & 0xf);
-    int64_t data = 0, err = 0;
+    int64_t data = 0;
     if (role == KEV_ROLE_READ)
         data = kev_read_data(fd, &events);
     else if (role == KEV_ROLE_WRITE)
         data = kev_write_data(fd, &events);
-    if ((role == KEV_ROLE_READ || role == KEV_ROLE_WRITE) && (events & EPOLLERR)
-        && !(events & KEV_STALE))
-        err = kev_sock_error(c, fd);
     o[0] = (int64_t)token;
     o[1] = (int64_t)events;
     o[2] = data;
-    o[3] = err;
+    o[3] = 0; /* fflags: see above */
 }
 
 /* Wait on the queue's epoll fd and translate up to `room` events into `out`
@@ -163,9 +146,7 @@ static int kev_wait(int epfd, int innerfd, void *vbuf, int room, int64_t timeout
                     int64_t *out)
 {
     struct epoll_event *buf = vbuf;
-    struct kev_errcache cache;
     int k = 0, inner = 0;
-    cache.n = 0;
     int n = kev_raw_wait(epfd, buf, room, timeout_ns);
     if (n < 0)
         return n;
@@ -175,12 +156,12 @@ static int kev_wait(int epfd, int innerfd, void *vbuf, int room, int64_t timeout
             inner = 1;
             continue;
         }
-        kev_emit(out + KEV_OUT_WIDTH * k++, token, buf[i].events, &cache);
+        kev_emit(out + KEV_OUT_WIDTH * k++, token, buf[i].events);
     }
     if (inner && k < room) {
         n = epoll_wait(innerfd, buf, room - k, 0);
         for (int i = 0; i < n; i++)
-            kev_emit(out + KEV_OUT_WIDTH * k++, buf[i].data.u64, buf[i].events, &cache);
+            kev_emit(out + KEV_OUT_WIDTH * k++, buf[i].data.u64, buf[i].events);
     }
     return k;
 }

@@ -68,8 +68,9 @@ def test_every_cited_file_and_name_exists() -> None:
 def test_every_decision_has_an_entry() -> None:
     text = (DOCS / "decisions.rst").read_text()
     labels = set(re.findall(r"^\.\. _d(\d+):$", text, re.M))
-    assert labels == {str(n) for n in range(1, 39)}, sorted(labels, key=int)
-    for n in range(1, 39):
+    last = max(map(int, labels))
+    assert labels == {str(n) for n in range(1, last + 1)}, sorted(labels, key=int)
+    for n in range(1, last + 1):
         assert re.search(rf"^D{n} · ", text, re.M), f"D{n} has a label but no entry"
 
 

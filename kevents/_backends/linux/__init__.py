@@ -336,19 +336,15 @@ class LinuxBackend:
             if kn.disabled:
                 continue
             data = vals[i + 2]
-            fflags = vals[i + 3]
-            if fflags:
-                st.sockerr = fflags
+            fflags = vals[i + 3]  # 0: the socket error stays in the socket (D39)
             if kn.filter == _READ:
                 if events & _READ_EOF:
                     flags |= _EOF
-                    fflags = fflags or st.sockerr
                 elif data < st.lowat and (data or resolve_countable(kn)):
                     st.source.stale(kn)  # nothing (or too little) to read: not ready (D12)
                     continue
             elif events & _WRITE_EOF:
                 flags |= _EOF
-                fflags = fflags or st.sockerr
             if flags & _ONESHOTS:  # the engine applies ONESHOT/DISPATCH
                 ev = engine.kernel_event(kn, flags & ~kn.flags, fflags, data)
                 if ev is not None:

@@ -81,7 +81,6 @@ class _Reg:
         "lowat",
         "old_lowat",
         "registered",
-        "sockerr",
         "source",
     )
 
@@ -93,7 +92,6 @@ class _Reg:
         self.old_lowat = -1
         self.registered = False
         self.armed = False
-        self.sockerr = 0
 
 
 def identify(ident: int) -> tuple[int, int, int]:
