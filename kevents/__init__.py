@@ -18,13 +18,14 @@ from ._event import (
     NoteVnode,
 )
 from ._info import BackendInfo, FilterInfo, backend_info
-from ._process import Process, pidfd_open, spawn
+from ._process import ExitStatus, Process, pidfd_open, spawn
 from ._queue import Queue
 from ._siginfo import SigInfo
 from ._version import __version__
 
 __all__ = [
     "BackendInfo",
+    "ExitStatus",
     "Filter",
     "FilterInfo",
     "Flag",

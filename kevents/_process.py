@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 from typing import Any
 
 from ._errors import UnsupportedError
+from ._event import Flag, KEvent, NoteProc
+
+
+@dataclasses.dataclass(frozen=True)
+class ExitStatus:
+    """How a process ended, from its NOTE_EXIT event: ``status`` is the wait status
+    (``os.waitstatus_to_exitcode`` reads it) when ``known``; where the OS could not tell
+    (a non-child whose parent had not reaped it yet), ``known`` is False."""
+
+    pid: int
+    known: bool
+    status: int
+
+    @classmethod
+    def from_kevent(cls, ev: KEvent) -> ExitStatus:
+        """The exit status a PROC/PROCDESC NOTE_EXIT event carries; OSError for an
+        EV_ERROR entry (``data`` = errno, e.g. ESRCH for a pid that is gone)."""
+        if ev.flags & Flag.ERROR:
+            raise OSError(ev.data, os.strerror(ev.data))
+        return cls(int(ev.ident), bool(ev.fflags & NoteProc.EXITSTATUS), int(ev.data))
+
+    @property
+    def exitcode(self) -> int | None:
+        """As :attr:`subprocess.Popen.returncode`: -N for a signal, None when unknown."""
+        return os.waitstatus_to_exitcode(self.status) if self.known else None
 
 
 def pidfd_open(pid: int) -> int:

@@ -16,7 +16,6 @@ through a USER event when it must stop.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import signal as _signal
@@ -28,7 +27,7 @@ from typing import Any
 import trio
 
 import kevents
-from kevents import Filter, Flag, KEvent, NoteProc, NoteVnode
+from kevents import ExitStatus, Filter, Flag, KEvent, NoteProc, NoteVnode
 
 __all__ = [
     "ExitStatus",
@@ -227,27 +226,12 @@ async def wait_kevent(change: KEvent) -> KEvent:
     return await _shared().wait_kevent(change)
 
 
-@dataclasses.dataclass(frozen=True)
-class ExitStatus:
-    """How a process ended: ``status`` is the wait status when ``known``."""
-
-    pid: int
-    known: bool
-    status: int
-
-    @property
-    def exitcode(self) -> int | None:
-        """As :attr:`subprocess.Popen.returncode`: -N for a signal, None when unknown."""
-        return os.waitstatus_to_exitcode(self.status) if self.known else None
-
-
 async def wait_process_exit(pid: int) -> ExitStatus:
     """Wait until process ``pid`` (any process, child or not) exits. kevents never
     reaps: a child's status remains for its own ``wait()``."""
-    ev = await wait_kevent(KEvent(pid, Filter.PROC, Flag.ADD, NoteProc.EXIT))
-    if ev.flags & Flag.ERROR:
-        raise OSError(ev.data, os.strerror(ev.data))
-    return ExitStatus(pid, bool(ev.fflags & NoteProc.EXITSTATUS), ev.data)
+    return ExitStatus.from_kevent(
+        await wait_kevent(KEvent(pid, Filter.PROC, Flag.ADD, NoteProc.EXIT))
+    )
 
 
 @contextlib.asynccontextmanager
