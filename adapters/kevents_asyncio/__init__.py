@@ -1,0 +1,229 @@
+"""kevents for asyncio: an event loop on a kevents queue, in one line.
+
+    asyncio.run(main(), loop_factory=kevents_asyncio.new_event_loop)   # 3.12+
+    kevents_asyncio.run(main())                                          # 3.11+
+
+The loop is asyncio's selector loop with kqueue semantics underneath (see ``_loop.py``
+for what changes). Beyond asyncio, awaitable and cancellable: any process's exit
+(:func:`wait_process_exit`), signals with counts (:func:`open_signal_receiver`), file
+and directory changes (:func:`file_changes`, :func:`wait_file_change`), disk AIO
+(:func:`aio_read`, :func:`aio_write`), and any raw registration (:func:`wait_kevent`,
+``loop.add_kevent``). Uses only kevents' public API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal as _signal
+import sys
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
+
+from kevents import ExitStatus, Filter, Flag, KEvent, NoteVnode
+
+from ._loop import WAKE_IDENT, KeventsEventLoop
+from ._selector import KeventsSelector
+
+__all__ = [
+    "WAKE_IDENT",
+    "EventLoopPolicy",
+    "ExitStatus",
+    "KeventsEventLoop",
+    "KeventsSelector",
+    "aio_read",
+    "aio_write",
+    "file_changes",
+    "install",
+    "new_event_loop",
+    "open_signal_receiver",
+    "run",
+    "wait_file_change",
+    "wait_kevent",
+    "wait_process_exit",
+]
+
+T = TypeVar("T")
+
+#: the VNODE notes the file helpers watch unless told otherwise
+FILE_NOTES = int(
+    NoteVnode.DELETE
+    | NoteVnode.WRITE
+    | NoteVnode.EXTEND
+    | NoteVnode.ATTRIB
+    | NoteVnode.LINK
+    | NoteVnode.RENAME
+)
+
+
+def new_event_loop() -> KeventsEventLoop:
+    """A new kevents event loop (``loop_factory`` for :func:`asyncio.run` on 3.12+)."""
+    return KeventsEventLoop()
+
+
+def run(main: Coroutine[Any, Any, T], *, debug: bool | None = None) -> T:
+    """:func:`asyncio.run` on a kevents event loop, on Python 3.11 and later."""
+    if sys.version_info >= (3, 12):
+        return asyncio.run(main, debug=debug, loop_factory=new_event_loop)
+    with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
+        return runner.run(main)
+
+
+class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """The default policy, making kevents loops (``asyncio.set_event_loop_policy``)."""
+
+    def new_event_loop(self) -> KeventsEventLoop:
+        return new_event_loop()
+
+
+def install() -> None:
+    """Make kevents loops the default (as ``uvloop.install()``): sets the policy."""
+    asyncio.set_event_loop_policy(EventLoopPolicy())
+
+
+# -- extras ---------------------------------------------------------------------------
+
+
+def _loop() -> KeventsEventLoop:
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, KeventsEventLoop):
+        raise RuntimeError(
+            "kevents_asyncio needs a kevents event loop "
+            "(kevents_asyncio.run(main()) or loop_factory=kevents_asyncio.new_event_loop)"
+        )
+    return loop
+
+
+async def _next_event(loop: KeventsEventLoop, key: tuple[int, int], start: Any) -> KEvent:
+    """``start(callback)`` registers ``key``; wait for its first event. Cancelling (or
+    an error) deletes the registration."""
+    fut: asyncio.Future[KEvent] = loop.create_future()
+
+    def deliver(ev: KEvent) -> None:
+        if not fut.done():
+            fut.set_result(ev)
+
+    start(deliver)
+    try:
+        return await fut
+    finally:
+        loop.remove_kevent(*key)
+
+
+async def wait_kevent(change: KEvent) -> KEvent:
+    """Register ``change`` (made ONESHOT) and return its first event. Cancellable:
+    cancelling deletes the registration. Errors raise :class:`OSError`."""
+    loop = _loop()
+    change = change._replace(flags=int(change.flags) | Flag.ADD | Flag.ONESHOT)
+    key = (int(change.ident), int(change.filter))
+    return await _next_event(loop, key, lambda cb: loop.add_kevent(change, cb))
+
+
+async def wait_process_exit(pid: int) -> ExitStatus:
+    """Wait until process ``pid`` (any process, child or not) exits. kevents never
+    reaps: a child's status remains for its own ``wait()``."""
+    loop = _loop()
+    fut: asyncio.Future[KEvent] = loop.create_future()
+
+    def deliver(ev: KEvent) -> None:
+        if not fut.done():
+            fut.set_result(ev)
+
+    cancel = loop.watch_process_exit(pid, deliver)
+    try:
+        return ExitStatus.from_kevent(await fut)
+    finally:
+        cancel()
+
+
+@contextlib.asynccontextmanager
+async def open_signal_receiver(*signals: int) -> AsyncIterator[AsyncIterator[tuple[int, int]]]:
+    """``async with open_signal_receiver(SIGTERM, SIGHUP) as signals:`` then
+    ``async for signum, count in signals``. Counts are never lost: while the receiver
+    is open the signals are ignored (as BSD programs do with kqueue) and counted by the
+    SIGNAL filter; the previous handlers come back on exit."""
+    if not signals:
+        raise TypeError("open_signal_receiver needs at least one signal")
+    loop = _loop()
+    queue: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+    previous: dict[int, Any] = {}
+    try:
+        for sig in signals:
+            previous[sig] = _signal.signal(sig, _signal.SIG_IGN)
+            loop.add_kevent(
+                KEvent(sig, Filter.SIGNAL, Flag.ADD),
+                lambda ev: queue.put_nowait((int(ev.ident), int(ev.data))),
+            )
+
+        async def receive() -> AsyncIterator[tuple[int, int]]:
+            while True:
+                yield await queue.get()
+
+        yield receive()
+    finally:
+        for sig in previous:
+            loop.remove_kevent(sig, Filter.SIGNAL)
+        for sig, handler in previous.items():
+            _signal.signal(sig, handler)
+
+
+def _open_target(target: int | str) -> tuple[int, bool]:
+    if isinstance(target, int):
+        return target, False
+    return os.open(target, os.O_RDONLY), True
+
+
+async def wait_file_change(target: int | str, notes: int = FILE_NOTES) -> int:
+    """Wait for the next change to a file or directory (an fd or a path); returns the
+    NoteVnode bits that happened."""
+    fd, owned = _open_target(target)
+    try:
+        ev = await wait_kevent(KEvent(fd, Filter.VNODE, Flag.CLEAR, notes))
+    finally:
+        if owned:
+            os.close(fd)
+    return int(ev.fflags)
+
+
+async def file_changes(target: int | str, notes: int = FILE_NOTES) -> AsyncIterator[KEvent]:
+    """Every change to a file or directory (an fd or a path), as VNODE events, until
+    the caller stops iterating (or the file is deleted and the event says so)."""
+    loop = _loop()
+    queue: asyncio.Queue[KEvent] = asyncio.Queue()
+    fd, owned = _open_target(target)
+    try:
+        loop.add_kevent(KEvent(fd, Filter.VNODE, Flag.CLEAR, notes), queue.put_nowait)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            loop.remove_kevent(fd, Filter.VNODE)
+    finally:
+        if owned:
+            os.close(fd)
+
+
+async def _aio(submit: Any) -> int:
+    loop = _loop()
+    rid = submit(loop.queue)
+    # cancelling deletes the request (the kernel cancels it; the buffer stays pinned
+    # until it is done with it)
+    ev = await _next_event(
+        loop, (rid, int(Filter.AIO)), lambda cb: loop.on_kevent(rid, Filter.AIO, cb)
+    )
+    if ev.data < 0:
+        raise OSError(ev.fflags, os.strerror(ev.fflags))
+    return int(ev.data)
+
+
+async def aio_read(fd: int, buffer: Any, offset: int) -> int:
+    """Read into ``buffer`` at ``offset`` of ``fd`` through the queue's AIO (io_uring on
+    Linux where available); returns the bytes read."""
+    return await _aio(lambda kq: kq.aio_read(fd, buffer, offset))
+
+
+async def aio_write(fd: int, buffer: Any, offset: int) -> int:
+    """Write ``buffer`` at ``offset`` of ``fd`` through the queue's AIO; returns the
+    bytes written."""
+    return await _aio(lambda kq: kq.aio_write(fd, buffer, offset))

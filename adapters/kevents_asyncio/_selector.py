@@ -1,0 +1,112 @@
+"""A :mod:`selectors` selector over a kevents queue, with room for kevents of any filter.
+
+asyncio's selector loop speaks ``register(fd, EVENT_READ | EVENT_WRITE, data)`` and
+``select(timeout) -> [(key, mask)]``; here each mask bit is one kevent registration,
+``(fd, READ)`` and ``(fd, WRITE)``, as in CPython's ``KqueueSelector``. A ``modify``
+changes only the filters that differ, in one ``control()`` call.
+
+Every other event the queue returns (USER wake-ups, signals, process exits, file
+changes, AIO completions, raw registrations) is kept in :attr:`extras` for the loop,
+which handles them after the fd events of the same turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+from typing import Any
+
+import kevents
+from kevents import Filter, Flag, KEvent
+
+_READ = int(Filter.READ)
+_WRITE = int(Filter.WRITE)
+_EVENT_READ = selectors.EVENT_READ
+_EVENT_WRITE = selectors.EVENT_WRITE
+_MIN_ROOM = 64
+# the stdlib's key bookkeeping (as CPython's own KqueueSelector uses it); typeshed does
+# not describe its attributes
+_SelectorImpl: Any = selectors._BaseSelectorImpl
+
+
+class KeventsSelector(_SelectorImpl):  # type: ignore[misc]
+    """A selector on a :class:`kevents.Queue` (owned: closed with the selector)."""
+
+    def __init__(self, queue: kevents.Queue | None = None) -> None:
+        super().__init__()
+        self.queue = queue if queue is not None else kevents.Queue()
+        self.extras: list[KEvent] = []
+        self._room = _MIN_ROOM
+        self._control = self.queue.control
+
+    def fileno(self) -> int:
+        return self.queue.fileno()
+
+    def _changes(self, fd: int, old: int, new: int) -> list[KEvent]:
+        changes = []
+        for bit, filt in ((_EVENT_READ, _READ), (_EVENT_WRITE, _WRITE)):
+            if new & bit and not old & bit:
+                changes.append(KEvent(fd, filt, Flag.ADD))
+            elif old & bit and not new & bit:
+                changes.append(KEvent(fd, filt, Flag.DELETE))
+        return changes
+
+    def _room_for(self) -> None:
+        self._room = max(_MIN_ROOM, 2 * len(self._fd_to_key))
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        key: selectors.SelectorKey = super().register(fileobj, events, data)
+        try:
+            self._control(self._changes(key.fd, 0, events), 0, 0)
+        except BaseException:
+            super().unregister(fileobj)
+            raise
+        self._room_for()
+        return key
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        key: selectors.SelectorKey = super().unregister(fileobj)
+        for change in self._changes(key.fd, key.events, 0):
+            with contextlib.suppress(OSError):  # closed since: its knotes went with it
+                self._control([change], 0, 0)
+        self._room_for()
+        return key
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        try:
+            key = self._fd_to_key[self._fileobj_lookup(fileobj)]
+        except KeyError:
+            raise KeyError(f"{fileobj!r} is not registered") from None
+        if events != key.events:
+            if not events or events & ~(_EVENT_READ | _EVENT_WRITE):
+                raise ValueError(f"Invalid events: {events!r}")
+            self._control(self._changes(key.fd, key.events, events), 0, 0)
+        new: selectors.SelectorKey = key._replace(events=events, data=data)
+        self._fd_to_key[key.fd] = new
+        return new
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is not None and timeout < 0:
+            timeout = 0
+        try:
+            got = self._control(None, self._room, timeout)
+        except InterruptedError:
+            return []
+        ready = []
+        get = self._fd_to_key.get
+        for ev in got:
+            filt = ev.filter
+            if filt in (_READ, _WRITE):
+                key = get(ev.ident)
+                if key is not None:
+                    mask = _EVENT_READ if filt == _READ else _EVENT_WRITE
+                    if key.events & mask:
+                        ready.append((key, mask))
+                    continue
+            self.extras.append(ev)
+        return ready
+
+    def close(self) -> None:
+        self.queue.close()
+        self.extras.clear()
+        super().close()

@@ -1,0 +1,405 @@
+"""kevents_asyncio: the loop's own behaviour and the extras (issue 7). CPython's suite
+(test_asyncio_cpython.py) covers asyncio's behaviour on top of it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kevents
+from kevents import Filter, Flag, KEvent, NoteVnode
+
+kevents_asyncio = pytest.importorskip("kevents_asyncio")
+
+PY = sys.executable
+unix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and fork")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _signal_eventfd() -> None:
+    """kevents keeps one process-wide fd for signals once any SIGNAL knote existed (on
+    Linux); open it before the per-test fd-leak check takes its first count."""
+    if sys.platform != "win32":
+        with kevents.Queue() as kq:
+            kq.control([KEvent(signal.SIGWINCH, Filter.SIGNAL, Flag.ADD)], 0)
+
+
+def run(coro: Any) -> Any:
+    return kevents_asyncio.run(coro)
+
+
+def test_run_uses_a_kevents_loop() -> None:
+    async def main() -> str:
+        return type(asyncio.get_running_loop()).__name__
+
+    assert run(main()) == "KeventsEventLoop"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="loop_factory is 3.12+")
+def test_loop_factory_one_line() -> None:
+    async def main() -> bool:
+        return isinstance(asyncio.get_running_loop(), kevents_asyncio.KeventsEventLoop)
+
+    assert asyncio.run(main(), loop_factory=kevents_asyncio.new_event_loop)
+
+
+def test_policy_install() -> None:
+    old = asyncio.get_event_loop_policy()
+    try:
+        kevents_asyncio.install()
+        loop = asyncio.new_event_loop()
+        try:
+            assert isinstance(loop, kevents_asyncio.KeventsEventLoop)
+        finally:
+            loop.close()
+    finally:
+        asyncio.set_event_loop_policy(old)
+
+
+def test_wakeup_is_a_user_event_not_a_self_pipe() -> None:
+    loop = kevents_asyncio.new_event_loop()
+    try:
+        assert loop._internal_fds == 0 and not hasattr(loop, "_ssock")
+        fut = loop.create_future()
+        threading.Timer(0.05, loop.call_soon_threadsafe, (fut.set_result, 7)).start()
+        assert loop.run_until_complete(fut) == 7
+        # many wake-ups before the loop runs cost one event (EV_CLEAR)
+        for _ in range(1000):
+            loop._write_to_self()
+        got = loop.queue.control(None, 10, 0)
+        assert [(ev.ident, ev.filter) for ev in got] == [(kevents_asyncio.WAKE_IDENT, Filter.USER)]
+    finally:
+        loop.close()
+    assert loop.queue.closed
+    loop._write_to_self()  # ignored once closed, as asyncio's self-pipe is
+
+
+def test_threadsafe_wakeups_from_many_threads() -> None:
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        count = 0
+
+        def bump() -> None:
+            nonlocal count
+            count += 1
+            if count == 4000:
+                done.set()
+
+        def worker() -> None:
+            for _ in range(1000):
+                loop.call_soon_threadsafe(bump)
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        await asyncio.wait_for(done.wait(), 10)
+        for t in threads:
+            t.join()
+        return count
+
+    assert run(main()) == 4000
+
+
+def test_refused_connect_is_an_error() -> None:  # D39, found by CPython's suite
+    async def main() -> None:
+        import socket
+
+        free = socket.create_server(("127.0.0.1", 0))
+        addr = free.getsockname()
+        free.close()
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection(*addr)
+
+    run(main())
+
+
+@unix_only
+def test_signal_handler_once_per_delivery_and_restored() -> None:
+    before = signal.getsignal(signal.SIGUSR1)
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        got: list[int] = []
+        loop.add_signal_handler(signal.SIGUSR1, got.append, 1)
+        for _ in range(3):
+            os.kill(os.getpid(), signal.SIGUSR1)  # delivered before kill returns
+        await asyncio.sleep(0.05)
+        assert loop.remove_signal_handler(signal.SIGUSR1)
+        assert not loop.remove_signal_handler(signal.SIGUSR1)
+        return got
+
+    assert run(main()) == [1, 1, 1]
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+    signal.signal(signal.SIGUSR1, before)
+
+
+@unix_only
+def test_signal_handler_errors() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        with pytest.raises(TypeError):
+            loop.add_signal_handler("x", print)
+        with pytest.raises(ValueError):
+            loop.add_signal_handler(0, print)
+        with pytest.raises(RuntimeError):
+            loop.add_signal_handler(signal.SIGKILL, print)
+
+        async def coro() -> None:
+            pass
+
+        with pytest.raises(TypeError):
+            loop.add_signal_handler(signal.SIGUSR1, coro)
+        err: list[BaseException] = []
+
+        def other_thread() -> None:
+            try:
+                loop.add_signal_handler(signal.SIGUSR2, print)
+            except RuntimeError as exc:
+                err.append(exc)
+
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+        assert err
+
+    run(main())
+    assert signal.getsignal(signal.SIGKILL) == signal.SIG_DFL
+
+
+@unix_only
+def test_loop_close_removes_signal_handlers() -> None:
+    loop = kevents_asyncio.new_event_loop()
+    loop.add_signal_handler(signal.SIGUSR2, print)
+    assert signal.getsignal(signal.SIGUSR2) not in (signal.SIG_DFL, signal.SIG_IGN)
+    loop.close()
+    assert signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL
+
+
+@unix_only
+def test_subprocess_exit_without_sigchld_handler_or_threads() -> None:
+    sigchld = signal.getsignal(signal.SIGCHLD)
+
+    async def main() -> tuple[int | None, bytes, int]:
+        threads = threading.active_count()
+        p = await asyncio.create_subprocess_exec(
+            PY, "-c", "import sys; print('out'); sys.exit(7)", stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await p.communicate()
+        assert threading.active_count() == threads  # no child-watcher thread
+        return p.returncode, out, threads
+
+    code, out, _ = run(main())
+    assert (code, out) == (7, b"out\n")
+    assert signal.getsignal(signal.SIGCHLD) == sigchld
+
+
+@unix_only
+def test_subprocess_killed_by_signal() -> None:
+    async def main() -> int | None:
+        p = await asyncio.create_subprocess_exec(PY, "-c", "import time; time.sleep(30)")
+        p.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(p.wait(), 10)
+
+    assert run(main()) == -signal.SIGTERM
+
+
+@unix_only
+def test_wait_process_exit_of_a_non_child() -> None:
+    # the child of a helper process: not ours, still watched
+    helper = subprocess.Popen(
+        [
+            PY,
+            "-c",
+            "import subprocess,sys; p=subprocess.Popen([sys.executable,'-c',"
+            "'import time; time.sleep(0.3)']); print(p.pid, flush=True); p.wait()",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert helper.stdout is not None
+    pid = int(helper.stdout.readline())
+
+    async def main() -> kevents.ExitStatus:
+        return await asyncio.wait_for(kevents_asyncio.wait_process_exit(pid), 10)
+
+    status = run(main())
+    assert status.pid == pid
+    if status.known:
+        assert status.exitcode == 0
+    helper.wait(10)
+    helper.stdout.close()
+
+
+def test_wait_process_exit_cancelled_deletes_registration() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(kevents_asyncio.wait_process_exit(os.getpid()), 0.05)
+        assert not loop._kev_callbacks  # nothing left behind
+        with pytest.raises(OSError):
+            loop.queue.control([KEvent(os.getpid(), Filter.PROC, Flag.DELETE)], 0)
+
+    run(main())
+
+
+def test_wait_process_exit_bad_pid() -> None:
+    async def main() -> None:
+        with pytest.raises(OSError):
+            await kevents_asyncio.wait_process_exit(0x7FFFFFF0)
+
+    run(main())
+
+
+@unix_only
+def test_signal_receiver_counts() -> None:
+    before = signal.getsignal(signal.SIGUSR2)
+
+    async def main() -> tuple[int, int]:
+        async with kevents_asyncio.open_signal_receiver(signal.SIGUSR2) as signals:
+            for _ in range(5):
+                os.kill(os.getpid(), signal.SIGUSR2)
+            async for item in signals:
+                return item  # type: ignore[no-any-return]
+        raise AssertionError("unreachable")
+
+    assert run(main()) == (signal.SIGUSR2, 5)
+    assert signal.getsignal(signal.SIGUSR2) == before
+
+
+def test_file_changes(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"")
+
+    async def main() -> list[int]:
+        seen = []
+        changes = kevents_asyncio.file_changes(str(path))
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, path.write_bytes, b"x")
+        async for ev in changes:
+            seen.append(ev.fflags)
+            if len(seen) == 1:
+                loop.call_later(0.05, path.unlink)
+            if ev.fflags & NoteVnode.DELETE:
+                break
+        await changes.aclose()
+        return seen
+
+    seen = run(main())
+    assert seen[0] & NoteVnode.WRITE
+    assert seen[-1] & NoteVnode.DELETE
+
+
+def test_aio_read_write(tmp_path: Path) -> None:
+    fd = os.open(tmp_path / "data", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+
+        async def main() -> bytes:
+            assert await kevents_asyncio.aio_write(fd, b"hello world", 0) == 11
+            buf = bytearray(5)
+            assert await kevents_asyncio.aio_read(fd, buf, 6) == 5
+            return bytes(buf)
+
+        assert run(main()) == b"world"
+    finally:
+        os.close(fd)
+
+
+def test_aio_error_raises(tmp_path: Path) -> None:
+    fd = os.open(tmp_path / "ro", os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+
+        async def main() -> None:
+            with pytest.raises(OSError):
+                await kevents_asyncio.aio_write(fd, b"x", 0)
+
+        run(main())
+    finally:
+        os.close(fd)
+
+
+def test_raw_kevent_with_callback() -> None:
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        ticks: list[int] = []
+        done = asyncio.Event()
+
+        def tick(ev: KEvent) -> None:
+            ticks.append(ev.data)
+            if len(ticks) == 3:
+                done.set()
+
+        loop.add_kevent(KEvent(1, Filter.TIMER, 0, 0, 10), tick)
+        await asyncio.wait_for(done.wait(), 5)
+        assert loop.remove_kevent(1, Filter.TIMER)
+        assert not loop.remove_kevent(1, Filter.TIMER)
+        with pytest.raises(ValueError):
+            loop.add_kevent(KEvent(kevents_asyncio.WAKE_IDENT, Filter.USER), print)
+        return ticks
+
+    assert len(run(main())) == 3
+
+
+def test_wait_kevent_user_from_thread() -> None:
+    async def main() -> KEvent:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(kevents_asyncio.wait_kevent(KEvent(5, Filter.USER)))
+        await asyncio.sleep(0.01)
+
+        def trigger() -> None:
+            time.sleep(0.02)
+            loop.queue.control([KEvent(5, Filter.USER, 0, kevents.NoteUser.TRIGGER)], 0)
+
+        threading.Thread(target=trigger).start()
+        return await asyncio.wait_for(task, 5)
+
+    ev = run(main())
+    assert (ev.ident, ev.filter) == (5, Filter.USER)
+
+
+def test_extras_need_a_kevents_loop() -> None:
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="kevents event loop"):
+            await kevents_asyncio.wait_process_exit(os.getpid())
+
+    asyncio.run(main())
+
+
+def test_closed_loop() -> None:
+    loop = kevents_asyncio.new_event_loop()
+    loop.close()
+    loop.close()  # idempotent
+    with pytest.raises(RuntimeError):
+        loop.add_kevent(KEvent(1, Filter.USER), print)
+    with pytest.raises(RuntimeError):
+        loop.call_soon(print)
+
+
+@unix_only
+def test_wait_process_exit_of_own_subprocess_shares_the_knote() -> None:
+    async def main() -> tuple[int, int | None]:
+        p = await asyncio.create_subprocess_exec(PY, "-c", "import sys; sys.exit(4)")
+        status = await asyncio.wait_for(kevents_asyncio.wait_process_exit(p.pid), 10)
+        code = await asyncio.wait_for(p.wait(), 10)  # the transport saw it too
+        return code, status.exitcode
+
+    assert run(main()) == (4, 4)
+
+
+def test_add_kevent_twice_is_refused() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_kevent(KEvent(9, Filter.USER), print)
+        with pytest.raises(ValueError, match="already registered"):
+            loop.add_kevent(KEvent(9, Filter.USER), print)
+        loop.remove_kevent(9, Filter.USER)
+
+    run(main())
