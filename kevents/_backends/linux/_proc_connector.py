@@ -98,7 +98,7 @@ class Connector:
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:  # the kernel dropped events for us
                     for kn in list(self.tracked.values()):
-                        kn.source.note(kn, _TRACKERR, 0)
+                        kn.source.note(kn, _TRACKERR)
                     continue
                 raise
             self._parse(data)
@@ -120,7 +120,7 @@ class Connector:
                 _pid, tgid = _EXEC.unpack_from(data, payload)
                 kn = self.tracked.get(tgid)
                 if kn is not None and kn.sfflags & _EXEC_NOTE:
-                    kn.source.note(kn, _EXEC_NOTE, 0)
+                    kn.source.note(kn, _EXEC_NOTE)
             elif what == PROC_EVENT_EXIT:
                 pid, tgid, status, _sig = _EXIT.unpack_from(data, payload)
                 kn = self.tracked.get(tgid)
@@ -139,7 +139,7 @@ class Connector:
         if tracks and not self._add_child(kn, child):
             notes |= _TRACKERR
         if notes:
-            kn.source.note(kn, notes, 0)
+            kn.source.note(kn, notes)
 
     def _add_child(self, parent: Knote, child: int) -> bool:
         src: Any = parent.source

@@ -181,10 +181,12 @@ class ProcSource(Source):
                 self._deliver(kn, *exit_status(kn.priv.fd))
         self._arm_grace()
 
-    def note(self, kn: Knote, fflags: int, data: int) -> None:
-        """A fork/exec/child note from the proc connector."""
+    def note(self, kn: Knote, fflags: int, data: int | None = None) -> None:
+        """A fork/exec/child note from the proc connector. Only NOTE_CHILD sets ``data``
+        (the parent's pid); the others leave it as it is, as FreeBSD's filt_proc does."""
         kn.fflags |= fflags
-        kn.data = data
+        if data is not None:
+            kn.data = data
         self.engine.enqueue(kn)
 
     def event(self, kn: Knote) -> bool:
