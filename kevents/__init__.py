@@ -8,6 +8,7 @@ made.
 
 from ._errors import UnsupportedError
 from ._event import (
+    VNODE_CHANGES,
     Filter,
     Flag,
     KEvent,
@@ -24,6 +25,7 @@ from ._siginfo import SigInfo
 from ._version import __version__
 
 __all__ = [
+    "VNODE_CHANGES",
     "BackendInfo",
     "ExitStatus",
     "Filter",

@@ -11,19 +11,11 @@ import time
 from collections.abc import Sequence
 
 from ._errors import UnsupportedError
-from ._event import Filter, Flag, KEvent, NoteProc, NoteTimer, NoteVnode
+from ._event import VNODE_CHANGES, Filter, Flag, KEvent, NoteProc, NoteTimer, NoteVnode
 from ._info import backend_info
 from ._queue import Queue
 
-_VNODE_ALL = int(
-    NoteVnode.DELETE
-    | NoteVnode.WRITE
-    | NoteVnode.EXTEND
-    | NoteVnode.ATTRIB
-    | NoteVnode.LINK
-    | NoteVnode.RENAME
-    | NoteVnode.REVOKE
-)
+_VNODE_ALL = VNODE_CHANGES | int(NoteVnode.REVOKE)
 
 
 def _duration(text: str) -> int:

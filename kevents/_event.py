@@ -115,6 +115,18 @@ class NoteVnode(enum.IntFlag):
     NAMES = 0x4000
 
 
+#: The NoteVnode bits that mean "this file or directory changed" (what the adapters'
+#: file helpers and ``python -m kevents watch`` ask for unless told otherwise).
+VNODE_CHANGES = int(
+    NoteVnode.DELETE
+    | NoteVnode.WRITE
+    | NoteVnode.EXTEND
+    | NoteVnode.ATTRIB
+    | NoteVnode.LINK
+    | NoteVnode.RENAME
+)
+
+
 class KEvent(NamedTuple):
     """One change (input) or one event (output): ``struct kevent``.
 

@@ -21,7 +21,7 @@ import sys
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
-from kevents import ExitStatus, Filter, Flag, KEvent, NoteVnode
+from kevents import VNODE_CHANGES, ExitStatus, Filter, Flag, KEvent
 
 from ._loop import WAKE_IDENT, KeventsEventLoop
 from ._selector import KeventsSelector
@@ -45,16 +45,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-#: the VNODE notes the file helpers watch unless told otherwise
-FILE_NOTES = int(
-    NoteVnode.DELETE
-    | NoteVnode.WRITE
-    | NoteVnode.EXTEND
-    | NoteVnode.ATTRIB
-    | NoteVnode.LINK
-    | NoteVnode.RENAME
-)
 
 
 def new_event_loop() -> KeventsEventLoop:
@@ -174,7 +164,7 @@ def _open_target(target: int | str) -> tuple[int, bool]:
     return os.open(target, os.O_RDONLY), True
 
 
-async def wait_file_change(target: int | str, notes: int = FILE_NOTES) -> int:
+async def wait_file_change(target: int | str, notes: int = VNODE_CHANGES) -> int:
     """Wait for the next change to a file or directory (an fd or a path); returns the
     NoteVnode bits that happened."""
     fd, owned = _open_target(target)
@@ -186,7 +176,7 @@ async def wait_file_change(target: int | str, notes: int = FILE_NOTES) -> int:
     return int(ev.fflags)
 
 
-async def file_changes(target: int | str, notes: int = FILE_NOTES) -> AsyncIterator[KEvent]:
+async def file_changes(target: int | str, notes: int = VNODE_CHANGES) -> AsyncIterator[KEvent]:
     """Every change to a file or directory (an fd or a path), as VNODE events, until
     the caller stops iterating (or the file is deleted and the event says so)."""
     loop = _loop()

@@ -27,7 +27,7 @@ from typing import Any
 import trio
 
 import kevents
-from kevents import ExitStatus, Filter, Flag, KEvent, NoteProc, NoteVnode
+from kevents import VNODE_CHANGES, ExitStatus, Filter, Flag, KEvent, NoteProc
 
 __all__ = [
     "ExitStatus",
@@ -272,16 +272,6 @@ async def open_signal_receiver(*signals: int) -> AsyncIterator[AsyncIterator[tup
             _signal.signal(sig, handler)
 
 
-_FILE_NOTES = int(
-    NoteVnode.DELETE
-    | NoteVnode.WRITE
-    | NoteVnode.EXTEND
-    | NoteVnode.ATTRIB
-    | NoteVnode.LINK
-    | NoteVnode.RENAME
-)
-
-
 @contextlib.contextmanager
 def _opened(target: int | str) -> Any:
     if isinstance(target, int):
@@ -294,7 +284,7 @@ def _opened(target: int | str) -> Any:
         os.close(fd)
 
 
-async def wait_file_change(target: int | str, notes: int = _FILE_NOTES) -> int:
+async def wait_file_change(target: int | str, notes: int = VNODE_CHANGES) -> int:
     """Wait for the next change to a file or directory (an fd or a path); returns the
     NoteVnode bits that happened."""
     with _opened(target) as fd:
@@ -307,7 +297,7 @@ async def wait_file_change(target: int | str, notes: int = _FILE_NOTES) -> int:
     return int(ev.fflags)
 
 
-async def file_changes(target: int | str, notes: int = _FILE_NOTES) -> AsyncIterator[KEvent]:
+async def file_changes(target: int | str, notes: int = VNODE_CHANGES) -> AsyncIterator[KEvent]:
     """Every change to a file or directory, as VNODE events, until the caller stops."""
     q = _shared()
     with _opened(target) as fd:

@@ -246,35 +246,33 @@ def cost_signalfd(sig: int) -> tuple[Callable[[], None], Callable[[], int]]:
     return send, done
 
 
-def thread_directed() -> tuple[int, int]:
-    """pthread_kill(worker, SIGUSR2) x 10: (kevents count, signalfd-in-main count)."""
-    sig = signal.SIGUSR2
+def _pthread_kill_worker(sig: int, times: int) -> tuple[threading.Thread, threading.Event]:
+    """Start a thread, send it ``sig`` ``times`` times; the caller sets the event."""
     gate, done = threading.Event(), threading.Event()
-    worker = threading.Thread(target=lambda: (gate.set(), done.wait()))
-    signal.signal(sig, signal.SIG_IGN)
-    with kevents.Queue() as kq:
-        kq.control([KEvent(sig, Filter.SIGNAL)], 0)
-        worker.start()
-        gate.wait()
-        assert worker.ident is not None
-        for _ in range(10):
-            signal.pthread_kill(worker.ident, sig)
-            time.sleep(0.002)
-        counted = sum(ev.data for ev in kq.control(None, 16, 0.5))
-    # signalfd: the worker blocks it too (created after the mask is set), main reads
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, [sig])
-    fd = open_signalfd(sig)
-    done.set()
-    worker.join()
-    done.clear()
-    gate.clear()
     worker = threading.Thread(target=lambda: (gate.set(), done.wait()))
     worker.start()
     gate.wait()
     assert worker.ident is not None
-    for _ in range(10):
+    for _ in range(times):
         signal.pthread_kill(worker.ident, sig)
         time.sleep(0.002)
+    return worker, done
+
+
+def thread_directed() -> tuple[int, int]:
+    """pthread_kill(worker, SIGUSR2) x 10: (kevents count, signalfd-in-main count)."""
+    sig = signal.SIGUSR2
+    signal.signal(sig, signal.SIG_IGN)
+    with kevents.Queue() as kq:
+        kq.control([KEvent(sig, Filter.SIGNAL)], 0)
+        worker, done = _pthread_kill_worker(sig, 10)
+        counted = sum(ev.data for ev in kq.control(None, 16, 0.5))
+    done.set()
+    worker.join()
+    # signalfd: the worker blocks it too (created after the mask is set), main reads
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, [sig])
+    fd = open_signalfd(sig)
+    worker, done = _pthread_kill_worker(sig, 10)
     seen = 0
     with contextlib.suppress(BlockingIOError):
         seen = len(os.read(fd, SIGINFO_SIZE * 16)) // SIGINFO_SIZE
