@@ -20,6 +20,7 @@ import errno
 import os
 import socket
 import struct
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..._event import Filter, NoteProc
@@ -80,14 +81,20 @@ class Connector:
         self.backend = backend
         self.engine = engine
         self.tracked: dict[int, Knote] = {}
+        #: pid -> CLOCK_MONOTONIC ns from which its events count: messages are read
+        #: later than they happen, and an exec that came before the knote (the one
+        #: that started the program, say) must not be reported
+        self.since: dict[int, int] = {}
         backend.add_internal(self.sock.fileno(), 0x001, self._readable)
 
-    def track(self, kn: Knote) -> None:
+    def track(self, kn: Knote, since: int | None = None) -> None:
         self.tracked[kn.ident] = kn
+        self.since[kn.ident] = time.monotonic_ns() if since is None else since
 
     def untrack(self, kn: Knote) -> None:
         if self.tracked.get(kn.ident) is kn:
             del self.tracked[kn.ident]
+            self.since.pop(kn.ident, None)
 
     def _readable(self, events: int) -> None:
         while True:
@@ -110,38 +117,45 @@ class Connector:
             body = pos + _NLMSG_HDR.size + _CN_MSG.size
             if length < _NLMSG_HDR.size or body + _EVENT_HDR.size > len(data):
                 return
-            what = _EVENT_HDR.unpack_from(data, body)[0]
+            what, _cpu, stamp = _EVENT_HDR.unpack_from(data, body)
             payload = body + _EVENT_HDR.size
             if what == PROC_EVENT_FORK:
                 _ppid, ptgid, cpid, ctgid = _FORK.unpack_from(data, payload)
-                if cpid == ctgid:  # a new process, not a new thread
-                    self._forked(ptgid, cpid)
+                kn = self._knote(ptgid, stamp)
+                if cpid == ctgid and kn is not None:  # a new process, not a new thread
+                    self._forked(kn, cpid, stamp)
             elif what == PROC_EVENT_EXEC:
                 _pid, tgid = _EXEC.unpack_from(data, payload)
-                kn = self.tracked.get(tgid)
+                kn = self._knote(tgid, stamp)
                 if kn is not None and kn.sfflags & _EXEC_NOTE:
                     kn.source.note(kn, _EXEC_NOTE)
             elif what == PROC_EVENT_EXIT:
                 pid, tgid, status, _sig = _EXIT.unpack_from(data, payload)
-                kn = self.tracked.get(tgid)
+                kn = self._knote(tgid, stamp)
                 if pid == tgid and kn is not None and kn.priv is not None and kn.priv.fd < 0:
                     kn.source.connector_exit(kn, status)
             pos += (length + 3) & ~3
 
-    def _forked(self, parent: int, child: int) -> None:
-        kn = self.tracked.get(parent)
-        if kn is None or not kn.alive:
+    def _knote(self, pid: int, stamp: int) -> Knote | None:
+        """The knote tracking ``pid``, if an event stamped ``stamp`` is for it."""
+        kn = self.tracked.get(pid)
+        if kn is None or stamp < self.since.get(pid, 0):
+            return None
+        return kn
+
+    def _forked(self, kn: Knote, child: int, stamp: int) -> None:
+        if not kn.alive:
             return
         notes = 0
         if kn.sfflags & _FORK_NOTE:
             notes |= _FORK_NOTE
         tracks = kn.sfflags & _TRACK and (child, Filter.PROC) not in self.engine.knotes
-        if tracks and not self._add_child(kn, child):
+        if tracks and not self._add_child(kn, child, stamp):
             notes |= _TRACKERR
         if notes:
             kn.source.note(kn, notes)
 
-    def _add_child(self, parent: Knote, child: int) -> bool:
+    def _add_child(self, parent: Knote, child: int, stamp: int) -> bool:
         src: Any = parent.source
         kn = Knote(child, Filter.PROC, parent.flags, parent.sfflags, 0, parent.udata)
         kn.source = src
@@ -156,6 +170,7 @@ class Connector:
                 return False
             src.attach_gone(kn)
         self.engine.knotes[(child, Filter.PROC)] = kn
+        self.since[child] = stamp  # the child's events count from its fork
         src.note(kn, _CHILD, parent.ident)
         return True
 
