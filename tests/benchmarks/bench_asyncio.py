@@ -114,6 +114,13 @@ async def wakeups() -> float:
 
 
 def child(kind: str) -> None:
+    # Same allocator state for every loop. asyncio reads with recv(256 KiB); glibc
+    # serves that with mmap/munmap (three syscalls a message) until some free of a
+    # large block raises its dynamic mmap threshold, which happened by chance in one
+    # loop's process and not another's and was worth 2x in echo. Freeing one 1 MiB
+    # block first puts every process in the raised state.
+    block = bytearray(1 << 20)
+    del block
     loop = new_loop(kind)
     try:
         result = {"echo": loop.run_until_complete(echo())}
