@@ -13,6 +13,7 @@ start, removed lines are stopped. SIGTERM and SIGINT stop everything and exit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import signal
@@ -80,7 +81,9 @@ class Supervisor:
 
     def stop(self) -> None:
         for ident in self.timers:
-            self.kq.control([KEvent(ident, Filter.TIMER, Flag.DELETE)], 1, 0)
+            # a change-only call (max_events 0), or it could take a pending exit event
+            with contextlib.suppress(FileNotFoundError):  # fired meanwhile
+                self.kq.control([KEvent(ident, Filter.TIMER, Flag.DELETE)], 0)
         self.timers.clear()
         for p in self.procs.values():
             p.terminate()
