@@ -92,6 +92,8 @@ class Engine:
         self.released = False
         self.timers: Any = None  # the TIMER source registers itself here when it exists
         self.sources: dict[int, Source] = backend.sources(self)
+        #: the backend's optional hook run under the lock right before each wait
+        self.prepare: Any = getattr(backend, "prepare", None)
 
     # -- helpers for sources (lock held) -------------------------------------------
 
@@ -333,9 +335,15 @@ class Engine:
             wait_ns = MAX_WAIT_NS
         if self.ready:
             wait_ns = 0  # user-space events are due: only gather what the kernel has
+        prepare = self.prepare
         while True:
             if wait_ns and timers is not None and timers.heap:
                 wait_ns = timers.clip(wait_ns)
+            if prepare is not None:
+                with lock:
+                    if self.closed:
+                        raise ValueError("kevents queue closed while waiting")
+                    wait_ns = prepare(wait_ns if not self.ready else 0)
             try:
                 vals = backend.wait(max_events, wait_ns)
             except InterruptedError:

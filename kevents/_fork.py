@@ -29,6 +29,7 @@ def track(engine: Any) -> None:
     global _installed
     with _lock:
         if not _installed:
-            os.register_at_fork(after_in_child=_after_fork_in_child)
+            if hasattr(os, "register_at_fork"):  # not on Windows: no fork there
+                os.register_at_fork(after_in_child=_after_fork_in_child)
             _installed = True
         _engines.add(engine)

@@ -226,6 +226,142 @@ TABLE: dict[str, Row] = {
 }
 
 
+# -- the Windows (iocp) backend; "Wine 8:" marks what only the Wine test tier lacks ------
+_IOCP_ROWS: dict[str, tuple[Status, str]] = {
+    "queue fileno": (
+        "unsupported",
+        "Queue.fileno() raises UnsupportedError: an I/O completion port is not a "
+        "descriptor that select() or another queue can poll (nesting a queue, "
+        "select()/selectors on it are not possible)",
+    ),
+    "READ/WRITE non-socket": (
+        "unsupported",
+        "READ/WRITE watch sockets only (AFD poll): a CRT file descriptor (file, pipe, "
+        "console, os.devnull) is refused with EV_ERROR ENOTSUP; a closed socket is EBADF",
+    ),
+    "READ listener data": (
+        "differs",
+        "1 while a connection is pending: Windows cannot count the accept backlog",
+    ),
+    "READ NOTE_LOWAT": (
+        "differs",
+        "filtered in user space (Winsock has no SO_RCVLOWAT): a socket holding fewer "
+        "bytes than the mark is re-checked every 20 ms instead of waking the port",
+    ),
+    "WRITE NOTE_LOWAT": ("unsupported", "Winsock has no SO_SNDLOWAT: EV_ERROR ENOTSUP"),
+    "WRITE data": (
+        "differs",
+        "SO_SNDBUF, constant: Windows has no send-queue free-space query",
+    ),
+    "EV_CLEAR on sockets": (
+        "differs",
+        "AFD readiness is level-only: an EV_CLEAR socket knote reports again when "
+        "FIONREAD grows or EOF appears, detected by re-checking every 20 ms while "
+        "it holds unread data (a blocking wait is sliced meanwhile); WRITE with "
+        "EV_CLEAR reports again only after the socket was seen not writable",
+    ),
+    "socket error in fflags": (
+        "differs",
+        "the Winsock error (WSAECONNRESET...), which is the errno value Python uses "
+        "on Windows (errno.ECONNRESET == 10054); kept on the knote after SO_ERROR reads 0",
+    ),
+    "close without EV_DELETE": (
+        "differs",
+        "AFD_POLL_LOCAL_CLOSE or a failing select()/FIONREAD drops the knote; that "
+        "does not happen while a duplicated handle keeps the socket open",
+    ),
+    "WRITE EOF after peer close": (
+        "differs",
+        "socket.socketpair() is a TCP loopback pair on Windows: after the peer's "
+        "close (a FIN) the socket may still send (half-close), so WRITE has no "
+        "EV_EOF until a reset, as with TCP on BSD (an AF_UNIX pair there has it)",
+    ),
+    "READ EOF with buffered data": (
+        "differs",
+        "Wine 8: AFD reports DISCONNECT only once the buffered bytes are read, so "
+        "EV_EOF comes with the last read instead of at once (real Windows: at once, "
+        "unverified here)",
+    ),
+    "SO_ERROR after reset": (
+        "differs",
+        "Winsock does not set SO_ERROR on a reset connection; EV_EOF's fflags carry "
+        "WSAECONNRESET from the AFD status or a failing MSG_PEEK",
+    ),
+    "PROC NOTE_FORK/EXEC/TRACK": (
+        "unsupported",
+        "no Windows equivalent for arbitrary processes (job-object messages are "
+        "documented as unreliable): EV_ERROR ENOTSUP",
+    ),
+    "PROC exit status": (
+        "differs",
+        "data is the 32-bit exit code << 8 (what os.waitpid returns on Windows; use "
+        "os.waitstatus_to_exitcode); no bits lost. No signals: os.kill/terminate is "
+        "TerminateProcess with an exit code, os.WIFSIGNALED does not exist",
+    ),
+    "PROC wait mechanism": (
+        "differs",
+        "wait completion packets on Windows 8+ (self-tested); Wine 8: not exported, so "
+        "helper threads (WaitForMultipleObjects, 63 handles each) post to the port. "
+        "The packet path is unverified in this project's CI",
+    ),
+    "SIGNAL numbers": (
+        "unsupported",
+        "only console control events: SIGINT (CTRL_C), SIGBREAK (CTRL_BREAK) and "
+        "SIGHUP = 1 (CTRL_CLOSE); other signal numbers are EV_ERROR ENOTSUP. "
+        "Wine 8: CTRL_BREAK cannot be generated and CTRL_C needs a console",
+    ),
+    "SIGNAL counts": (
+        "differs",
+        "counts console events delivered to the process's handler",
+    ),
+    "SIGNAL disposition": (
+        "differs",
+        "a console control handler returning FALSE is installed when the first "
+        "queue is made (kept for the process's life); Python's handlers still run",
+    ),
+    "VNODE directories": (
+        "unsupported",
+        "os.open cannot open a directory on Windows, so a directory has no "
+        "descriptor to watch; VNODE idents must be regular files (else EINVAL)",
+    ),
+    "VNODE rename and delete": (
+        "differs",
+        "files opened by Python lack FILE_SHARE_DELETE, so a watched file cannot be "
+        "renamed or deleted while the descriptor is open (sharing violation); "
+        "a rename by a program that can is reported and followed",
+    ),
+    "VNODE extensions": (
+        "unsupported",
+        "TRUNCATE and NAMES are refused with ENOTSUP; RESCAN is delivered when "
+        "ReadDirectoryChangesW's buffer overflows (zero-byte completion)",
+    ),
+    "VNODE OPEN/CLOSE/READ notes": (
+        "unsupported",
+        "ReadDirectoryChangesW reports no opens, closes or reads: ENOTSUP",
+    ),
+    "VNODE timing": (
+        "differs",
+        "real Windows reports size/mtime changes when data reaches the cache flush, "
+        "so NOTE_WRITE can lag; Wine 8 (inotify underneath) is prompt",
+    ),
+    "AIO engine": (
+        "differs",
+        "overlapped ReadFile/WriteFile on a private ReOpenFile twin of the descriptor's "
+        "handle; fsync is FlushFileBuffers on a helper thread",
+    ),
+    "TIMER resolution": (
+        "differs",
+        "the port wait is in whole milliseconds, rounded up (never early); real "
+        "Windows rounds waits to the ~15.6 ms system tick. Wine 8: precise",
+    ),
+    "EVFILT_EMPTY": ("unsupported", "no send-queue-empty notification"),
+    "EVFILT_FS, LIO, SENDFILE": ("unsupported", "FreeBSD-only kernel facilities"),
+    "EVFILT_PROCDESC": ("unsupported", "no process descriptors on Windows"),
+}
+for _feature, _entry in _IOCP_ROWS.items():
+    TABLE.setdefault(_feature, {})["iocp"] = _entry
+
+
 #: a variant inherits its parent's entries unless a row names the variant itself
 #: (kqueue-over-emulation runs the BSD translation layer over the Linux emulation, so the
 #: Linux entries apply to it, except where a row names it: what BSD itself lacks)
@@ -263,7 +399,18 @@ _IO_URING = {
     "READ": "epoll; long change lists via io_uring",
     "WRITE": "nested epoll; long change lists via io_uring",
 }
-_WINDOWS = "not yet: the IOCP backend is planned"
+#: How the Windows (iocp) backend provides each filter; others are unsupported there.
+WINDOWS_FILTERS = {
+    "READ": "AFD poll (sockets only)",
+    "WRITE": "AFD poll (sockets only)",
+    "AIO": "overlapped I/O",
+    "VNODE": "ReadDirectoryChangesW (files)",
+    "PROC": "process handle wait",
+    "SIGNAL": "console control events",
+    "TIMER": "heap + port timeout",
+    "USER": "user space + posted packet",
+}
+_WINDOWS = "engine"
 
 
 def _bsd_tables() -> dict[str, OsTable]:
@@ -283,7 +430,7 @@ def support_matrix() -> list[tuple[str, dict[str, str]]]:
     for f in Filter:
         cells = {"Linux": LINUX_FILTERS.get(f.name, "unsupported")}
         cells["Linux+io_uring"] = _IO_URING.get(f.name, cells["Linux"])
-        cells["Windows"] = _WINDOWS
+        cells["Windows"] = WINDOWS_FILTERS.get(f.name, "unsupported")
         for name, t in bsd.items():
             native = f in t.filters
             if f == Filter.AIO:
@@ -311,7 +458,7 @@ def support_matrix() -> list[tuple[str, dict[str, str]]]:
         NoteTimer.NSECONDS,
         NoteTimer.ABSTIME,
     ):
-        cells = {"Linux": "timerfd heap", "Linux+io_uring": "timerfd heap", "Windows": _WINDOWS}
+        cells = {"Linux": "timerfd heap", "Linux+io_uring": "timerfd heap", "Windows": "heap"}
         for name, t in bsd.items():
             if unit == NoteTimer.ABSTIME:
                 ok = t.timer_abstime is not None
@@ -321,7 +468,20 @@ def support_matrix() -> list[tuple[str, dict[str, str]]]:
         rows.append((f"NoteTimer.{unit.name}", cells))
     for note in NoteVnode:
         ext = note in (NoteVnode.TRUNCATE, NoteVnode.RESCAN, NoteVnode.NAMES)
-        cells = {"Linux": "kevents extension" if ext else "inotify + stat", "Windows": _WINDOWS}
+        win_ok = note in (
+            NoteVnode.DELETE,
+            NoteVnode.WRITE,
+            NoteVnode.EXTEND,
+            NoteVnode.ATTRIB,
+            NoteVnode.LINK,
+            NoteVnode.RENAME,
+            NoteVnode.REVOKE,
+            NoteVnode.RESCAN,
+        )
+        cells = {
+            "Linux": "kevents extension" if ext else "inotify + stat",
+            "Windows": "ReadDirectoryChangesW + stat" if win_ok else "unsupported",
+        }
         cells["Linux+io_uring"] = cells["Linux"]
         for name, t in bsd.items():
             missing = note & t.missing_vnode or note == NoteVnode.RESCAN
@@ -329,7 +489,8 @@ def support_matrix() -> list[tuple[str, dict[str, str]]]:
         rows.append((f"NoteVnode.{note.name}", cells))
     for pnote in (NoteProc.EXIT, NoteProc.FORK, NoteProc.EXEC, NoteProc.TRACK):
         how = "pidfd" if pnote == NoteProc.EXIT else "netlink proc connector"
-        cells = {"Linux": how, "Linux+io_uring": how, "Windows": _WINDOWS}
+        win = "process handle wait" if pnote == NoteProc.EXIT else "unsupported"
+        cells = {"Linux": how, "Linux+io_uring": how, "Windows": win}
         for name, t in bsd.items():
             cells[name] = "unsupported" if pnote & t.missing_proc else "native"
         rows.append((f"NoteProc.{pnote.name}", cells))

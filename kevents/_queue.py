@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from ._backends import choose, make_backend
 from ._engine import Engine
+from ._errors import UnsupportedError
 from ._event import KEvent
 from ._fork import track
 
@@ -48,7 +49,10 @@ class Queue:
         impl = make_backend(name, io_uring)
         # a native kqueue is its own engine; every other backend is driven by ours
         self._engine = impl if getattr(impl, "passthrough", False) else Engine(impl)
-        self._fd: int = impl.fileno()
+        try:
+            self._fd: int = impl.fileno()
+        except UnsupportedError:
+            self._fd = -1  # Windows: a completion port has no pollable descriptor
         track(self._engine)
 
     def control(
@@ -124,6 +128,10 @@ class Queue:
         """The queue's descriptor: readable while events are pending."""
         if self.closed:
             raise ValueError("I/O operation on closed kevents queue")
+        if self._fd < 0:
+            raise UnsupportedError(
+                f"Queue.fileno() on the {self.backend} backend (no pollable descriptor)"
+            )
         return self._fd
 
     def __enter__(self) -> Queue:

@@ -44,6 +44,12 @@ def make_backend(name: str, io_uring: bool | None = None) -> Any:
         from .linux import LinuxBackend
 
         return LinuxBackend(io_uring=True if name == "linux-io_uring" else io_uring)
+    if name == "iocp":
+        if sys.platform != "win32":
+            raise UnsupportedError(f"backend {name!r} (needs Windows I/O completion ports)")
+        from .windows import IocpBackend
+
+        return IocpBackend()
     if name == "kqueue":
         from .kqueue import KqueueBackend
 

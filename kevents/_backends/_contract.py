@@ -12,13 +12,25 @@ A backend provides:
 
 * ``name``: ``"linux"``, ``"iocp"`` or ``"kqueue"`` (also the ``KEVENTS_BACKEND`` value);
 * ``sources(engine)``: the filter table ``{Filter: Source}`` for this queue;
-* ``fileno()``: a descriptor that polls readable while events are pending;
+* ``fileno()``: a descriptor that polls readable while events are pending, or
+  ``UnsupportedError`` where the OS has none (an I/O completion port is not a
+  descriptor): then ``Queue.fileno()`` raises it too;
+* ``prepare(wait_ns) -> wait_ns`` (optional): run under the engine lock right before
+  each ``wait``, in the thread that will block; it issues the kernel requests that
+  must come from that thread (IOCP: the AFD polls, which wepoll found are lost when
+  another thread submits them) and returns the wait it may take (at most
+  ``wait_ns``), so no change made afterwards by another thread can be missed: such a
+  change wakes the waiter through ``set_pending`` or ``arm_timer``. epoll and kqueue
+  arm in the kernel at change time and need no hook;
 * ``wait(room, timeout_ns)``: block without the engine lock until the kernel has
   packets (at most ``room`` of them) or ``timeout_ns`` passes; returns a batch (falsy
   when empty) handed to ``translate``; raises ``InterruptedError`` on a signal;
 * ``translate(batch, engine, out, room)``: under the engine lock, turn the packets into
   events appended to ``out`` (``engine.kernel_event`` applies ONESHOT/DISPATCH) or into knote
-  activations (``engine.enqueue``) for sources that keep state in user space;
+  activations (``engine.enqueue``) for sources that keep state in user space. A
+  completion backend (IOCP) only enqueues: its packets say "look again", and the
+  engine's scan re-checks each knote (``Source.event``) at copy-out, honouring
+  ``max_events`` and never returning stale readiness;
 * ``set_pending(on)``: make ``fileno()`` readable (or not) while the engine's ready
   list holds events the kernel does not know about, and wake a blocked ``wait``;
 * ``arm_timer(deadline_ns)``: wake at this CLOCK_MONOTONIC deadline (-1: never);
@@ -101,6 +113,7 @@ class Backend(Protocol):
 
     def sources(self, engine: Engine) -> dict[int, Source]: ...
     def fileno(self) -> int: ...
+    # optional: def prepare(self, wait_ns: int) -> int
     def wait(self, room: int, timeout_ns: int) -> Any: ...
     def translate(self, batch: Any, engine: Engine, out: list[KEvent], room: int) -> None: ...
     def set_pending(self, on: bool) -> None: ...

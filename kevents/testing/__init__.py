@@ -21,6 +21,8 @@ def scaled(seconds: float) -> float:
 
 def open_fds() -> set[int] | None:
     """The set of open descriptors of this process, or None where it cannot be listed."""
+    if sys.platform == "win32":
+        return None  # no descriptor table to list (and Wine would show its own /proc)
     for d in ("/proc/self/fd", "/dev/fd"):
         try:
             return {int(x) for x in os.listdir(d)}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,11 +22,14 @@ CONTENT = bytes(range(256)) * 64  # 16 KiB
 def datafile() -> Iterator[int]:
     fd, path = tempfile.mkstemp()
     os.write(fd, CONTENT)
-    os.unlink(path)
+    if sys.platform != "win32":  # Windows cannot unlink an open file (no FILE_SHARE_DELETE)
+        os.unlink(path)
     try:
         yield fd
     finally:
         os.close(fd)
+        if sys.platform == "win32":
+            os.unlink(path)
 
 
 def completions(kq: Queue, n: int, timeout: float = 5) -> dict[int, KEvent]:
@@ -67,7 +72,8 @@ def test_write_fsync_read_back(kq: Queue, datafile: int) -> None:
     f = kq.aio_fsync(datafile)
     got = completions(kq, 2)
     assert got[w].data == 8 and got[f].data == 0 and got[f].fflags == 0
-    assert os.pread(datafile, 8, 1000) == b"kevents!"
+    os.lseek(datafile, 1000, os.SEEK_SET)  # os.pread is POSIX-only
+    assert os.read(datafile, 8) == b"kevents!"
 
 
 def test_errors(kq: Queue, datafile: int) -> None:
@@ -76,6 +82,20 @@ def test_errors(kq: Queue, datafile: int) -> None:
     got = completions(kq, 2)
     assert (got[bad_fd].data, got[bad_fd].fflags) == (-1, errno.EBADF)
     assert (got[bad_off].data, got[bad_off].fflags) == (-1, errno.EINVAL)
+
+
+def test_write_needs_a_writable_descriptor(kq: Queue, tmp_path: Path) -> None:
+    # the descriptor's access holds: no private handle may write where it cannot
+    path = tmp_path / "ro"
+    path.write_bytes(b"")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        rid = kq.aio_write(fd, b"x", 0)
+        ev = completions(kq, 1)[rid]
+        assert ev.data == -1 and ev.fflags in (errno.EBADF, errno.EACCES)
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b""
 
 
 def test_bad_buffers(kq: Queue, datafile: int) -> None:
@@ -129,6 +149,7 @@ def test_many_requests_no_leak(kq: Queue, datafile: int) -> None:
     assert total == 20 * 256 * 64
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the resource module (POSIX)")
 @pytest.mark.slow
 def test_100k_requests_no_leak(kq: Queue, datafile: int) -> None:  # issue 6: no leaks
     import resource

@@ -40,6 +40,9 @@ def test_child_exit_zero_not_reaped(kq: Queue) -> None:  # C-92
         kq.control([KEvent(p.pid, Filter.PROC, Flag.DELETE)], 0)
 
 
+@pytest.mark.skipif(
+    sys.platform == "win32", reason="no signals on Windows (table: PROC exit status)"
+)
 def test_exit_code_and_signals(kq: Queue) -> None:  # C-93, C-94
     a = child("import os; os._exit(64)")
     b = child("import time; time.sleep(30)")
@@ -58,6 +61,7 @@ def test_exit_code_and_signals(kq: Queue) -> None:  # C-93, C-94
         p.wait(5)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="zombies and waitpid are POSIX")
 def test_zombie_reports_at_once(kq: Queue) -> None:  # C-95, D18
     p = child("import os; os._exit(3)")
     while True:  # wait until it is a zombie, without reaping it
@@ -111,6 +115,7 @@ def test_disable_drains(kq: Queue) -> None:  # C-98
     p.wait(5)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="NOTE_FORK/EXEC are unsupported on Windows")
 def test_modify_arms_and_disarms(kq: Queue) -> None:  # C-99
     a = child("import time; time.sleep(0.3)")
     b = child("import time; time.sleep(0.3)")
@@ -130,6 +135,7 @@ def test_modify_arms_and_disarms(kq: Queue) -> None:  # C-99
     b.wait(5)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="spawns 'true', a POSIX command")
 @pytest.mark.slow
 def test_many_children(kq: Queue) -> None:  # C-100
     procs = [subprocess.Popen(["true"]) for _ in range(200)]
@@ -143,6 +149,9 @@ def test_many_children(kq: Queue) -> None:  # C-100
         p.wait(5)
 
 
+@pytest.mark.skipif(
+    sys.platform == "win32", reason="NOTE_FORK/EXEC/TRACK are unsupported on Windows"
+)
 def test_fork_exec_track(kq: Queue) -> None:  # C-101, D20
     p = child("import os,time; time.sleep(0.3); os.spawnv(os.P_WAIT, '/bin/true', ['true'])")
     notes = EXIT | NoteProc.FORK | NoteProc.EXEC | NoteProc.TRACK
@@ -171,6 +180,7 @@ def test_fork_exec_track(kq: Queue) -> None:  # C-101, D20
     p.wait(5)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no process descriptors on Windows")
 def test_procdesc_with_spawn(kq: Queue) -> None:  # C-102
     with kevents.spawn([PY, "-c", "import os; os._exit(9)"]) as p:
         kq.control([KEvent(p.pidfd, Filter.PROCDESC, Flag.ADD, EXIT)], 0)
@@ -179,6 +189,7 @@ def test_procdesc_with_spawn(kq: Queue) -> None:  # C-102
         assert p.wait(5) == 9
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no process descriptors on Windows")
 def test_procdesc_closing_the_pidfd_drops_it(kq: Queue) -> None:
     p = kevents.spawn([PY, "-c", "import time; time.sleep(0.3)"])
     kq.control([KEvent(p.pidfd, Filter.PROCDESC, Flag.ADD, EXIT)], 0)

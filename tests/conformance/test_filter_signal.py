@@ -6,8 +6,17 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from kevents._platforms import status
 from kevents.testing import run_isolated
+
+# Every case here sends POSIX signals (os.kill to self, SIGUSR1, sigmask, real-time
+# signals): Windows has none of them; its console-event SIGNAL filter is tested in
+# tests/backends/test_windows.py (table row "SIGNAL numbers").
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32", reason="POSIX signals; Windows: tests/backends/test_windows.py"
+)
 
 PRELUDE = """
 import errno, os, signal, subprocess, sys, threading, time

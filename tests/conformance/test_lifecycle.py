@@ -89,6 +89,7 @@ def test_close_while_another_thread_waits(backend: str) -> None:  # D36
     assert isinstance(result[0], ValueError)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals (table: SIGNAL numbers)")
 def test_signal_during_wait_does_not_reapply_changes(backend: str) -> None:  # C-24, D9
     run_isolated(f"""
         import os, signal, time
@@ -108,6 +109,10 @@ def test_signal_during_wait_does_not_reapply_changes(backend: str) -> None:  # C
     """)
 
 
+@pytest.mark.skipif(
+    sys.platform == "win32",
+    reason="pthread_kill(SIGINT): Windows delivers SIGINT as a console event",
+)
 def test_keyboard_interrupt_breaks_wait(backend: str) -> None:
     run_isolated(f"""
         import signal, threading, os
@@ -122,6 +127,7 @@ def test_keyboard_interrupt_breaks_wait(backend: str) -> None:
     """)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Queue.fileno() is unsupported on Windows")
 def test_fd_not_inherited_by_exec(kq: Queue) -> None:
     assert not os.get_inheritable(kq.fileno())
 

@@ -278,6 +278,8 @@ def test_signal_receiver_counts() -> None:
 def test_file_changes(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"")
+    # Windows cannot delete a file that is open (the watch holds it): write only there
+    deletes = sys.platform != "win32"
 
     async def main() -> list[int]:
         seen = []
@@ -286,16 +288,17 @@ def test_file_changes(tmp_path: Path) -> None:
         loop.call_later(0.05, path.write_bytes, b"x")
         async for ev in changes:
             seen.append(ev.fflags)
+            if not deletes or ev.fflags & NoteVnode.DELETE:
+                break
             if len(seen) == 1:
                 loop.call_later(0.05, path.unlink)
-            if ev.fflags & NoteVnode.DELETE:
-                break
         await changes.aclose()
         return seen
 
-    seen = run(main())
+    seen = run(asyncio.wait_for(main(), 10))
     assert seen[0] & NoteVnode.WRITE
-    assert seen[-1] & NoteVnode.DELETE
+    if deletes:
+        assert seen[-1] & NoteVnode.DELETE
 
 
 def test_aio_read_write(tmp_path: Path) -> None:

@@ -1,0 +1,277 @@
+"""The Windows (iocp) backend: AFD sockets, PROC, AIO, VNODE and SIGNAL specifics.
+
+Runs under Windows CPython (the Wine tier, .ci/wine-tier.sh); skipped elsewhere, except
+the struct-layout check, which parses the same cdef on any OS.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from kevents import Filter, Flag, KEvent, NoteProc, NoteVnode, Queue
+from kevents.testing import expect_no_events
+
+win = pytest.mark.skipif(sys.platform != "win32", reason="Windows backend")
+
+
+def test_struct_layouts_match_windows_x64() -> None:
+    # load _ffi.py alone: the package itself only imports on Windows
+    import importlib.util
+
+    import kevents
+
+    path = os.path.join(os.path.dirname(kevents.__file__), "_backends", "windows", "_ffi.py")
+    spec = importlib.util.spec_from_file_location("_kevents_win_ffi", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ffi = mod.ffi
+
+    sizes = {
+        "OVERLAPPED": 32,
+        "OVERLAPPED_ENTRY": 32,
+        "IO_STATUS_BLOCK": 16,
+        "AFD_POLL_HANDLE_INFO": 16,
+        "AFD_POLL_INFO": 32,
+        "UNICODE_STRING": 16,
+        "OBJECT_ATTRIBUTES": 48,
+        "BY_HANDLE_FILE_INFORMATION": 52,
+    }
+    for name, size in sizes.items():
+        assert ffi.sizeof(name) == size, name
+    assert ffi.offsetof("OVERLAPPED_ENTRY", "dwNumberOfBytesTransferred") == 24
+    assert ffi.offsetof("AFD_POLL_INFO", "Handles") == 16
+    assert ffi.offsetof("OBJECT_ATTRIBUTES", "ObjectName") == 16
+
+
+@pytest.fixture
+def q() -> Iterator[Queue]:
+    kq = Queue(backend="iocp")
+    try:
+        yield kq
+    finally:
+        kq.close()
+
+
+@win
+def test_fileno_is_unsupported(q: Queue) -> None:
+    with pytest.raises(OSError) as info:
+        q.fileno()
+    assert info.value.errno == errno.ENOTSUP
+
+
+@win
+def test_afd_peer_close_is_eof(q: Queue) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        q.control([KEvent(b, Filter.READ)], 0)
+        expect_no_events(q)
+        a.close()
+        (ev,) = q.control(None, 4, 2)
+        assert ev.flags & Flag.EOF and ev.data == 0
+
+
+@win
+def test_afd_local_close_while_polled_drops_silently(q: Queue) -> None:
+    a, b = socket.socketpair()
+    with a:
+        fd = b.fileno()
+        q.control([KEvent(b, Filter.READ)], 0)
+        expect_no_events(q)  # the poll is now pending
+        b.close()
+        expect_no_events(q, 0.3)
+        got = q.control([KEvent(fd, Filter.READ, Flag.DELETE)], 1, 0)
+        assert got and got[0].flags & Flag.ERROR  # already gone (ENOENT or EBADF)
+
+
+@win
+def test_afd_connect_failure_is_eof(q: Queue) -> None:
+    free = socket.create_server(("127.0.0.1", 0))
+    addr = free.getsockname()
+    free.close()
+    with socket.socket() as c:
+        c.setblocking(False)
+        c.connect_ex(addr)
+        (ev,) = q.control([KEvent(c, Filter.WRITE)], 1, 5)
+        assert ev.flags & Flag.EOF
+
+
+@win
+def test_afd_accept_readiness(q: Queue) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        q.control([KEvent(srv, Filter.READ), KEvent(srv, Filter.WRITE)], 0)
+        expect_no_events(q)
+        with socket.create_connection(srv.getsockname()):
+            (ev,) = q.control(None, 4, 2)
+            assert ev.filter == Filter.READ and ev.data >= 1
+            conn, _ = srv.accept()
+            conn.close()
+            expect_no_events(q)
+
+
+@win
+def test_afd_delete_cancels_and_readd_works(q: Queue) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        for _ in range(20):  # add/poll/delete cycles: every cancelled poll drains
+            q.control([KEvent(b, Filter.READ)], 0)
+            assert q.control(None, 4, 0) == []
+            q.control([KEvent(b, Filter.READ, Flag.DELETE)], 0)
+        q.control([KEvent(b, Filter.READ)], 0)
+        a.send(b"abc")
+        (ev,) = q.control(None, 4, 2)
+        assert ev.data == 3
+
+
+@win
+def test_afd_wakes_a_blocked_waiter(q: Queue) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        q.control([KEvent(b, Filter.READ)], 0)
+        threading.Timer(0.2, a.send, (b"x",)).start()
+        t = time.monotonic()
+        (ev,) = q.control(None, 4, 5)
+        assert ev.data == 1 and 0.1 < time.monotonic() - t < 3
+
+
+@win
+def test_close_with_polls_armed_does_not_hang() -> None:
+    pairs = [socket.socketpair() for _ in range(8)]
+    kq = Queue(backend="iocp")
+    kq.control([KEvent(b, Filter.READ) for _, b in pairs], 0)
+    expect_no_events(kq)
+    t = time.monotonic()
+    kq.close()
+    assert time.monotonic() - t < 2
+    for a, b in pairs:
+        a.close()
+        b.close()
+
+
+@win
+def test_non_socket_ident_is_enotsup(q: Queue) -> None:
+    r, w = os.pipe()
+    try:
+        (ev,) = q.control([KEvent(r, Filter.READ)], 1, 0)
+        assert ev.flags & Flag.ERROR and ev.data == errno.ENOTSUP
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@win
+@pytest.mark.parametrize("code", [0, 3, 255, 0x1234])
+def test_proc_exit_codes(q: Queue, code: int) -> None:
+    p = subprocess.Popen([sys.executable, "-c", f"import os; os._exit({code})"])
+    q.control([KEvent(p.pid, Filter.PROC, Flag.ADD, NoteProc.EXIT)], 0)
+    (ev,) = q.control(None, 4, 20)
+    assert ev.fflags & NoteProc.EXIT and ev.flags & Flag.EOF
+    assert os.waitstatus_to_exitcode(ev.data) == code
+    assert p.wait(5) == code
+
+
+@win
+def test_proc_delete_before_exit(q: Queue) -> None:
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        q.control([KEvent(p.pid, Filter.PROC, Flag.ADD, NoteProc.EXIT)], 0)
+        q.control([KEvent(p.pid, Filter.PROC, Flag.DELETE)], 0)
+    finally:
+        p.kill()
+        p.wait(5)
+    expect_no_events(q, 0.3)
+
+
+@win
+def test_proc_fork_notes_unsupported(q: Queue) -> None:
+    (ev,) = q.control([KEvent(os.getpid(), Filter.PROC, Flag.ADD, NoteProc.FORK)], 1, 0)
+    assert ev.flags & Flag.ERROR and ev.data == errno.ENOTSUP
+
+
+@win
+def test_aio_cancel_and_close_in_flight(q: Queue, tmp_path: object) -> None:
+    path = os.path.join(str(tmp_path), "f")
+    with open(path, "wb") as f:
+        f.write(b"x" * 65536)
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+    try:
+        buf = bytearray(4096)
+        ident = q.aio_read(fd, buf, 0)
+        q.control([KEvent(ident, Filter.AIO, Flag.DELETE)], 0)
+        ids = [q.aio_read(fd, bytearray(100), 70000) for _ in range(4)]  # past EOF
+        got = {}
+        while len(got) < 4:
+            for ev in q.control(None, 8, 5):
+                got[ev.ident] = ev.data
+        assert set(got) == set(ids) and set(got.values()) == {0}
+    finally:
+        os.close(fd)
+
+
+@win
+def test_vnode_directory_watch_overflow_gives_rescan(q: Queue, tmp_path: object) -> None:
+    d = str(tmp_path)
+    path = os.path.join(d, "watched")
+    with open(path, "wb") as f:
+        f.write(b"x")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        q.control([KEvent(fd, Filter.VNODE, Flag.ADD | Flag.CLEAR, NoteVnode.WRITE)], 0)
+        for i in range(3000):  # more than the 64 KiB notification buffer holds
+            n = os.path.join(d, f"n{i % 50}")
+            open(n, "wb").close()
+            os.unlink(n)
+        (ev,) = q.control(None, 4, 5)
+        assert ev.fflags & NoteVnode.RESCAN
+    finally:
+        os.close(fd)
+
+
+@win
+def test_vnode_write_extend_attrib(q: Queue, tmp_path: object) -> None:
+    path = os.path.join(str(tmp_path), "f")
+    with open(path, "wb") as f:
+        f.write(b"0123")
+    fd = os.open(path, os.O_RDONLY)
+    notes = NoteVnode.WRITE | NoteVnode.EXTEND | NoteVnode.ATTRIB
+    try:
+        q.control([KEvent(fd, Filter.VNODE, Flag.ADD | Flag.CLEAR, notes)], 0)
+        with open(path, "ab") as f:
+            f.write(b"x")
+        (ev,) = q.control(None, 4, 2)
+        assert ev.fflags == NoteVnode.WRITE | NoteVnode.EXTEND
+        os.chmod(path, 0o444)
+        (ev,) = q.control(None, 4, 2)
+        assert ev.fflags == NoteVnode.ATTRIB
+        os.chmod(path, 0o666)
+    finally:
+        os.close(fd)
+
+
+@win
+def test_signal_console_events_counted(q: Queue) -> None:
+    from kevents._backends.windows import signal as wsig
+
+    q.control([KEvent(wsig.SIGBREAK, Filter.SIGNAL)], 0)
+    wsig.on_console_event(1)
+    wsig.on_console_event(1)
+    (ev,) = q.control(None, 4, 2)
+    assert ev.ident == wsig.SIGBREAK and ev.data == 2
+    threading.Timer(0.2, wsig.on_console_event, (1,)).start()
+    (ev,) = q.control(None, 4, 5)  # wakes a blocked waiter
+    assert ev.data == 1
+
+
+@win
+def test_signal_other_numbers_unsupported(q: Queue) -> None:
+    (ev,) = q.control([KEvent(15, Filter.SIGNAL)], 1, 0)
+    assert ev.flags & Flag.ERROR and ev.data == errno.ENOTSUP
