@@ -234,6 +234,7 @@ class Engine:
             return 0
         if flags & _FORCEONESHOT:
             kn.flags |= _ONESHOT
+            kn.forced = True
             self.enqueue(kn)
         if not flags & _KEEPUDATA:
             kn.udata = ch.udata
@@ -266,8 +267,11 @@ class Engine:
                 continue
             flags = kn.flags
             src = kn.source
-            if not flags & _ONESHOT and not src.event(kn):
-                continue  # stale readiness is never reported
+            # stale readiness is never reported, not even for a ONESHOT knote (a user-space
+            # source's packet says "look again", not "ready"); only EV_FORCEONESHOT
+            # delivers the knote as it is
+            if not kn.forced and not src.event(kn):
+                continue
             out.append(
                 KEvent(kn.ident, kn.filter, flags | kn.oflags, kn.fflags, kn.data, kn.udata, kn.ext)
             )

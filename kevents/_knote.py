@@ -31,6 +31,7 @@ class Knote:
         "fflags",
         "filter",
         "flags",
+        "forced",
         "ident",
         "identity",
         "oflags",
@@ -59,6 +60,8 @@ class Knote:
         self.ext: Any = None
         self.disabled = bool(flags & _DISABLE)
         self.queued = False
+        #: EV_FORCEONESHOT: delivered once as it is, without re-checking the condition
+        self.forced = False
         self.alive = True
         self.identity: object = None
         self.source: Any = None

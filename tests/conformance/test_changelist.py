@@ -272,3 +272,17 @@ def test_empty_filter_refused_where_unsupported(kq: Queue, backend: str) -> None
         (ev,) = kq.control([KEvent(a, Filter.EMPTY)], 1, 0) or [None]
         if status("EVFILT_EMPTY", backend)[0] == "unsupported":
             assert ev is not None and ev.flags & Flag.ERROR and ev.data == errno.ENOTSUP
+
+
+def test_registration_from_another_thread_reaches_a_blocked_waiter(kq: Queue) -> None:
+    # D41: on IOCP the waiter issues the kernel request, so it must be woken to do so
+    a, b = socket.socketpair()
+    with a, b:
+        got: list[KEvent] = []
+        t = threading.Thread(target=lambda: got.extend(kq.control(None, 4, scaled(5))))
+        t.start()
+        time.sleep(0.2)  # the waiter is blocked now
+        kq.control([KEvent(b, Filter.READ)], 0)
+        a.send(b"x")
+        t.join()
+        assert [(e.ident, e.filter, e.data) for e in got] == [(b.fileno(), Filter.READ, 1)]

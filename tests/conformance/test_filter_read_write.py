@@ -8,6 +8,7 @@ import socket
 import struct
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +23,17 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     a, b = socket.socketpair()
     with a, b:
         yield a, b
+
+
+def test_oneshot_reports_data_at_copy_out(
+    kq: Queue, pair: tuple[socket.socket, socket.socket]
+) -> None:  # D41: a ONESHOT knote is re-checked too
+    a, b = pair
+    kq.control([KEvent(b, Filter.READ, Flag.ADD | Flag.ONESHOT)], 0)
+    a.send(b"xy")
+    time.sleep(0.05)
+    (ev,) = kq.control(None, 1, 1)
+    assert ev.data == 2
 
 
 def test_socket_read(kq: Queue, pair: tuple[socket.socket, socket.socket]) -> None:  # C-39

@@ -267,7 +267,15 @@ class Sockets:
             self.socks[kn.ident] = sock
         sock.knotes[kn.filter] = kn
         kn.priv = _KnState(sock)
+        self._rearm(sock)
+
+    def _rearm(self, sock: _Sock) -> None:
+        """Have ``sock``'s poll (re)issued. Only the waiting thread issues polls (in
+        prepare); a thread blocked in the port now would not see this change until its
+        timeout, so it is woken to prepare again."""
         self.dirty.add(sock)
+        if self.backend.blocked:
+            self.backend.wake()
 
     def detach(self, kn: Knote) -> None:
         self.polled.discard(kn)
@@ -289,7 +297,7 @@ class Sockets:
     def changed(self, kn: Knote) -> None:
         st: _KnState | None = kn.priv
         if st is not None and not st.sock.dead:
-            self.dirty.add(st.sock)
+            self._rearm(st.sock)
 
     def drop_all(self, sock: _Sock) -> None:
         """The socket is gone (closed): drop its knotes silently, as BSD does at close."""
