@@ -26,6 +26,7 @@ from collections.abc import Iterable as _Iterable
 from typing import Any as _Any
 
 from .. import _event
+from .._errors import UnsupportedError as _UnsupportedError
 from .._event import KEvent as _KEvent
 from .._queue import Queue as _Queue
 
@@ -166,6 +167,10 @@ class kevent:
 
 #: fd -> queue, so that kqueue.fromfd(fd) aliases the same queue
 _queues: _weakref.WeakValueDictionary[int, _Queue] = _weakref.WeakValueDictionary()
+#: queue -> the closer of its token descriptor (backends without a descriptor, D40)
+_tokens: _weakref.WeakKeyDictionary[_Queue, _weakref.finalize[..., _Queue]] = (
+    _weakref.WeakKeyDictionary()
+)
 
 
 class kqueue:
@@ -175,7 +180,15 @@ class kqueue:
 
     def __init__(self, *, _backend: str | None = None) -> None:
         self._queue: _Queue | None = _Queue(_backend)
-        self._fd = self._queue.fileno()
+        try:
+            self._fd = self._queue.fileno()
+        except _UnsupportedError:
+            # Windows: a completion port is no descriptor, but select.kqueue promises
+            # one (fileno(), fromfd()). The queue gets a token instead: a descriptor of
+            # the null device that names it for fromfd() and is closed with it. It
+            # cannot be polled (D40).
+            self._fd = _os.open(_os.devnull, _os.O_RDONLY)
+            _tokens[self._queue] = _weakref.finalize(self._queue, _os.close, self._fd)
         _queues[self._fd] = self._queue
 
     @classmethod
@@ -201,6 +214,9 @@ class kqueue:
     def close(self) -> None:
         if self._queue is not None:
             self._queue.close()
+            token = _tokens.pop(self._queue, None)
+            if token is not None:
+                token()  # closes the token descriptor, once
         elif self._fd >= 0:
             _os.close(self._fd)  # CPython closes whatever fd fromfd() was given
         self._fd = -1
