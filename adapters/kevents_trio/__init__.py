@@ -159,11 +159,17 @@ class TrioQueue:
     async def _dispatch_in_thread(self) -> None:
         self.kq.control([KEvent(_WAKE, Filter.USER, Flag.ADD | Flag.CLEAR)], 0)
         while True:
+            # Cancelled only when the queue goes (the run ends, open_queue exits): the
+            # blocked thread is abandoned then, and the queue's close wakes it (its
+            # result is dropped). Not abandoning it would hang the run's end: nothing
+            # else would make control() return.
             try:
                 events = await trio.to_thread.run_sync(
-                    self.kq.control, None, _BATCH, None, abandon_on_cancel=False
+                    self.kq.control, None, _BATCH, None, abandon_on_cancel=True
                 )
-            except trio.Cancelled:
+            except ValueError:
+                if self.kq.closed:
+                    return  # closed while the thread waited: the waiters are told
                 raise
             self._route(events)
 
