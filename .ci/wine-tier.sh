@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Windows tier of `make test`: the test suite under Windows CPython in Wine
 # (.ci/wine/setup.sh installs Debian's wine, the embeddable CPython and the wheels).
-# Until the Windows (IOCP) backend exists, the platform-independent tests run there
-# (imports, translation logic); the conformance suite joins when the backend does.
+# The whole suite runs there on the iocp backend: conformance, Windows-specific tests
+# (tests/backends/test_windows.py), adapters, CLI; what Windows (or Wine) cannot do is
+# skipped with its reason, read from the platform table where it is a difference.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rc=0

@@ -2,18 +2,28 @@
 
     python examples/asyncio_wait_pid.py [PID ...]
 
-Without arguments it starts two processes that are *not* its children (a shell's
-background jobs) and one child of its own, and waits for all three at once: asyncio
-alone can wait only for its own children. kevents never reaps, so the child's status
-is still there for asyncio's own ``wait()``.
+Without arguments it starts a helper process that starts two more (*not* our
+children: asyncio alone cannot wait for those) plus one child of its own, and waits for
+all three at once. kevents never reaps, so the child's status is still there for its
+own ``wait()``. Runs on Linux, Windows and the BSDs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 
 import kevents_asyncio
+
+# the helper: starts two processes, prints their pids, waits for them
+HELPER = (
+    "import subprocess, sys\n"
+    "ps = [subprocess.Popen([sys.executable, '-c', f'import sys, time; time.sleep({t}); "
+    "sys.exit({code})']) for t, code in ((0.2, 0), (0.4, 3))]\n"
+    "print(*(p.pid for p in ps), flush=True)\n"
+    "for p in ps: p.wait()\n"
+)
 
 
 async def watch(pid: int) -> None:
@@ -30,21 +40,17 @@ async def main(argv: list[str]) -> int:
     if argv:
         await asyncio.gather(*(watch(int(a)) for a in argv))
         return 0
-    shell = await asyncio.create_subprocess_exec(
-        "sh",
-        "-c",
-        "sleep 0.2 & echo $!; (sleep 0.4; exit 3) & echo $!; wait",
-        stdout=asyncio.subprocess.PIPE,
+    helper = subprocess.Popen([sys.executable, "-c", HELPER], stdout=subprocess.PIPE, text=True)
+    assert helper.stdout is not None
+    others = [int(p) for p in helper.stdout.readline().split()]
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; time.sleep(0.3); sys.exit(5)"]
     )
-    assert shell.stdout is not None
-    others = [int(await shell.stdout.readline()) for _ in range(2)]
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "import sys, time; time.sleep(0.3); sys.exit(5)"
-    )
-    print(f"waiting for {others} (grandchildren) and {child.pid} (our child)")
-    await asyncio.wait_for(asyncio.gather(*(watch(p) for p in [*others, child.pid])), 10)
-    print(f"asyncio's own wait() still sees the child's status: {await child.wait()}")
-    await shell.wait()
+    print(f"waiting for {others} (not our children) and {child.pid} (our child)")
+    await asyncio.wait_for(asyncio.gather(*(watch(p) for p in [*others, child.pid])), 20)
+    print(f"the child's own wait() still has its status: {child.wait()}")
+    helper.wait()
+    helper.stdout.close()
     return 0
 
 

@@ -34,7 +34,7 @@ _CITATION = re.compile(
 
 
 def test_every_public_name_is_in_the_api_reference() -> None:
-    text = (DOCS / "reference" / "api.rst").read_text()
+    text = (DOCS / "reference" / "api.rst").read_text(encoding="utf-8")
     documented = {name.removeprefix("kevents.") for name in _DOCUMENTED.findall(text)}
     public = set(kevents.__all__) - {"__version__"}
     assert not public - documented, (
@@ -46,14 +46,14 @@ def test_every_public_name_is_in_the_api_reference() -> None:
 def test_every_cited_file_and_name_exists() -> None:
     missing = []
     for page in PAGES:
-        for path, name in _CITATION.findall(page.read_text()):
+        for path, name in _CITATION.findall(page.read_text(encoding="utf-8")):
             target = ROOT / path
             if not target.exists():
                 missing.append(f"{page.relative_to(ROOT)}: {path}")
                 continue
             if not name:
                 continue
-            source = target.read_text()
+            source = target.read_text(encoding="utf-8")
             last = re.escape(name.rsplit(".", 1)[-1])
             if target.suffix == ".py":
                 defined = re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{last}\b", source, re.M)
@@ -66,7 +66,7 @@ def test_every_cited_file_and_name_exists() -> None:
 
 
 def test_every_decision_has_an_entry() -> None:
-    text = (DOCS / "decisions.rst").read_text()
+    text = (DOCS / "decisions.rst").read_text(encoding="utf-8")
     labels = set(re.findall(r"^\.\. _d(\d+):$", text, re.M))
     last = max(map(int, labels))
     assert labels == {str(n) for n in range(1, last + 1)}, sorted(labels, key=int)
@@ -82,14 +82,14 @@ def test_every_environment_variable_is_documented() -> None:
     for path in sources:
         if path.is_file():
             used |= set(re.findall(r"\bKEVENTS_[A-Z0-9_]+", path.read_text(errors="replace")))
-    table = (DOCS / "design.rst").read_text().split(".. _environment-variables:")[1]
+    table = (DOCS / "design.rst").read_text(encoding="utf-8").split(".. _environment-variables:")[1]
     documented = set(re.findall(r"``(KEVENTS_[A-Z0-9_]+)``", table))
     assert used, "no environment variable found: the scan is broken"
     assert not used - documented, f"not in the design page's table: {used - documented}"
 
 
 def test_usage_example_runs() -> None:
-    text = (DOCS / "index.rst").read_text()
+    text = (DOCS / "index.rst").read_text(encoding="utf-8")
     (block,) = re.findall(r"^\.\. code-block:: python\n\n((?:    .*\n|\n)+)", text, re.M)
     out = run_isolated(textwrap.dedent(block), timeout=60).stdout
     assert "READ: b'ping'" in out and "USER: wake-up" in out and "TIMER: expired" in out, out
@@ -113,12 +113,12 @@ def test_docs_build_without_warnings(tmp_path: pathlib.Path) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    platforms = (tmp_path / "platforms.html").read_text()
+    platforms = (tmp_path / "platforms.html").read_text(encoding="utf-8")
     for feature in _platforms.TABLE:
         assert html.escape(feature, quote=False) in platforms, f"row {feature!r} not rendered"
-    api = (tmp_path / "reference" / "api.html").read_text()
+    api = (tmp_path / "reference" / "api.html").read_text(encoding="utf-8")
     for name in set(kevents.__all__) - {"__version__"}:
         assert f'id="kevents.{name}"' in api, f"kevents.{name} has no entry in the API page"
-    decisions = (tmp_path / "decisions.html").read_text()
+    decisions = (tmp_path / "decisions.html").read_text(encoding="utf-8")
     for n in range(1, 39):
         assert f'id="d{n}"' in decisions, f"D{n} has no anchor"
