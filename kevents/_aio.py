@@ -1,11 +1,17 @@
-"""Pieces of AIO shared by the backends: pinning a caller's buffer, and doing one
-request synchronously (the thread-pool engine of backends without kernel AIO)."""
+"""Pieces of AIO shared by the backends: pinning a caller's buffer, a request's pins
+and its completion, and doing one request synchronously (the thread-pool engine of
+backends without kernel AIO)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import errno
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+    from ._knote import Knote
 
 
 def pin(buffer: Any, writable: bool) -> memoryview:
@@ -34,3 +40,41 @@ def perform(op: str, fd: int, view: memoryview | None, offset: int) -> int:
         return 0
     except OSError as exc:
         return -(exc.errno or errno.EIO)
+
+
+class Request:
+    """One request in flight: the pins the kernel (or a worker) writes through, the
+    caller's buffer (``view``) and the cffi pointer to it (``cdata``), held until it is
+    done with them. ``orphan``: deleted or its queue closed while in flight."""
+
+    __slots__ = ("cdata", "done", "future", "kn", "orphan", "view")
+
+    def __init__(self, view: memoryview | None, cdata: Any = None, kn: Knote | None = None):
+        self.view = view
+        self.cdata = cdata
+        self.kn = kn
+        self.future: concurrent.futures.Future[None] | None = None
+        self.done = False
+        self.orphan = False
+
+    def unpin(self) -> None:
+        """End the exports now, not at GC time (a worker's frame may still hold the view
+        for a moment)."""
+        if self.cdata is not None:
+            self.cdata.__exit__(None, None, None)  # ffi.release(), whichever FFI made it
+            self.cdata = None
+        if self.view is not None:
+            self.view.release()
+            self.view = None
+
+
+def finish(engine: Engine, kn: Knote, res: int) -> None:
+    """Complete ``kn``'s request: bytes transferred (``res`` >= 0) or -errno."""
+    req: Request = kn.priv
+    req.unpin()
+    req.done = True
+    if res >= 0:
+        kn.data, kn.fflags = res, 0
+    else:
+        kn.data, kn.fflags = -1, -res
+    engine.enqueue(kn)

@@ -32,7 +32,7 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ..._aio import perform, pin
+from ..._aio import Request, finish, perform, pin
 from ..._event import Filter, Flag
 from ..._ffi import check, ffi, lib
 from ..._knote import Knote
@@ -48,26 +48,6 @@ _EOF = int(Flag.EOF)
 OPS = ("read", "write", "fsync")
 
 
-class _Request:
-    __slots__ = ("cdata", "done", "future", "view")
-
-    def __init__(self, view: memoryview | None, cdata: Any) -> None:
-        self.view = view  # the pin: keeps the caller's buffer alive and exported
-        self.cdata = cdata
-        self.future: concurrent.futures.Future[None] | None = None
-        self.done = False
-
-    def unpin(self) -> None:
-        """The kernel (or the worker) is done: end the exports now, not at GC time (a
-        worker's frame may still hold the view for a moment)."""
-        if self.cdata is not None:
-            ffi.release(self.cdata)
-            self.cdata = None
-        if self.view is not None:
-            self.view.release()
-            self.view = None
-
-
 class AioSource(Source):
     filter = Filter.AIO
     userspace = True
@@ -78,7 +58,7 @@ class AioSource(Source):
         self.use_ring: bool | None = None  # decided at the first request
         self.next_id = 0
         self.inflight: dict[int, Knote] = {}
-        self.orphans: dict[int, _Request] = {}  # cancelled/deleted, the kernel not done
+        self.orphans: dict[int, Request] = {}  # cancelled/deleted, the kernel not done
         self.ring: Ring | None = None
         self.ring_lock = threading.Lock()
         self.dirty = False
@@ -102,7 +82,7 @@ class AioSource(Source):
         pass  # one-shot: the knote is dropped after delivery
 
     def detach(self, kn: Knote) -> None:
-        req: _Request = kn.priv
+        req: Request = kn.priv
         if self.inflight.pop(kn.ident, None) is None:
             return  # already completed: nothing pinned any more
         self.orphans[kn.ident] = req
@@ -125,7 +105,7 @@ class AioSource(Source):
         kn.source = self
         kn.oflags = _EOF
         cdata = None if view is None else ffi.from_buffer(view, require_writable=op == "read")
-        req = kn.priv = _Request(view, cdata)
+        req = kn.priv = Request(view, cdata)
         self.inflight[kn.ident] = kn
         if self.use_ring is None:
             self.use_ring = self.backend.io_uring().aio
@@ -137,7 +117,7 @@ class AioSource(Source):
             self._submit_pool(kn.ident, op, fd, req, offset)
         return kn
 
-    def _submit_ring(self, ident: int, op: str, fd: int, req: _Request, offset: int) -> None:
+    def _submit_ring(self, ident: int, op: str, fd: int, req: Request, offset: int) -> None:
         if self.ring is None:
             self.ring = Ring(256)
             self.backend.add_internal(self.ring.fd, lib.EPOLLIN, self._ring_ready)
@@ -183,7 +163,7 @@ class AioSource(Source):
             if not ud & _CANCEL_TAG:
                 self._complete(ud, res)
 
-    def _submit_pool(self, ident: int, op: str, fd: int, req: _Request, offset: int) -> None:
+    def _submit_pool(self, ident: int, op: str, fd: int, req: Request, offset: int) -> None:
         if self.pool is None:
             self.efd = check(lib.kev_eventfd())
             self.backend.add_internal(self.efd, lib.EPOLLIN, self._pool_ready)
@@ -210,14 +190,7 @@ class AioSource(Source):
         kn = self.inflight.pop(ident, None)
         if kn is None:
             return
-        req: _Request = kn.priv
-        req.unpin()
-        req.done = True
-        if res >= 0:
-            kn.data, kn.fflags = res, 0
-        else:
-            kn.data, kn.fflags = -1, -res
-        self.engine.enqueue(kn)
+        finish(self.engine, kn, res)
 
     # -- lifecycle ------------------------------------------------------------------------
 

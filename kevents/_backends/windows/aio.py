@@ -28,7 +28,7 @@ import errno
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..._aio import pin
+from ..._aio import Request, finish, pin
 from ..._event import Filter, Flag
 from ..._knote import Knote
 from .._contract import Source
@@ -88,26 +88,6 @@ def _access_of(handle: Any) -> int:
     return access
 
 
-class _Request:
-    __slots__ = ("cdata", "done", "future", "kn", "orphan", "view")
-
-    def __init__(self, kn: Knote, view: memoryview | None) -> None:
-        self.kn = kn
-        self.view = view
-        self.cdata: Any = None
-        self.future: concurrent.futures.Future[None] | None = None
-        self.done = False
-        self.orphan = False  # deleted or closed while in flight
-
-    def unpin(self) -> None:
-        if self.cdata is not None:
-            ffi.release(self.cdata)
-            self.cdata = None
-        if self.view is not None:
-            self.view.release()
-            self.view = None
-
-
 def _os_handle(fd: int) -> int:
     import msvcrt
 
@@ -146,7 +126,7 @@ class AioSource(Source):
         entry = self.inflight.pop(kn.ident, None)
         if entry is None:
             return
-        req: _Request = kn.priv
+        req: Request = kn.priv
         req.orphan = True
         _, op = entry
         if op is not None:
@@ -183,7 +163,7 @@ class AioSource(Source):
         kn = Knote(self.next_id, Filter.AIO, Flag.ONESHOT, 0, 0, udata)
         kn.source = self
         kn.oflags = _EOF
-        req = kn.priv = _Request(kn, view)
+        req = kn.priv = Request(view, kn=kn)
         self.inflight[kn.ident] = (kn, None)
         try:
             if offset < 0 or fd < 0:
@@ -237,11 +217,12 @@ class AioSource(Source):
         kn.priv.future = self.pool.submit(run)
 
     def _done(self, op: Op, status: int, nbytes: int) -> None:
-        req: _Request = op.keep
+        req: Request = op.keep
         req.unpin()
         if req.orphan:
             return
         kn = req.kn
+        assert kn is not None
         if status >= 0 or status == STATUS_END_OF_FILE:
             res = nbytes if status >= 0 else 0
         elif status == STATUS_CANCELLED:
@@ -253,14 +234,7 @@ class AioSource(Source):
     def _complete(self, kn: Knote, res: int) -> None:
         if self.inflight.pop(kn.ident, None) is None:
             return
-        req: _Request = kn.priv
-        req.unpin()
-        req.done = True
-        if res >= 0:
-            kn.data, kn.fflags = res, 0
-        else:
-            kn.data, kn.fflags = -1, -res
-        self.engine.enqueue(kn)
+        finish(self.engine, kn, res)
 
     def close(self) -> None:
         for kn, op in list(self.inflight.values()):

@@ -290,10 +290,6 @@ class ProcSource(Source):
     def event(self, kn: Knote) -> bool:
         return bool(kn.fflags)
 
-    def clear(self, kn: Knote) -> None:
-        kn.fflags = 0
-        kn.data = 0
-
     def detach(self, kn: Knote) -> None:
         watch: _Watch | None = kn.priv
         if watch is None:
