@@ -406,3 +406,23 @@ def test_add_kevent_twice_is_refused() -> None:
         loop.remove_kevent(9, Filter.USER)
 
     run(main())
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="Windows console control events")
+def test_signal_handler_for_console_events() -> None:
+    from kevents._backends.windows import signal as wsig
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        got: list[int] = []
+        loop.add_signal_handler(signal.SIGBREAK, got.append, 1)
+        # what the console control handler does on Ctrl-Break (Wine cannot raise one)
+        threading.Timer(0.05, wsig.on_console_event, (1,)).start()
+        for _ in range(250):
+            if got:
+                break
+            await asyncio.sleep(0.02)
+        assert loop.remove_signal_handler(signal.SIGBREAK)
+        return got
+
+    assert run(main()) == [1]
