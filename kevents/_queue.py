@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket as _socket
+import sys
 import warnings
 from collections.abc import Iterable
 from types import TracebackType
@@ -111,7 +113,15 @@ class Queue:
         while any dup of the file lives, so delete before close (or use this).
         """
         self._live().close_fd(fd)
-        os.close(fd)
+        if sys.platform == "win32":
+            # a Windows socket is a handle, not a C runtime descriptor: os.close() does
+            # not know it (the handle values are far above the descriptors in use)
+            try:
+                os.close(fd)
+            except OSError:
+                _socket.close(fd)
+        else:
+            os.close(fd)
 
     def close(self) -> None:
         """Close the queue and drop every registration. Idempotent."""

@@ -43,9 +43,6 @@ def test_many_adds_then_events(kq: Queue, socks: list[socket.socket]) -> None:
     assert (ev.ident, ev.data, ev.udata) == (socks[2].fileno(), 3, 2)
 
 
-@pytest.mark.skipif(
-    sys.platform == "win32", reason="uses a pipe/file ident: sockets only on Windows"
-)
 def test_error_in_the_middle_with_room(kq: Queue, socks: list[socket.socket]) -> None:
     bad = closed_fd()
     changes = [KEvent(s, Filter.READ) for s in socks[:20]]
@@ -56,9 +53,6 @@ def test_error_in_the_middle_with_room(kq: Queue, socks: list[socket.socket]) ->
     assert (socks[-2].fileno(), Filter.READ) in keys(kq.control(None, 64, 1))
 
 
-@pytest.mark.skipif(
-    sys.platform == "win32", reason="uses a pipe/file ident: sockets only on Windows"
-)
 def test_error_without_room_stops_the_list(kq: Queue, socks: list[socket.socket]) -> None:
     bad = closed_fd()
     changes = [KEvent(s, Filter.READ) for s in socks[:20]]

@@ -285,14 +285,13 @@ def test_dev_null_ready(kq: Queue) -> None:  # C-54
         kq.control([KEvent(f, Filter.READ, Flag.DELETE), KEvent(f, Filter.WRITE, Flag.DELETE)], 0)
 
 
-@pytest.mark.skipif(
-    sys.platform == "win32", reason="os.pipe: READ/WRITE watch sockets only on Windows"
-)
 def test_fd_reuse_no_stale_events(kq: Queue) -> None:  # C-55
-    r, w = os.pipe()
-    kq.control([KEvent(r, Filter.READ)], 0)
-    os.close(r)
-    os.close(w)
+    x, y = socket.socketpair()
+    x.send(b"x")  # y is readable when it goes
+    kq.control([KEvent(y, Filter.READ)], 0)
+    r = y.fileno()
+    y.close()
+    x.close()
     a, b = socket.socketpair()
     with a, b:
         b.send(b"x")
@@ -351,15 +350,13 @@ def test_delete_one_direction_keeps_other(
     expect_no_events(kq)
 
 
-@pytest.mark.skipif(
-    sys.platform == "win32", reason="os.pipe: READ/WRITE watch sockets only on Windows"
-)
 def test_close_fd_helper(kq: Queue) -> None:
-    r, w = os.pipe()
-    kq.control([KEvent(r, Filter.READ), KEvent(r, Filter.WRITE)], 0)
-    kq.close_fd(r)
-    os.close(w)
-    expect_no_events(kq)
+    a, b = socket.socketpair()
+    with a:
+        a.send(b"x")
+        kq.control([KEvent(b, Filter.READ), KEvent(b, Filter.WRITE)], 0)
+        kq.close_fd(b.detach())  # drops its knotes and closes it, as close(2) on BSD
+        expect_no_events(kq)
 
 
 def test_stale_readiness_is_dropped(
