@@ -9,9 +9,14 @@ import errno
 import os
 from typing import TYPE_CHECKING, Any
 
+from ._event import Filter, Flag
+from ._knote import Knote
+
 if TYPE_CHECKING:
     from ._engine import Engine
-    from ._knote import Knote
+
+#: the operations of Source.submit
+OPS = ("read", "write", "fsync")
 
 
 def pin(buffer: Any, writable: bool) -> memoryview:
@@ -45,14 +50,15 @@ def perform(op: str, fd: int, view: memoryview | None, offset: int) -> int:
 class Request:
     """One request in flight: the pins the kernel (or a worker) writes through, the
     caller's buffer (``view``) and the cffi pointer to it (``cdata``), held until it is
-    done with them. ``orphan``: deleted or its queue closed while in flight."""
+    done with them. ``orphan``: deleted or its queue closed while in flight. It holds
+    no reference back to its knote: a cycle would leave the pins to the cyclic GC,
+    which may clear the view before the cdata that exports it (a crash, seen)."""
 
-    __slots__ = ("cdata", "done", "future", "kn", "orphan", "view")
+    __slots__ = ("cdata", "done", "future", "orphan", "view")
 
-    def __init__(self, view: memoryview | None, cdata: Any = None, kn: Knote | None = None):
+    def __init__(self, view: memoryview | None, cdata: Any = None) -> None:
         self.view = view
         self.cdata = cdata
-        self.kn = kn
         self.future: concurrent.futures.Future[None] | None = None
         self.done = False
         self.orphan = False
@@ -78,3 +84,17 @@ def finish(engine: Engine, kn: Knote, res: int) -> None:
     else:
         kn.data, kn.fflags = -1, -res
     engine.enqueue(kn)
+
+
+def new_request(source: Any, op: str, buffer: Any, udata: Any) -> Knote:
+    """The knote of a new request of ``source`` (which numbers them in ``next_id``): an
+    AIO event is ONESHOT, carries EV_EOF as on BSD, and pins the caller's buffer."""
+    if op not in OPS:
+        raise ValueError(f"unknown AIO operation {op!r}")
+    view = None if op == "fsync" else pin(buffer, op == "read")
+    source.next_id += 1
+    kn = Knote(source.next_id, Filter.AIO, Flag.ONESHOT, 0, 0, udata)
+    kn.source = source
+    kn.oflags = int(Flag.EOF)
+    kn.priv = Request(view)
+    return kn

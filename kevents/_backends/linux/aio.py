@@ -32,7 +32,7 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ..._aio import Request, finish, perform, pin
+from ..._aio import Request, finish, new_request, perform
 from ..._event import Filter, Flag
 from ..._ffi import check, ffi, lib
 from ..._knote import Knote
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 _CANCEL_TAG = 1 << 62  # user_data of our own cancel SQEs
 _EOF = int(Flag.EOF)
-OPS = ("read", "write", "fsync")
 
 
 class AioSource(Source):
@@ -97,15 +96,10 @@ class AioSource(Source):
     # -- submission (engine lock held) --------------------------------------------------
 
     def submit(self, op: str, fd: int, buffer: Any, offset: int, udata: Any) -> Knote:
-        if op not in OPS:
-            raise ValueError(f"unknown AIO operation {op!r}")
-        view = None if op == "fsync" else pin(buffer, op == "read")
-        self.next_id += 1
-        kn = Knote(self.next_id, Filter.AIO, Flag.ONESHOT, 0, 0, udata)
-        kn.source = self
-        kn.oflags = _EOF
-        cdata = None if view is None else ffi.from_buffer(view, require_writable=op == "read")
-        req = kn.priv = Request(view, cdata)
+        kn = new_request(self, op, buffer, udata)
+        req: Request = kn.priv
+        if req.view is not None:
+            req.cdata = ffi.from_buffer(req.view, require_writable=op == "read")
         self.inflight[kn.ident] = kn
         if self.use_ring is None:
             self.use_ring = self.backend.io_uring().aio

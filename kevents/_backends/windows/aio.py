@@ -28,7 +28,7 @@ import errno
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..._aio import Request, finish, pin
+from ..._aio import Request, finish, new_request
 from ..._event import Filter, Flag
 from ..._knote import Knote
 from .._contract import Source
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 assert sys.platform == "win32" or TYPE_CHECKING
 
 _EOF = int(Flag.EOF)
-OPS = ("read", "write", "fsync")
 
 
 #: FILE_READ_DATA, and FILE_WRITE_DATA | FILE_APPEND_DATA, in a handle's access mask
@@ -156,14 +155,9 @@ class AioSource(Source):
         return twin
 
     def submit(self, op: str, fd: int, buffer: Any, offset: int, udata: Any) -> Knote:
-        if op not in OPS:
-            raise ValueError(f"unknown AIO operation {op!r}")
-        view = None if op == "fsync" else pin(buffer, op == "read")
-        self.next_id += 1
-        kn = Knote(self.next_id, Filter.AIO, Flag.ONESHOT, 0, 0, udata)
-        kn.source = self
-        kn.oflags = _EOF
-        req = kn.priv = Request(view, kn=kn)
+        kn = new_request(self, op, buffer, udata)
+        req: Request = kn.priv
+        view = req.view
         self.inflight[kn.ident] = (kn, None)
         try:
             if offset < 0 or fd < 0:
@@ -180,7 +174,9 @@ class AioSource(Source):
             ov.Offset = offset & 0xFFFFFFFF
             ov.OffsetHigh = offset >> 32
             o = Op(ov, ov, twin, self._done)
-            o.keep = req
+            # the packet's op holds both (a knote -> request -> knote cycle would leave
+            # the pins to the cyclic GC, which may release the view before the cdata)
+            o.keep = (req, kn)
             self.inflight[kn.ident] = (kn, o)
             self.backend.start(o)
             fn = kernel32.ReadFile if op == "read" else kernel32.WriteFile
@@ -217,12 +213,10 @@ class AioSource(Source):
         kn.priv.future = self.pool.submit(run)
 
     def _done(self, op: Op, status: int, nbytes: int) -> None:
-        req: Request = op.keep
+        req, kn = op.keep
         req.unpin()
         if req.orphan:
             return
-        kn = req.kn
-        assert kn is not None
         if status >= 0 or status == STATUS_END_OF_FILE:
             res = nbytes if status >= 0 else 0
         elif status == STATUS_CANCELLED:
