@@ -9,6 +9,7 @@ import errno
 import os
 from typing import TYPE_CHECKING, Any
 
+from ._backends._contract import Source
 from ._event import Filter, Flag
 from ._knote import Knote
 
@@ -86,15 +87,39 @@ def finish(engine: Engine, kn: Knote, res: int) -> None:
     engine.enqueue(kn)
 
 
-def new_request(source: Any, op: str, buffer: Any, udata: Any) -> Knote:
-    """The knote of a new request of ``source`` (which numbers them in ``next_id``): an
-    AIO event is ONESHOT, carries EV_EOF as on BSD, and pins the caller's buffer."""
-    if op not in OPS:
-        raise ValueError(f"unknown AIO operation {op!r}")
-    view = None if op == "fsync" else pin(buffer, op == "read")
-    source.next_id += 1
-    kn = Knote(source.next_id, Filter.AIO, Flag.ONESHOT, 0, 0, udata)
-    kn.source = source
-    kn.oflags = int(Flag.EOF)
-    kn.priv = Request(view)
-    return kn
+class AioSource(Source):
+    """What EVFILT_AIO is on every backend: knotes made by ``submit`` (never by EV_ADD),
+    one event each (ONESHOT, with EV_EOF as on BSD), ready once the request is done.
+    A backend adds how requests reach the kernel and come back (``submit``,
+    ``detach`` to cancel, ``close``)."""
+
+    filter = Filter.AIO
+    userspace = True
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.next_id = 0
+
+    def attach(self, kn: Knote) -> None:
+        raise OSError(errno.EPERM, "AIO events come from Queue.aio_read/aio_write/aio_fsync")
+
+    def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
+        pass  # only udata (set by the engine) and enable state can change
+
+    def event(self, kn: Knote) -> bool:
+        return bool(kn.priv.done)
+
+    def clear(self, kn: Knote) -> None:
+        pass  # one-shot: the knote is dropped after delivery
+
+    def new_request(self, op: str, buffer: Any, udata: Any) -> Knote:
+        """The knote of a new request, with the caller's buffer pinned."""
+        if op not in OPS:
+            raise ValueError(f"unknown AIO operation {op!r}")
+        view = None if op == "fsync" else pin(buffer, op == "read")
+        self.next_id += 1
+        kn = Knote(self.next_id, Filter.AIO, Flag.ONESHOT, 0, 0, udata)
+        kn.source = self
+        kn.oflags = int(Flag.EOF)
+        kn.priv = Request(view)
+        return kn

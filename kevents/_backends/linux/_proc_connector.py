@@ -87,9 +87,9 @@ class Connector:
         self.since: dict[int, int] = {}
         backend.add_internal(self.sock.fileno(), 0x001, self._readable)
 
-    def track(self, kn: Knote, since: int | None = None) -> None:
+    def track(self, kn: Knote) -> None:
         self.tracked[kn.ident] = kn
-        self.since[kn.ident] = time.monotonic_ns() if since is None else since
+        self.since[kn.ident] = time.monotonic_ns()
 
     def untrack(self, kn: Knote) -> None:
         if self.tracked.get(kn.ident) is kn:

@@ -32,11 +32,10 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ..._aio import Request, finish, new_request, perform
-from ..._event import Filter, Flag
+from ... import _aio
+from ..._aio import Request, finish, perform
 from ..._ffi import check, ffi, lib
 from ..._knote import Knote
-from .._contract import Source
 from .io_uring import Ring
 
 if TYPE_CHECKING:
@@ -44,18 +43,13 @@ if TYPE_CHECKING:
     from . import LinuxBackend
 
 _CANCEL_TAG = 1 << 62  # user_data of our own cancel SQEs
-_EOF = int(Flag.EOF)
 
 
-class AioSource(Source):
-    filter = Filter.AIO
-    userspace = True
-
+class AioSource(_aio.AioSource):
     def __init__(self, engine: Engine, backend: LinuxBackend) -> None:
         super().__init__(engine)
         self.backend = backend
         self.use_ring: bool | None = None  # decided at the first request
-        self.next_id = 0
         self.inflight: dict[int, Knote] = {}
         self.orphans: dict[int, Request] = {}  # cancelled/deleted, the kernel not done
         self.ring: Ring | None = None
@@ -67,18 +61,6 @@ class AioSource(Source):
         self.efd = -1
 
     # -- the Source protocol --------------------------------------------------------
-
-    def attach(self, kn: Knote) -> None:
-        raise OSError(errno.EPERM, "AIO events come from Queue.aio_read/aio_write/aio_fsync")
-
-    def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
-        pass  # only udata (set by the engine) and enable state can change
-
-    def event(self, kn: Knote) -> bool:
-        return bool(kn.priv.done)
-
-    def clear(self, kn: Knote) -> None:
-        pass  # one-shot: the knote is dropped after delivery
 
     def detach(self, kn: Knote) -> None:
         req: Request = kn.priv
@@ -96,7 +78,7 @@ class AioSource(Source):
     # -- submission (engine lock held) --------------------------------------------------
 
     def submit(self, op: str, fd: int, buffer: Any, offset: int, udata: Any) -> Knote:
-        kn = new_request(self, op, buffer, udata)
+        kn = self.new_request(op, buffer, udata)
         req: Request = kn.priv
         if req.view is not None:
             req.cdata = ffi.from_buffer(req.view, require_writable=op == "read")

@@ -28,10 +28,9 @@ import errno
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..._aio import Request, finish, new_request
-from ..._event import Filter, Flag
+from ... import _aio
+from ..._aio import Request, finish
 from ..._knote import Knote
-from .._contract import Source
 from . import Op
 from ._ffi import (
     ERROR_HANDLE_EOF,
@@ -55,8 +54,6 @@ if TYPE_CHECKING:
     from . import IocpBackend
 
 assert sys.platform == "win32" or TYPE_CHECKING
-
-_EOF = int(Flag.EOF)
 
 
 #: FILE_READ_DATA, and FILE_WRITE_DATA | FILE_APPEND_DATA, in a handle's access mask
@@ -96,30 +93,14 @@ def _os_handle(fd: int) -> int:
         raise OSError(errno.EBADF, "bad file descriptor") from exc
 
 
-class AioSource(Source):
-    filter = Filter.AIO
-    userspace = True
-
+class AioSource(_aio.AioSource):
     def __init__(self, engine: Engine, backend: IocpBackend) -> None:
         super().__init__(engine)
         self.backend = backend
-        self.next_id = 0
         self.inflight: dict[int, tuple[Knote, Op | None]] = {}
         #: fd -> (the OS handle it had, its overlapped twin)
         self.twins: dict[int, tuple[int, Any]] = {}
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
-
-    def attach(self, kn: Knote) -> None:
-        raise OSError(errno.EPERM, "AIO events come from Queue.aio_read/aio_write/aio_fsync")
-
-    def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
-        pass
-
-    def event(self, kn: Knote) -> bool:
-        return bool(kn.priv.done)
-
-    def clear(self, kn: Knote) -> None:
-        pass
 
     def detach(self, kn: Knote) -> None:
         entry = self.inflight.pop(kn.ident, None)
@@ -155,7 +136,7 @@ class AioSource(Source):
         return twin
 
     def submit(self, op: str, fd: int, buffer: Any, offset: int, udata: Any) -> Knote:
-        kn = new_request(self, op, buffer, udata)
+        kn = self.new_request(op, buffer, udata)
         req: Request = kn.priv
         view = req.view
         self.inflight[kn.ident] = (kn, None)
