@@ -85,20 +85,21 @@ def _loop() -> KeventsEventLoop:
     return loop
 
 
-async def _next_event(loop: KeventsEventLoop, key: tuple[int, int], start: Any) -> KEvent:
-    """``start(callback)`` registers ``key``; wait for its first event. Cancelling (or
-    an error) deletes the registration."""
+async def _first_event(loop: KeventsEventLoop, subscribe: Any) -> KEvent:
+    """``subscribe(callback)`` routes a registration's events to ``callback`` and
+    returns the function that ends it; wait for the first event. Cancelling (or an
+    error) ends the subscription."""
     fut: asyncio.Future[KEvent] = loop.create_future()
 
     def deliver(ev: KEvent) -> None:
         if not fut.done():
             fut.set_result(ev)
 
-    start(deliver)
+    unsubscribe = subscribe(deliver)
     try:
         return await fut
     finally:
-        loop.remove_kevent(*key)
+        unsubscribe()
 
 
 async def wait_kevent(change: KEvent) -> KEvent:
@@ -106,25 +107,20 @@ async def wait_kevent(change: KEvent) -> KEvent:
     cancelling deletes the registration. Errors raise :class:`OSError`."""
     loop = _loop()
     change = change._replace(flags=int(change.flags) | Flag.ADD | Flag.ONESHOT)
-    key = (int(change.ident), int(change.filter))
-    return await _next_event(loop, key, lambda cb: loop.add_kevent(change, cb))
+
+    def subscribe(deliver: Any) -> Any:
+        loop.add_kevent(change, deliver)
+        return lambda: loop.remove_kevent(change.ident, change.filter)
+
+    return await _first_event(loop, subscribe)
 
 
 async def wait_process_exit(pid: int) -> ExitStatus:
     """Wait until process ``pid`` (any process, child or not) exits. kevents never
     reaps: a child's status remains for its own ``wait()``."""
     loop = _loop()
-    fut: asyncio.Future[KEvent] = loop.create_future()
-
-    def deliver(ev: KEvent) -> None:
-        if not fut.done():
-            fut.set_result(ev)
-
-    cancel = loop.watch_process_exit(pid, deliver)
-    try:
-        return ExitStatus.from_kevent(await fut)
-    finally:
-        cancel()
+    ev = await _first_event(loop, lambda deliver: loop.watch_process_exit(pid, deliver))
+    return ExitStatus.from_kevent(ev)
 
 
 @contextlib.asynccontextmanager
@@ -197,11 +193,14 @@ async def file_changes(target: int | str, notes: int = VNODE_CHANGES) -> AsyncIt
 async def _aio(submit: Any) -> int:
     loop = _loop()
     rid = submit(loop.queue)
-    # cancelling deletes the request (the kernel cancels it; the buffer stays pinned
-    # until it is done with it)
-    ev = await _next_event(
-        loop, (rid, int(Filter.AIO)), lambda cb: loop.on_kevent(rid, Filter.AIO, cb)
-    )
+
+    def subscribe(deliver: Any) -> Any:
+        loop.on_kevent(rid, Filter.AIO, deliver)
+        # deleting a request in flight cancels it (its buffer stays pinned until the
+        # kernel is done with it)
+        return lambda: loop.remove_kevent(rid, Filter.AIO)
+
+    ev = await _first_event(loop, subscribe)
     if ev.data < 0:
         raise OSError(ev.fflags, os.strerror(ev.fflags))
     return int(ev.data)

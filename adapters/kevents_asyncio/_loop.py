@@ -209,24 +209,25 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("signal handlers can only be added in the main thread")
         handle = asyncio.Handle(callback, args, self, None)
-        had = sig in self._signal_handlers
-        self._signal_handlers[sig] = handle
-        if had:
+        if sig in self._signal_handlers:
+            self._signal_handlers[sig] = handle
             return
+        if (sig, _SIGNAL) in self._kev_callbacks:
+            raise RuntimeError(f"sig {sig} is watched by this loop another way (add_kevent)")
+        self._signal_handlers[sig] = handle
         try:
             # The disposition first, then the knote (on Linux, kevents' counting
             # handler goes on top of it and chains to it; D16).
             signal.signal(sig, _sighandler_noop)
             if hasattr(signal, "siginterrupt"):
                 signal.siginterrupt(sig, False)
-            self._queue.control([KEvent(sig, Filter.SIGNAL, Flag.ADD)], 0)
+            self.add_kevent(KEvent(sig, Filter.SIGNAL), self._signal_event)
         except OSError as exc:
             del self._signal_handlers[sig]
             self._restore_signal(sig)
             if exc.errno in (errno.EINVAL, errno.EPERM, errno.ENOTSUP):
                 raise RuntimeError(f"sig {sig} cannot be caught") from exc
             raise
-        self._kev_callbacks[(sig, _SIGNAL)] = self._signal_event
 
     def _signal_event(self, ev: KEvent) -> None:
         sig = int(ev.ident)

@@ -426,3 +426,18 @@ def test_signal_handler_for_console_events() -> None:
         return got
 
     assert run(main()) == [1]
+
+
+@unix_only
+def test_signal_handler_refused_while_a_receiver_watches() -> None:
+    before = signal.getsignal(signal.SIGUSR2)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with kevents_asyncio.open_signal_receiver(signal.SIGUSR2):
+            with pytest.raises(RuntimeError, match="another way"):
+                loop.add_signal_handler(signal.SIGUSR2, print)
+            assert signal.getsignal(signal.SIGUSR2) == signal.SIG_IGN  # untouched
+
+    run(main())
+    assert signal.getsignal(signal.SIGUSR2) == before
