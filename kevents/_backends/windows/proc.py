@@ -242,11 +242,15 @@ class ProcSource(Source):
         if kernel32.WaitForSingleObject(h, 0) == WAIT_OBJECT_0:
             self._exited(kn)  # a zombie-like exited process reports at once (D18)
             return
-        if packets_available():
-            self._associate(watch)
-        else:
-            watch.waiter = _waiter()
-            watch.waiter.add(h, self.backend, watch.token)
+        try:
+            if packets_available():
+                self._associate(watch)
+            else:
+                watch.waiter = _waiter()
+                watch.waiter.add(h, self.backend, watch.token)
+        except BaseException:
+            self.detach(kn)  # a refused knote keeps no handle, packet or token
+            raise
 
     def _associate(self, watch: _Watch) -> None:
         pkt = ffi.new("void **")
