@@ -211,22 +211,3 @@ static void kev_sig_info(int sig, int64_t *out)
             return;
     }
 }
-
-/* The C-level disposition of `sig` (diagnostics and tests): out[0] the handler address
- * (0 SIG_DFL, 1 SIG_IGN), out[1] sa_flags, out[2] sa_mask for signals 1..64 (bit n-1). */
-static int kev_sig_query(int sig, uint64_t *out)
-{
-    struct sigaction cur;
-    if (sig <= 0 || sig >= KEV_SIG_N)
-        return -EINVAL;
-    if (sigaction(sig, NULL, &cur) < 0)
-        return -errno;
-    out[0] = (cur.sa_flags & SA_SIGINFO) ? (uint64_t)(uintptr_t)cur.sa_sigaction
-                                         : (uint64_t)(uintptr_t)cur.sa_handler;
-    out[1] = (uint64_t)(unsigned int)cur.sa_flags;
-    out[2] = 0;
-    for (int n = 1; n < KEV_SIG_N && n <= 64; n++)
-        if (sigismember(&cur.sa_mask, n) == 1)
-            out[2] |= (uint64_t)1 << (n - 1);
-    return 0;
-}
