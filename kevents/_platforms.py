@@ -262,8 +262,9 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
     ),
     "socket error in fflags": (
         "differs",
-        "the Winsock error (WSAECONNRESET...), which is the errno value Python uses "
-        "on Windows (errno.ECONNRESET == 10054); kept on the knote after SO_ERROR reads 0",
+        "the Winsock error (WSAECONNRESET...) from the AFD poll's status, which is the "
+        "errno value Python uses on Windows (errno.ECONNRESET == 10054); SO_ERROR is "
+        "never read, so the program's own getsockopt still sees it (D39)",
     ),
     "close without EV_DELETE": (
         "differs",
