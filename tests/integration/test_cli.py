@@ -22,6 +22,23 @@ def kevents_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[
     )
 
 
+def wait_until_caught(pid: int, signum: int, limit: float = 30) -> None:
+    """Wait until process ``pid`` handles ``signum``; a signal sent before the watcher's
+    SIGNAL knote exists kills it (a fixed sleep lost this race on a loaded machine)."""
+    status = f"/proc/{pid}/status"
+    if not os.path.exists(status):
+        time.sleep(1.0)  # no procfs (BSD, macOS): nothing to read the disposition from
+        return
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        with open(status) as f:
+            fields = dict(line.split(":\t", 1) for line in f if ":\t" in line)
+        if int(fields.get("SigCgt", "0"), 16) >> (signum - 1) & 1:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} never installed a handler for signal {signum}")
+
+
 def test_help_is_complete() -> None:
     out = kevents_cli("--help").stdout
     assert all(word in out for word in ("info", "watch", "demo"))
@@ -67,7 +84,7 @@ def test_watch_pid_and_signal() -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.3)
+    wait_until_caught(watcher.pid, signal.SIGUSR1)
     watcher.send_signal(signal.SIGUSR1)
     out, _ = watcher.communicate(timeout=30)
     child.wait()
