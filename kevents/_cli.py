@@ -14,8 +14,35 @@ from ._errors import UnsupportedError
 from ._event import VNODE_CHANGES, Filter, Flag, KEvent, NoteProc, NoteTimer, NoteVnode
 from ._info import backend_info
 from ._queue import Queue
+from ._version import __version__
 
 _VNODE_ALL = VNODE_CHANGES | int(NoteVnode.REVOKE)
+#: exit status of a refusal (argparse's own, for bad arguments)
+REFUSED = 2
+
+
+class Refused(Exception):
+    """A request the command cannot carry out: one line on stderr, exit status 2."""
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {n}")
+    return n
+
+
+def _seconds(text: str) -> float:
+    try:
+        t = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not t >= 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {text}")
+    return t
 
 
 def _duration(text: str) -> int:
@@ -23,11 +50,27 @@ def _duration(text: str) -> int:
     units = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9}
     for suffix in ("ns", "us", "ms", "s", "m"):
         if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
-            return int(float(text[: -len(suffix)]) * units[suffix])
+            return _ns(float(text[: -len(suffix)]) * units[suffix], text)
     try:
-        return int(float(text) * 10**9)
+        return _ns(float(text) * 10**9, text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 1s, 250ms)") from None
+
+
+def _ns(value: float, text: str) -> int:
+    if not 0 <= value < 2**63:  # also refuses NaN and infinity
+        raise argparse.ArgumentTypeError(f"not a duration kevents can time: {text!r}")
+    return int(value)
+
+
+def _pid(text: str) -> int:
+    try:
+        pid = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a process id: {text!r}") from None
+    if not 0 < pid < 2**31:
+        raise argparse.ArgumentTypeError(f"not a process id: {pid}")
+    return pid
 
 
 def _signals(text: str) -> list[int]:
@@ -40,10 +83,17 @@ def _signals(text: str) -> list[int]:
             out.append(int(name))
             continue
         sig = getattr(signal, name if name.startswith("SIG") else f"SIG{name}", None)
-        if not isinstance(sig, int):
+        if not isinstance(sig, int) or name.startswith("SIG_"):  # SIG_IGN is no signal
             raise argparse.ArgumentTypeError(f"unknown signal {name!r}")
         out.append(int(sig))
     return out
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:  # a real-time signal between SIGRTMIN and SIGRTMAX, say
+        return str(sig)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         description="kqueue-style events on every OS: inspect the backend, watch "
         "processes, signals, timers and files, or run the demo.",
     )
+    p.add_argument("--version", action="version", version=f"kevents {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="print how each filter is provided here")
     info.add_argument("--backend", help="describe this backend instead of the default")
@@ -60,12 +111,13 @@ def _parser() -> argparse.ArgumentParser:
         "watch",
         help="print one JSON line per event until --count events or --timeout",
         description="Watch processes, signals, timers and files in one queue; print one "
-        "JSON object per event. Exits 0 after --count events or at --timeout; "
-        "exits 2 when a registration is refused.",
+        "JSON object per event. Exits 0 after --count events, at --timeout, or once "
+        "every --pid process has exited; exits 2 with a one-line message when a "
+        "registration is refused.",
     )
     w.add_argument(
         "--pid",
-        type=int,
+        type=_pid,
         action="append",
         default=[],
         help="a process to wait for (any pid, child or not); repeatable",
@@ -91,14 +143,19 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="a file or directory whose changes to report; repeatable",
     )
-    w.add_argument("--count", type=int, default=0, help="stop after this many events")
-    w.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
+    w.add_argument(
+        "--count", type=_count, default=0, help="stop after this many events (0: no limit)"
+    )
+    w.add_argument("--timeout", type=_seconds, default=None, help="stop after this many seconds")
     sub.add_parser("demo", help="run the demo (what `make demo` runs)")
     return p
 
 
 def _info(args: argparse.Namespace) -> int:
-    info = backend_info(args.backend)
+    try:
+        info = backend_info(args.backend)
+    except (UnsupportedError, ValueError) as exc:
+        raise Refused(str(exc)) from None
     if args.json:
         print(
             json.dumps(
@@ -136,74 +193,111 @@ def _event_json(ev: KEvent, paths: dict[int, str]) -> str:
         "fflags": ev.fflags,
         "data": ev.data,
     }
-    if filt == Filter.PROC and ev.fflags & NoteProc.EXIT:
-        if ev.fflags & NoteProc.EXITSTATUS:
-            record["exit_status"] = os.waitstatus_to_exitcode(ev.data)
-        else:
-            record["exit_status"] = None
+    if filt == Filter.PROC:
+        record["notes"] = [n.name for n in NoteProc if n.value & ev.fflags]
+        if ev.fflags & NoteProc.EXIT:
+            if ev.fflags & NoteProc.EXITSTATUS:
+                record["exit_status"] = os.waitstatus_to_exitcode(ev.data)
+            else:
+                record["exit_status"] = None
     if filt == Filter.VNODE:
         record["path"] = paths.get(ev.ident)
         record["notes"] = [n.name for n in NoteVnode if n.value & ev.fflags]
     if filt == Filter.SIGNAL:
-        record["signal"] = signal.Signals(ev.ident).name
+        record["signal"] = _signal_name(ev.ident)
     return json.dumps(record)
 
 
+def _open_path(path: str) -> int:
+    """A descriptor for a VNODE knote; O_NONBLOCK so that a FIFO never blocks the
+    open (the VNODE change then refuses it)."""
+    try:
+        return os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise Refused(f"--path {path}: {exc.strerror}") from None
+
+
+def _ignore(sig: int) -> None:
+    """BSD style: let the queue count the signal instead of dying of it."""
+    try:
+        signal.signal(sig, signal.SIG_IGN)
+    except (OSError, ValueError) as exc:  # SIGKILL, SIGSTOP, a number out of range
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise Refused(f"--signal {_signal_name(sig)}: cannot be watched ({why})") from None
+
+
 def _watch(args: argparse.Namespace) -> int:
+    sigs = [s for group in args.signal for s in group]
+    if not (args.pid or sigs or args.timer or args.path):
+        raise Refused("nothing to watch: give --pid, --signal, --timer or --path")
     changes: list[KEvent] = []
     for pid in args.pid:
         changes.append(KEvent(pid, Filter.PROC, Flag.ADD, NoteProc.EXIT))
-    sigs = [s for group in args.signal for s in group]
     for sig in sigs:
         changes.append(KEvent(sig, Filter.SIGNAL, Flag.ADD))
     for i, ns in enumerate(args.timer, start=1):
         changes.append(KEvent(i, Filter.TIMER, Flag.ADD, NoteTimer.NSECONDS, ns))
     paths: dict[int, str] = {}
-    fds: list[int] = []
+    running = set(args.pid)  # the command ends once every one of them has exited
     with Queue() as kq:
         try:
             for path in args.path:
-                fd = os.open(path, os.O_RDONLY)
-                fds.append(fd)
+                fd = _open_path(path)
                 paths[fd] = path
                 changes.append(KEvent(fd, Filter.VNODE, Flag.ADD | Flag.CLEAR, _VNODE_ALL))
-            for sig in sigs:  # BSD style: let the queue count them instead of dying
-                signal.signal(sig, signal.SIG_IGN)
+            for sig in sigs:
+                _ignore(sig)
             errors = kq.control(changes, len(changes), 0)
             for ev in errors:
                 if ev.flags & Flag.ERROR and ev.data:
-                    print(
-                        f"kevents watch: {Filter(ev.filter).name} {ev.ident}: "
-                        f"{os.strerror(ev.data)}",
-                        file=sys.stderr,
-                    )
-                    return 2
-            deadline = None if args.timeout is None else time.monotonic() + args.timeout
-            seen = 0
-            while not args.count or seen < args.count:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                if left == 0.0:
-                    break
-                for ev in kq.control(None, 64, left):
-                    print(_event_json(ev, paths), flush=True)
-                    seen += 1
-                    if args.count and seen >= args.count:
-                        break
-            return 0
+                    what = paths.get(ev.ident, ev.ident) if ev.filter == Filter.VNODE else ev.ident
+                    raise Refused(f"{Filter(ev.filter).name} {what}: {os.strerror(ev.data)}")
+            return _print_events(kq, args, paths, running)
         except UnsupportedError as exc:
-            print(f"kevents watch: {exc}", file=sys.stderr)
-            return 2
+            raise Refused(str(exc)) from None
         finally:
-            for fd in fds:
-                kq.close_fd(fd)
+            for fd in paths:
+                kq.close_fd(fd)  # deletes its knote, then closes it
+
+
+def _print_events(
+    kq: Queue, args: argparse.Namespace, paths: dict[int, str], running: set[int]
+) -> int:
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    seen = 0
+    while not args.count or seen < args.count:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if left == 0.0:
+            break
+        for ev in kq.control(None, 64, left):
+            print(_event_json(ev, paths), flush=True)
+            seen += 1
+            if ev.filter == Filter.PROC and ev.fflags & NoteProc.EXIT:
+                running.discard(ev.ident)
+                if args.pid and not running:
+                    return 0
+            if args.count and seen >= args.count:
+                break
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "info":
-        return _info(args)
-    if args.command == "watch":
-        return _watch(args)
-    from ._demo import run
+    try:
+        if args.command == "info":
+            return _info(args)
+        if args.command == "watch":
+            return _watch(args)
+        from ._demo import run
 
-    return run()
+        return run()
+    except Refused as exc:
+        print(f"kevents {args.command}: {exc}", file=sys.stderr)
+        return REFUSED
+    except KeyboardInterrupt:
+        return 130  # 128 + SIGINT, as a shell reports it; no traceback
+    except BrokenPipeError:
+        # the reader went away (kevents watch | head -1): stop quietly, and keep the
+        # interpreter's final flush of stdout from raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports it

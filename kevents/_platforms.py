@@ -38,7 +38,8 @@ TABLE: dict[str, Row] = {
     "READ NOTE_LOWAT": {
         "linux": (
             "differs",
-            "sets SO_RCVLOWAT, which is per socket on Linux (restored on delete); sockets only",
+            "sets SO_RCVLOWAT, which is per socket on Linux (restored on delete); sockets "
+            "only; a mark beyond what the socket takes is clamped to it (D50)",
         ),
     },
     "WRITE NOTE_LOWAT": {
@@ -68,6 +69,14 @@ TABLE: dict[str, Row] = {
             "event) and rebuilds the epoll set if a dead registration fires; an fd "
             "number reused while a dup lives can be misattributed: delete before "
             "close, or use Queue.close_fd() (D13)",
+        ),
+    },
+    "ident that is a kevents descriptor": {
+        "linux": (
+            "differs",
+            "the queue's own descriptors (nested epoll, eventfds, timerfd, inotify, "
+            "pidfds, rings) are EBADF as idents of fd-based filters; on BSD they have no "
+            "number (D51)",
         ),
     },
     "READ on a nested queue data": {

@@ -31,8 +31,8 @@
 
 struct kev_ring {
     int fd;
-    unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, sq_entries;
-    unsigned *cq_head, *cq_tail, *cq_mask;
+    unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, *sq_flags, sq_entries;
+    unsigned *cq_head, *cq_tail, *cq_mask, cq_entries;
     struct io_uring_sqe *sqes;
     struct io_uring_cqe *cqes;
     void *sq_map, *cq_map;
@@ -101,7 +101,9 @@ static void *kev_ring_new(unsigned entries, int *err)
     r->sq_tail = (unsigned *)(sq + p.sq_off.tail);
     r->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
     r->sq_array = (unsigned *)(sq + p.sq_off.array);
+    r->sq_flags = (unsigned *)(sq + p.sq_off.flags);
     r->sq_entries = p.sq_entries;
+    r->cq_entries = p.cq_entries;
     r->cq_head = (unsigned *)(cq + p.cq_off.head);
     r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
     r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
@@ -115,6 +117,10 @@ fail:
 }
 
 static int kev_ring_fd(void *vr) { return ((struct kev_ring *)vr)->fd; }
+
+/* How many completions the CQ holds (the kernel gives twice the SQ size). A caller
+ * that never has more requests in flight than this can never overflow it. */
+static int kev_ring_cq_entries(void *vr) { return (int)((struct kev_ring *)vr)->cq_entries; }
 
 /* 1 when the kernel supports opcode `op`, 0 when not, -errno when probing fails. */
 static int kev_ring_probe(void *vr, int op)
@@ -248,19 +254,39 @@ static int kev_ring_submit(void *vr, unsigned wait_nr)
     }
 }
 
+#ifndef IORING_SQ_CQ_OVERFLOW
+#define IORING_SQ_CQ_OVERFLOW (1U << 1)
+#endif
+
+/* Story: when more completions arrive than the CQ holds, kernels >= 5.5
+ * (IORING_FEAT_NODROP) keep the extra ones on an internal overflow list, and older ones
+ * drop them. That list is moved into the CQ only inside io_uring_enter with
+ * IORING_ENTER_GETEVENTS, never by polling the ring fd, which stays quiet once the CQ
+ * is empty: reaping alone lost every completion past the CQ size and the ring wedged
+ * (issue 15). The AIO source bounds its requests in flight by the CQ size so this never
+ * happens; as a second line, when the kernel says the CQ overflowed (IORING_SQ_CQ_OVERFLOW
+ * in the SQ flags, 5.8+), the list is flushed here and reaping goes on. */
 static int kev_ring_reap(void *vr, uint64_t *ud, int32_t *res, int max)
 {
     struct kev_ring *r = vr;
-    unsigned head = *r->cq_head;
-    unsigned tail = __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);
     int n = 0;
-    while (head != tail && n < max) {
-        struct io_uring_cqe *cqe = &r->cqes[head & *r->cq_mask];
-        ud[n] = cqe->user_data;
-        res[n] = cqe->res;
-        n++;
-        head++;
+    for (;;) {
+        unsigned head = *r->cq_head;
+        unsigned tail = __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);
+        while (head != tail && n < max) {
+            struct io_uring_cqe *cqe = &r->cqes[head & *r->cq_mask];
+            ud[n] = cqe->user_data;
+            res[n] = cqe->res;
+            n++;
+            head++;
+        }
+        __atomic_store_n(r->cq_head, head, __ATOMIC_RELEASE);
+        if (n == max || !(__atomic_load_n(r->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_CQ_OVERFLOW))
+            return n;
+        if (syscall(__NR_io_uring_enter, r->fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0) < 0 &&
+            errno != EINTR)
+            return n;
+        if (__atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE) == head)
+            return n; /* nothing moved: never spin on a flag the kernel left set */
     }
-    __atomic_store_n(r->cq_head, head, __ATOMIC_RELEASE);
-    return n;
 }

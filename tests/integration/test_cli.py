@@ -22,23 +22,6 @@ def kevents_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[
     )
 
 
-def wait_until_caught(pid: int, signum: int, limit: float = 30) -> None:
-    """Wait until process ``pid`` handles ``signum``; a signal sent before the watcher's
-    SIGNAL knote exists kills it (a fixed sleep lost this race on a loaded machine)."""
-    status = f"/proc/{pid}/status"
-    if not os.path.exists(status):
-        time.sleep(1.0)  # no procfs (BSD, macOS): nothing to read the disposition from
-        return
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        with open(status) as f:
-            fields = dict(line.split(":\t", 1) for line in f if ":\t" in line)
-        if int(fields.get("SigCgt", "0"), 16) >> (signum - 1) & 1:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"process {pid} never installed a handler for signal {signum}")
-
-
 def test_help_is_complete() -> None:
     out = kevents_cli("--help").stdout
     assert all(word in out for word in ("info", "watch", "demo"))
@@ -64,7 +47,8 @@ def test_watch_timer_count() -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="sends SIGUSR1 (POSIX)")
 def test_watch_pid_and_signal() -> None:
     child = subprocess.Popen(
-        [sys.executable, "-c", "import time, sys; time.sleep(0.5); sys.exit(4)"]
+        [sys.executable, "-c", "import sys; sys.stdin.read(); sys.exit(4)"],
+        stdin=subprocess.PIPE,
     )
     watcher = subprocess.Popen(
         [
@@ -76,23 +60,30 @@ def test_watch_pid_and_signal() -> None:
             str(child.pid),
             "--signal",
             "USR1",
-            "--count",
-            "2",
+            "--timer",
+            "50ms",
             "--timeout",
-            "20",
+            "30",
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
-    wait_until_caught(watcher.pid, signal.SIGUSR1)
+    assert watcher.stdout is not None and child.stdin is not None
+    # a first timer event says the watcher is registered (a sleep would race its start)
+    events = [json.loads(watcher.stdout.readline())]
     watcher.send_signal(signal.SIGUSR1)
+    while events[-1]["filter"] != "SIGNAL":
+        events.append(json.loads(watcher.stdout.readline()))
+    child.stdin.close()  # the child exits now; the watcher ends after its exit event
     out, _ = watcher.communicate(timeout=30)
     child.wait()
-    events = {e["filter"]: e for e in map(json.loads, out.splitlines())}
+    events += map(json.loads, out.splitlines())
     assert watcher.returncode == 0
-    assert events["SIGNAL"]["signal"] == "SIGUSR1" and events["SIGNAL"]["data"] == 1
+    by_filter = {e["filter"]: e for e in events}
+    assert by_filter["SIGNAL"]["signal"] == "SIGUSR1" and by_filter["SIGNAL"]["data"] == 1
+    assert events[-1]["filter"] == "PROC" and events[-1]["ident"] == child.pid
     # not the watcher's child: the status is known only if the parent reaped in time
-    assert events["PROC"]["exit_status"] in (4, None)
+    assert events[-1]["exit_status"] in (4, None)
 
 
 def test_watch_path(tmp_path: os.PathLike[str]) -> None:
@@ -128,6 +119,83 @@ def test_watch_path(tmp_path: os.PathLike[str]) -> None:
 def test_watch_refused_registration_exits_2() -> None:
     proc = kevents_cli("watch", "--pid", str(2**31 - 1), "--timeout", "1")
     assert proc.returncode == 2 and "No such process" in proc.stderr
+
+
+def refused(*args: str) -> str:
+    """Run a refused command: exit 2, a single line on stderr, no traceback."""
+    proc = kevents_cli(*args, "--timeout", "5")
+    assert proc.returncode == 2, (args, proc.returncode, proc.stderr)
+    assert proc.stdout == "" and "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("kevents")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_refusals_are_one_line_exit_2(tmp_path: os.PathLike[str]) -> None:
+    missing = os.path.join(tmp_path, "nonexistent")
+    assert "No such file or directory" in refused("watch", "--path", missing)
+    assert "nothing to watch" in refused("watch")
+    for bad in (
+        ("--signal", "NOPE"),
+        ("--signal", "SIG_IGN"),
+        ("--timer", "-1"),
+        ("--timer", "1e30"),
+        ("--timer", "soon"),
+        ("--pid", "0"),
+        ("--pid", str(2**64)),
+        ("--count", "-1"),
+        ("--timeout", "nan"),
+    ):
+        assert "error: argument" in refused("watch", *bad, "--timer", "1s")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL, SIGSTOP and FIFOs are POSIX")
+def test_posix_refusals_are_one_line_exit_2(tmp_path: os.PathLike[str]) -> None:
+    assert "SIGKILL" in refused("watch", "--signal", "KILL")
+    assert "SIGSTOP" in refused("watch", "--signal", "STOP")
+    assert "cannot be watched" in refused("watch", "--signal", "999")
+    fifo = os.path.join(tmp_path, "fifo")
+    os.mkfifo(fifo)  # opening it for reading must not block: the VNODE change refuses it
+    assert "VNODE" in refused("watch", "--path", fifo)
+
+
+def test_info_refuses_an_unknown_backend() -> None:
+    proc = kevents_cli("info", "--backend", "bogus")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("kevents info: ") and "bogus" in proc.stderr
+
+
+def test_version() -> None:
+    import kevents
+
+    proc = kevents_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"kevents {kevents.__version__}"
+
+
+def test_watch_pid_exits_when_the_process_exits() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    proc = kevents_cli("watch", "--pid", str(child.pid), "--timer", "100ms", timeout=60)
+    child.wait()
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert events[-1]["filter"] == "PROC" and events[-1]["ident"] == child.pid
+    assert "EXIT" in events[-1]["notes"]  # PROC notes by name, as VNODE ones
+    assert sum(e["filter"] == "PROC" for e in events) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGPIPE is POSIX")
+def test_watch_into_a_closed_pipe_stops_quietly() -> None:
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "kevents", "watch", "--timer", "5ms", "--timeout", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert watcher.stdout is not None and watcher.stderr is not None
+    watcher.stdout.readline()
+    watcher.stdout.close()  # the reader goes away, as `kevents watch | head -1` does
+    err = watcher.stderr.read()
+    assert watcher.wait(30) == 141 and err == ""
 
 
 @pytest.mark.slow

@@ -95,6 +95,8 @@ class LinuxBackend:
         self.internal: dict[int, tuple[int, int]] = {}
         #: tokens whose EPOLL_CTL_DEL failed; if one fires, the set is rebuilt
         self.zombies: set[int] = set()
+        #: descriptors sources opened for themselves (pidfds), in the epoll or not
+        self.private: set[int] = set()
         self.pool: list[tuple[Any, Any, int]] = []
         #: token -> (ident, filter, flags, udata, lowat) for knotes the C fast path may
         #: translate by itself (see speedups.c); kept current by read_write.py
@@ -156,6 +158,14 @@ class LinuxBackend:
         self.internal[fd] = (token, events)
         return token
 
+    def owns(self, fd: int) -> bool:
+        """Whether ``fd`` is one of this queue's own descriptors, which a caller's
+        change never names (a stale number that landed on one is EBADF, D51)."""
+        if fd in self.internal or fd in self.private or fd == self.innerfd:
+            return True
+        ring = self._batcher.ring if self._batcher is not None else None
+        return ring is not None and fd == ring.fd
+
     def remove_internal(self, fd: int) -> None:
         token, _ = self.internal.pop(fd)
         self.handlers.pop(token, None)
@@ -174,6 +184,11 @@ class LinuxBackend:
 
     def unregister(self, kn: Knote) -> None:
         epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
+        if self.owns(kn.ident):
+            # the caller's fd was closed and kevents reopened the number for itself: a
+            # DEL now would remove kevents' own registration (D51)
+            self.zombies.add(kn.token)
+            return
         if lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_DEL, kn.ident, 0, 0) < 0:
             self.zombies.add(kn.token)  # closed fd: the registration may outlive us
 

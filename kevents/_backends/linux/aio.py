@@ -18,7 +18,9 @@ request; each request is published at once (a thread may be blocked in epoll_wai
 and a loop waiting on the queue's fd would otherwise never see it), except inside
 ``Queue.aio_batch()``, which publishes every request of the block in one
 ``io_uring_enter``; the ring fd sits in the queue's epoll (it polls readable while
-completions wait). Without it: a small
+completions wait). At most half the CQ's worth of requests are in the kernel at once
+(``_prep``): the rest wait in ``backlog``, in order, and go in as completions are
+reaped, so the CQ never overflows (which lost completions, issue 15). Without it: a small
 thread pool running ``os.preadv``/``os.pwritev``/``os.fsync``, posting completions
 through an eventfd in the same epoll. Both give the same events.
 """
@@ -54,6 +56,9 @@ class AioSource(_aio.AioSource):
         self.orphans: dict[int, Request] = {}  # cancelled/deleted, the kernel not done
         self.ring: Ring | None = None
         self.ring_lock = threading.Lock()
+        self.sent = 0  # SQEs prepared whose completion is not reaped yet (<= cq_entries)
+        self.backlog: deque[tuple[Any, tuple[Any, ...]]] = deque()  # (prep, args) for later
+        self.held: set[int] = set()  # ids of the requests in the backlog
         self.dirty = False
         self.batching = 0  # inside Queue.aio_batch(): publish at its end, in one call
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -71,9 +76,13 @@ class AioSource(_aio.AioSource):
             if req.future.cancel():
                 del self.orphans[kn.ident]
                 req.unpin()
+        elif kn.ident in self.held:  # never reached the kernel: withdrawn from the backlog
+            self.held.discard(kn.ident)
+            del self.orphans[kn.ident]
+            req.unpin()
         elif self.ring is not None:
             with self.ring_lock:
-                self._prep(lib.kev_ring_prep_cancel, kn.ident, _CANCEL_TAG | kn.ident)
+                self._cancel(kn.ident)
 
     # -- submission (engine lock held) --------------------------------------------------
 
@@ -109,12 +118,46 @@ class AioSource(_aio.AioSource):
             self.flush()  # a waiter blocked in epoll_wait would never publish it
 
     def _prep(self, fn: Any, *args: Any) -> None:
-        """Prepare one SQE (ring lock held); a full SQ is submitted first."""
+        """Prepare the SQE of a request (ring lock held; its user_data is the last
+        argument), or keep it in the backlog while half the CQ is spoken for.
+
+        Story: every SQE gives one CQE, and the CQ holds ``cq_entries`` of them (twice
+        the SQ). Requests are admitted only while fewer than half that many SQEs are
+        outstanding; a cancel (at most one per request in flight, see ``detach``) never
+        waits. Outstanding SQEs then never exceed ``cq_entries``: at most half after an
+        admission, plus one cancel per request admitted, so the CQ cannot overflow (on
+        any kernel, with or without IORING_FEAT_NODROP) and a cancel always has room,
+        even at close with every request blocked on a pipe."""
+        assert self.ring is not None
+        if self.backlog or self.sent >= self.ring.cq_entries // 2:
+            self.held.add(args[-1])
+            self.backlog.append((fn, args))
+            return
+        self._prep_now(fn, args)
+
+    def _cancel(self, ident: int) -> None:
+        assert self.ring is not None
+        self._prep_now(lib.kev_ring_prep_cancel, (ident, _CANCEL_TAG | ident))
+
+    def _prep_now(self, fn: Any, args: tuple[Any, ...]) -> None:
+        """Prepare one SQE now (ring lock held); a full SQ is submitted first."""
         assert self.ring is not None
         if fn(self.ring.ptr, *args) == -errno.EBUSY:
             self.ring.submit(0)
             check(fn(self.ring.ptr, *args))
+        self.sent += 1
         self.dirty = True
+
+    def _release_backlog(self) -> None:
+        """Admit backlogged requests, in order, while there is room (ring lock held);
+        withdrawn ones (deleted before they reached the kernel) are skipped."""
+        assert self.ring is not None
+        half = self.ring.cq_entries // 2
+        while self.backlog and self.sent < half:
+            fn, args = self.backlog.popleft()
+            if args[-1] in self.held:
+                self.held.discard(args[-1])
+                self._prep_now(fn, args)
 
     def begin_batch(self) -> None:
         self.batching += 1
@@ -135,9 +178,15 @@ class AioSource(_aio.AioSource):
         assert self.ring is not None
         with self.ring_lock:
             done = self.ring.reap()
+            self.sent -= len(done)
         for ud, res in done:
             if not ud & _CANCEL_TAG:
                 self._complete(ud, res)
+        if self.backlog:
+            with self.ring_lock:
+                self._release_backlog()
+            if not self.batching:
+                self.flush()
 
     def _submit_pool(self, ident: int, op: str, fd: int, req: Request, offset: int) -> None:
         if self.pool is None:
@@ -179,12 +228,20 @@ class AioSource(_aio.AioSource):
         if self.ring is not None:
             ring = self.ring
             with self.ring_lock:
+                for _, args in self.backlog:  # never reached the kernel: release now
+                    kn = self.inflight.pop(args[-1], None) if args[-1] in self.held else None
+                    if kn is not None:
+                        kn.priv.unpin()
+                self.backlog.clear()
+                self.held.clear()
                 for ident in list(self.inflight):
-                    self._prep(lib.kev_ring_prep_cancel, ident, _CANCEL_TAG | ident)
+                    self._cancel(ident)
                 pending = set(self.inflight) | set(self.orphans)
                 while pending:
                     ring.submit(1)
-                    for ud, _ in ring.reap():
+                    done = ring.reap()
+                    self.sent -= len(done)
+                    for ud, _ in done:
                         pending.discard(ud)
             self.backend.remove_internal(ring.fd)
             ring.close()
@@ -201,6 +258,9 @@ class AioSource(_aio.AioSource):
         if self.ring is not None:
             self.ring.close()  # unmaps and closes the child's copies only
             self.ring = None
+        self.backlog.clear()
+        self.held.clear()
+        self.sent = 0
         self.pool = None
         if self.efd >= 0:
             lib.kev_close(self.efd)

@@ -43,6 +43,8 @@ class Ring:
             raise oserror(err[0], "io_uring_setup")
         self.ptr: Any = ptr
         self.fd: int = lib.kev_ring_fd(ptr)
+        #: completions the CQ holds; more in flight would overflow it (see kev_ring_reap)
+        self.cq_entries: int = lib.kev_ring_cq_entries(ptr)
         self._ud = ffi.new("uint64_t[]", _REAP)
         self._res = ffi.new("int32_t[]", _REAP)
 

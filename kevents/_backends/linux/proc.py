@@ -51,11 +51,12 @@ GRACE_NS = 250_000_000
 
 
 class _Watch:
-    __slots__ = ("done", "fd", "grace", "owned")
+    __slots__ = ("done", "fd", "grace", "owned", "token")
 
     def __init__(self, fd: int, owned: bool) -> None:
         self.fd = fd
-        self.owned = owned  # PROC opened it; PROCDESC's belongs to the caller
+        self.owned = owned  # opened here (closed at detach); -1 for a connector-only knote
+        self.token = 0  # of its registration in the queue's epoll, once made
         self.done = False
         self.grace = 0  # CLOCK_MONOTONIC ns until which we wait for the reap; 0: not
 
@@ -78,7 +79,7 @@ class ProcSource(Source):
         super().__init__(engine)
         self.backend = backend
         self.connector: Connector | None = None
-        self.owned: set[int] = set()  # pidfds this source opened and must close
+        self.owned = backend.private  # pidfds opened here, to close (shared with PROCDESC)
         self.timerfd = -1  # the reap-grace timer, created at first need
 
     def _pidfd(self, kn: Knote) -> _Watch:
@@ -99,7 +100,7 @@ class ProcSource(Source):
         kn.flags |= _CLEAR
         kn.priv = watch
         try:
-            self.backend.add_internal(
+            watch.token = self.backend.add_internal(
                 watch.fd, _EPOLLIN_ET, lambda events: self._exited(kn, events)
             )
             if kn.sfflags & _TRACKING and self.connector is not None:
@@ -145,7 +146,7 @@ class ProcSource(Source):
         watch: _Watch = kn.priv
         watch.done = True
         watch.grace = 0
-        if watch.fd >= 0:
+        if watch.fd >= 0 and self._registered(watch):
             self.backend.remove_internal(watch.fd)  # no more edges wanted
         if not kn.sfflags & _EXIT:
             if not kn.fflags:
@@ -199,11 +200,17 @@ class ProcSource(Source):
         kn.priv = None
         if self.connector is not None:
             self.connector.untrack(kn)
-        if not watch.done and watch.fd >= 0 and watch.fd in self.backend.internal:
+        if not watch.done and self._registered(watch):
             self.backend.remove_internal(watch.fd)
         if watch.owned:
             self.owned.discard(watch.fd)
             lib.kev_close(watch.fd)
+
+    def _registered(self, watch: _Watch) -> bool:
+        """Whether the queue's epoll holds this watch's own registration: never remove
+        one that another descriptor made under the same number (issue 15)."""
+        entry = self.backend.internal.get(watch.fd)
+        return entry is not None and watch.token != 0 and entry[0] == watch.token
 
     def close(self) -> None:
         if self.timerfd >= 0:

@@ -47,6 +47,7 @@ _ONESHOTS = int(Flag.ONESHOT | Flag.DISPATCH)
 _CLEAR = int(Flag.CLEAR)
 _EPOLLET = int(lib.EPOLLET)
 _EPOLLONESHOT = int(lib.EPOLLONESHOT)
+_INT_MAX = 0x7FFFFFFF
 
 
 def countable(filt: int, mode: int) -> bool | None:
@@ -109,6 +110,8 @@ class FdSource(Source):
         self.backend = backend
 
     def identify(self, ident: int) -> object:
+        if self.backend.owns(ident):
+            raise OSError(errno.EBADF, "a descriptor of kevents' own, not the caller's (D51)")
         return identify(ident)
 
 
@@ -147,7 +150,7 @@ class _EpollSource(FdSource):
         st.registered = st.armed = True
         try:
             self.apply_lowat(kn)
-        except OSError:
+        except BaseException:  # whatever failed, no registration outlives the refusal
             self.detach(kn)
             raise
         if kn.disabled:
@@ -241,11 +244,14 @@ class ReadSource(_EpollSource):
                 _set_rcvlowat(kn.ident, st.old_lowat)
                 st.old_lowat = -1
             return
+        # SO_RCVLOWAT is a C int and the kernel caps it further (TCP: half the largest
+        # receive buffer); the mark is what the socket took, read back, so an event can
+        # fire once the buffer is as full as it can get (D50)
         with socket.socket(fileno=os.dup(kn.ident)) as s:
             if st.old_lowat < 0:
                 st.old_lowat = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, max(1, kn.sdata))
-        st.lowat = max(1, kn.sdata)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, min(max(1, kn.sdata), _INT_MAX))
+            st.lowat = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)
 
 
 class WriteSource(_EpollSource):
