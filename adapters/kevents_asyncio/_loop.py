@@ -297,7 +297,7 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
             **kwargs: Any,
         ) -> Any:
             waiter = self.create_future()
-            transp = _unix._UnixSubprocessTransport(
+            transp = _SubprocessTransport(
                 self,
                 protocol,
                 args,
@@ -312,7 +312,9 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
             )
             try:
                 # An exited, unreaped child registers fine and reports at once.
-                self.watch_process_exit(transp.get_pid(), lambda ev: self._child_exited(ev, transp))
+                self.watch_process_exit(
+                    transp.get_pid(), lambda ev: self.call_soon(self._child_exited, ev, transp)
+                )
                 await waiter
             except (SystemExit, KeyboardInterrupt):
                 raise
@@ -323,6 +325,13 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
             return transp
 
         def _child_exited(self, ev: KEvent, transp: Any) -> None:
+            # Story (issue 15.5, CPython gh-127049): the pid is freed for reuse the
+            # moment waitpid() reaps it, so reaping and publishing the returncode are
+            # one step here, with no loop turn between them in which a task could call
+            # proc.kill() on a pid the kernel may have given to another process. Until
+            # this step the child is a zombie: a signal to it reaches nobody else. The
+            # step runs one turn after the exit event, so the pipes' last data is read
+            # before the exit is seen.
             pid = int(ev.ident)
             try:
                 reaped, status = os.waitpid(pid, os.WNOHANG)
@@ -335,5 +344,30 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
             else:
                 _logger.warning("Unknown child process pid %d, will report returncode 255", pid)
                 code = 255
-            # one more turn, so the pipes' last data is read before the exit is seen
-            self.call_soon(transp._process_exited, code)
+            transp._process_exited(code)
+
+
+if sys.platform != "win32":
+
+    class _SubprocessTransport(_unix._UnixSubprocessTransport):  # type: ignore[misc]
+        """asyncio's transport, signalling only a child that is not reaped yet.
+
+        asyncio 3.11/3.12 signal through ``Popen.send_signal``, whose ``poll()`` reaps
+        the child behind the loop's back; 3.13 calls ``os.kill`` even after the
+        returncode is known. Here a signal goes out only while the returncode is
+        unknown, which (the loop reaps and publishes in one step) means the pid is
+        still this child's. Once the transport is closed: ProcessLookupError, as
+        asyncio's."""
+
+        def send_signal(self, sig: int) -> None:
+            self._check_proc()
+            if self._returncode is not None:
+                return  # reaped: the pid may be another process's now (as Popen)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._proc.pid, sig)
+
+        def terminate(self) -> None:
+            self.send_signal(signal.SIGTERM)
+
+        def kill(self) -> None:
+            self.send_signal(signal.SIGKILL)

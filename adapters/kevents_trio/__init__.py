@@ -183,7 +183,10 @@ class TrioQueue:
         """Close the queue: waiting tasks get :class:`trio.ClosedResourceError`."""
         if not self._closed:
             self._shutdown()
-            self.kq.close()
+        # Always, even after the dispatcher's own _shutdown(): that one only tells the
+        # waiters, and skipping this left the descriptors to the garbage collector
+        # (the guest-mode run returned with them still open, issue 15.4).
+        self.kq.close()
 
 
 @contextlib.asynccontextmanager

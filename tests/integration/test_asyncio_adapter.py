@@ -214,6 +214,54 @@ def test_subprocess_killed_by_signal() -> None:
 
 
 @unix_only
+def test_a_reaped_child_is_never_signalled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15.5 (CPython gh-127049): the pid is free once reaped, so no signal may go
+    to it after the reap; a task signalling on every loop turn would find any turn
+    that separates the reap from the returncode's publication."""
+    reaped: set[int] = set()
+    stray: list[tuple[int, int]] = []
+    sent: list[int] = []
+    real_waitpid, real_kill = os.waitpid, os.kill
+
+    def waitpid(pid: int, options: int) -> tuple[int, int]:
+        got = real_waitpid(pid, options)
+        if got[0]:
+            reaped.add(got[0])
+        return got
+
+    def kill(pid: int, sig: int) -> None:
+        if pid in reaped:
+            stray.append((pid, sig))  # would have hit whoever holds the pid now
+            return
+        sent.append(pid)
+        real_kill(pid, sig)
+
+    monkeypatch.setattr(os, "waitpid", waitpid)
+    monkeypatch.setattr(os, "kill", kill)
+
+    async def main() -> list[int | None]:
+        codes = []
+        for script in ("pass", "import sys; sys.stdout.write('x'); sys.exit(3)"):
+            p = await asyncio.create_subprocess_exec(PY, "-c", script, stdout=subprocess.PIPE)
+            while p.returncode is None:
+                p.send_signal(0)  # probes only: a live or zombie child ignores it
+                await asyncio.sleep(0)
+            p.send_signal(signal.SIGTERM)  # exited: nothing is sent, as with Popen
+            p.kill()
+            await p.communicate()
+            codes.append(await p.wait())
+            with pytest.raises(ProcessLookupError):  # the transport is closed now
+                p.kill()
+        return codes
+
+    assert run(main()) == [0, 3]
+    assert not stray, f"signals sent to reaped pids: {stray}"
+    # both children reaped by the loop (not by Popen.poll behind its back), both
+    # signalled while alive
+    assert len(reaped) == 2 and len(set(sent)) == 2
+
+
+@unix_only
 def test_wait_process_exit_of_a_non_child() -> None:
     # the child of a helper process: not ours, still watched
     helper = subprocess.Popen(

@@ -214,10 +214,13 @@ def test_cancel_at_every_await_point(tmp_path: pathlib.Path) -> None:
 def test_guest_mode() -> None:
     import asyncio
 
+    queues: list[kt.TrioQueue] = []
+
     async def trio_main() -> int:
         p = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(2)"])
         st = await kt.wait_process_exit(p.pid)
         p.wait(5)
+        queues.append(kt._shared())
         return st.exitcode or 0
 
     async def host() -> int:
@@ -231,3 +234,19 @@ def test_guest_mode() -> None:
         return await done
 
     assert asyncio.run(host()) == 2
+    # closed by the run itself, not later by the garbage collector (issue 15.4)
+    assert queues[0].kq.closed
+
+
+def test_queues_are_closed_when_the_run_or_block_ends() -> None:
+    seen: list[kt.TrioQueue] = []
+
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            seen.append(q)
+        assert q.kq.closed  # at the block's end, not at the next collection
+        await kt.wait_kevent(KEvent(1, Filter.TIMER, Flag.ADD, data=1))
+        seen.append(kt._shared())
+
+    trio.run(main)
+    assert seen[1].kq.closed
