@@ -1,13 +1,18 @@
 """A drop-in for the kqueue part of the standard :mod:`select` module, on every OS.
 
 ``kqueue``, ``kevent``, every ``KQ_*`` constant and ``error`` behave as CPython's own on
-BSD (Modules/selectmodule.c): the same constructor defaults and conversions, comparisons,
-exceptions and messages; ``kqueue.fromfd`` aliases the same queue; the fd is
-non-inheritable; a queue is closed in a forked child (the CPython >= 3.12 rule). Numbers
-are FreeBSD's. Two deliberate differences: an interrupted wait resumes without applying
-the change list a second time (CPython re-applies it, h2o/h2o#1109), and constants for
-filters and notes CPython does not export (USER, timer units, ...) are added under the
-same naming scheme.
+BSD (Modules/selectmodule.c) for the running Python version, 3.11 to 3.15 (D58): the
+same accepted types, defaults and conversions, comparisons, exceptions, errno values and
+messages (``_capi`` re-states the C helpers they come from); kevent attributes behave as
+the C struct members they are (D59); ``kqueue.fromfd`` aliases the same queue; the fd is
+non-inheritable; a queue object is closed in a forked child from 3.12 on (3.11 leaves
+it open on a dead queue: EBADF); an unclosed queue closes silently when collected (D60).
+Numbers are FreeBSD's. Deliberate differences: an interrupted wait resumes without
+applying the change list a second time (CPython re-applies it, h2o/h2o#1109); constants
+for filters and notes CPython does not export (USER, timer units, ...) are added under
+the same naming scheme; and where the interpreter itself writes a type's name into a
+message (an unsupported comparison, a wrong argument count of ``fromfd``'s caller...) it
+says ``kevent``/``kqueue``, not ``select.kevent``.
 
 ``install()`` puts these names into the real :mod:`select` module, so unchanged code
 such as :class:`selectors.KqueueSelector` runs on Linux and Windows; it is explicit:
@@ -16,7 +21,9 @@ importing this module changes nothing.
 
 from __future__ import annotations
 
+import contextlib as _contextlib
 import errno as _errno
+import functools as _functools
 import importlib as _importlib
 import os as _os
 import select as _stdlib_select
@@ -29,8 +36,10 @@ from .. import _event
 from .._errors import UnsupportedError as _UnsupportedError
 from .._event import KEvent as _KEvent
 from .._queue import Queue as _Queue
+from . import _capi
 
 error = OSError
+_MISSING: _Any = object()
 
 # -- constants: FreeBSD values (spec §2, decision D1) -------------------------------------
 
@@ -93,52 +102,66 @@ KQ_NOTE_NSECONDS = int(_event.NoteTimer.NSECONDS)
 KQ_NOTE_ABSTIME = int(_event.NoteTimer.ABSTIME)
 
 
-def _as_fd(obj: _Any) -> int:
-    """CPython's PyObject_AsFileDescriptor."""
-    if isinstance(obj, int):
-        fd = int(obj)
-    else:
-        fileno = getattr(obj, "fileno", None)
-        if fileno is None:
-            raise TypeError("argument must be an int, or have a fileno() method.")
-        fd = fileno()
-        if not isinstance(fd, int):
-            raise TypeError("fileno() returned a non-integer")
-    if fd < 0:
-        raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
-    return fd
+_FIELDS = ("ident", "filter", "flags", "fflags", "data", "udata")
+_U64 = 0xFFFFFFFFFFFFFFFF
+_FNAME = "kevent"
+#: PyArg_ParseTupleAndKeywords "O|hHILK:kevent": one converter per optional argument
+_UNITS = (_capi.unit_h, _capi.unit_H, _capi.unit_I, _capi.unit_L, _capi.unit_K)
 
 
 class kevent:
     """``select.kevent(ident, filter=KQ_FILTER_READ, flags=KQ_EV_ADD, fflags=0, data=0,
-    udata=0)``: flags, fflags and udata wrap like C's unsigned types (bpo-11973),
-    filter and data are range-checked."""
+    udata=0)``: CPython's conversions for the running version (D58). The attributes are
+    C struct members: ident and udata unsigned 64-bit, filter a short, flags an unsigned
+    short, fflags an unsigned int, data a 64-bit int; assigning follows CPython's
+    member rules (truncation warnings, TypeError for a non-number, no ``del``)."""
 
-    __slots__ = ("data", "fflags", "filter", "flags", "ident", "udata")
+    __slots__ = _FIELDS
     __hash__ = None  # type: ignore[assignment]  # mutable, as CPython's
 
-    def __init__(
-        self,
-        ident: _Any,
-        filter: int = KQ_FILTER_READ,
-        flags: int = KQ_EV_ADD,
-        fflags: int = 0,
-        data: int = 0,
-        udata: int = 0,
-    ) -> None:
-        self.ident = _as_fd(ident)
-        if not -0x8000 <= filter <= 0x7FFF:
-            raise OverflowError("signed short integer is out of range")
-        if not -(2**63) <= data < 2**63:
-            raise OverflowError("Python int too large to convert to C long")
-        self.filter = int(filter)
-        self.flags = int(flags) & 0xFFFF
-        self.fflags = int(fflags) & 0xFFFFFFFF
-        self.data = int(data)
-        self.udata = int(udata) & 0xFFFFFFFFFFFFFFFF
+    ident: int
+    filter: int
+    flags: int
+    fflags: int
+    data: int
+    udata: int
+
+    def __new__(cls, *args: _Any, **kwargs: _Any) -> kevent:
+        self = object.__new__(cls)
+        _zero(self)  # PyType_GenericNew: a zeroed struct kevent
+        return self
+
+    def __init_subclass__(cls, **kwargs: _Any) -> None:
+        raise TypeError("type 'select.kevent' is not an acceptable base type")
+
+    def __init__(self, *args: _Any, **kwargs: _Any) -> None:
+        _kevent_init(self, args, kwargs)
+
+    def __setattr__(self, name: str, value: _Any) -> None:
+        setter = _SETTERS.get(name)
+        if setter is None:
+            extra = " and no __dict__ for setting new attributes" if _VERSION >= (3, 13) else ""
+            raise AttributeError(
+                f"'select.kevent' object has no attribute '{name}'{extra}", name=name, obj=self
+            )
+        setter(value, _functools.partial(_STORE[name], self))
+
+    def __delattr__(self, name: str) -> None:
+        if name in _SETTERS:
+            raise TypeError("can't delete numeric/char attribute")
+        raise AttributeError(
+            f"'select.kevent' object has no attribute '{name}'", name=name, obj=self
+        )
+
+    def __getattr__(self, name: str) -> _Any:  # only reached for unknown names
+        raise AttributeError(
+            f"'select.kevent' object has no attribute '{name}'", name=name, obj=self
+        )
 
     def _key(self) -> tuple[int, int, int, int, int, int]:
-        return (self.ident, self.filter, self.flags, self.fflags, self.data, self.udata)
+        u = self.udata
+        # kqueue_event_richcompare compares udata as a signed intptr_t
+        return (self.ident, self.filter, self.flags, self.fflags, self.data, u - (u >> 63 << 64))
 
     def __eq__(self, other: object) -> bool:
         return self._key() == other._key() if isinstance(other, kevent) else NotImplemented
@@ -159,10 +182,98 @@ class kevent:
         return self._key() >= other._key() if isinstance(other, kevent) else NotImplemented
 
     def __repr__(self) -> str:
+        # "%zu %d 0x%x 0x%x 0x%llx %p": data prints as its two's complement, udata as
+        # a pointer
         return (
             f"<select.kevent ident={self.ident} filter={self.filter} flags={self.flags:#x} "
-            f"fflags={self.fflags:#x} data={self.data:#x} udata={self.udata:#x}>"
+            f"fflags={self.fflags:#x} data={self.data & _U64:#x} udata={self.udata:#x}>"
         )
+
+
+#: the member descriptors behind the attributes: writes that skip __setattr__
+_STORE = {name: getattr(kevent, name).__set__ for name in _FIELDS}
+_SET_IDENT, _SET_FILTER, _SET_FLAGS, _SET_FFLAGS, _SET_DATA, _SET_UDATA = (
+    _STORE[name] for name in _FIELDS
+)
+_SETTERS = {
+    "ident": _capi.set_ulong_long,
+    "filter": _capi.set_short,
+    "flags": _capi.set_ushort,
+    "fflags": _capi.set_uint,
+    "data": _capi.set_long_long,
+    "udata": _capi.set_ulong_long,
+}
+_VERSION = _capi.VERSION
+_new_kevent = object.__new__
+
+
+def _zero(k: kevent) -> None:
+    for store in _STORE.values():
+        store(k, 0)
+
+
+def _kevent_init(self: kevent, args: tuple[_Any, ...], kwargs: dict[str, _Any]) -> None:
+    """kqueue_event_init: EV_SET defaults, then vgetargskeywords over "O|hHILK", writing
+    each member as it is converted (a failed re-init leaves what was written), then the
+    ident."""
+    nargs = len(args)
+    total = nargs + len(kwargs)
+    if total > 6:
+        kind = "keyword " if nargs == 0 else ""
+        raise TypeError(f"kevent() takes at most 6 {kind}arguments ({total} given)")
+    _zero(self)
+    _SET_FILTER(self, KQ_FILTER_READ)
+    _SET_FLAGS(self, KQ_EV_ADD)
+    left = len(kwargs)
+    pfd: _Any = None
+    stores = (_SET_FILTER, _SET_FLAGS, _SET_FFLAGS, _SET_DATA, _SET_UDATA)
+    for i, name in enumerate(_FIELDS):
+        if i < nargs:
+            arg = args[i]
+        elif left and name in kwargs:
+            arg = kwargs[name]
+            left -= 1
+        elif i == 0:
+            raise TypeError("kevent() missing required argument 'ident' (pos 1)")
+        elif not left:
+            break
+        else:
+            continue
+        if i == 0:
+            pfd = arg
+            continue
+        try:
+            stores[i - 1](self, _UNITS[i - 1](arg))
+        except _capi.ConvertError as exc:
+            raise TypeError(f"kevent() argument {i + 1} {exc}") from None
+    if left:
+        for i in range(nargs):
+            if _FIELDS[i] in kwargs:
+                raise TypeError(
+                    f"argument for kevent() given by name ('{_FIELDS[i]}') and position ({i + 1})"
+                )
+        for key in kwargs:
+            if key not in _FIELDS:
+                raise _capi.unexpected_keyword(_FNAME, key)
+    _SET_IDENT(self, _ident(pfd))
+
+
+def _ident(pfd: _Any) -> int:
+    """The ident conversion of kqueue_event_init (the member holds (uintptr_t)-1 when
+    it fails, but the object is then unusable anyway)."""
+    if _VERSION >= (3, 14):
+        # gh-132987: any __index__ object, through PyLong_AsNativeBytes
+        if hasattr(type(pfd), "__index__"):
+            i = _capi.index(pfd)
+            if i < 0:
+                raise ValueError("Cannot convert negative int")
+            if i > _U64:
+                raise OverflowError("Python int too large for C kqueue event identifier")
+            return i
+        return _capi.as_file_descriptor(pfd)
+    if isinstance(pfd, int):
+        return _capi.as_size_t(pfd)
+    return _capi.as_file_descriptor(pfd)
 
 
 #: fd -> queue, so that kqueue.fromfd(fd) aliases the same queue
@@ -171,6 +282,40 @@ _queues: _weakref.WeakValueDictionary[int, _Queue] = _weakref.WeakValueDictionar
 _tokens: _weakref.WeakKeyDictionary[_Queue, _weakref.finalize[..., _Queue]] = (
     _weakref.WeakKeyDictionary()
 )
+#: every open kqueue object, closed in a forked child (3.12+, gh-110395)
+_open: _weakref.WeakSet[kqueue] = _weakref.WeakSet()
+_fork_hook = False
+
+
+class _SilentQueue(_Queue):
+    """The queue behind a compat kqueue: collected unclosed, it closes without the
+    ResourceWarning of kevents.Queue, as CPython's kqueue does (D60)."""
+
+    __slots__ = ()
+
+    def __del__(self) -> None:
+        engine = getattr(self, "_engine", None)
+        if engine is not None and not engine.closed:
+            engine.close()
+
+
+def _after_fork_in_child() -> None:
+    for kq in list(_open):
+        kq._fd = -1
+    _open.clear()
+
+
+def _track(kq: kqueue) -> None:
+    global _fork_hook
+    if _VERSION < (3, 12):
+        return  # 3.11 leaves the object open; its kqueue is dead in the child (EBADF)
+    if not _fork_hook and hasattr(_os, "register_at_fork"):
+        _os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hook = True
+    _open.add(kq)
+
+
+_CLOSED = "I/O operation on closed kqueue object"
 
 
 class kqueue:
@@ -178,99 +323,174 @@ class kqueue:
 
     __slots__ = ("__weakref__", "_fd", "_queue")
 
-    def __init__(self, *, _backend: str | None = None) -> None:
-        self._queue: _Queue | None = _Queue(_backend)
+    def __init__(self, *args: _Any, _backend: str | None = None, **kwargs: _Any) -> None:
+        if args:
+            raise TypeError("kqueue() takes no positional arguments")
+        if kwargs:
+            raise TypeError("kqueue() takes no keyword arguments")
+        self._fd = -1
+        queue = _SilentQueue(_backend)
+        self._queue: _Queue | None = queue
         try:
-            self._fd = self._queue.fileno()
+            fd = queue.fileno()
         except _UnsupportedError:
             # Windows: a completion port is no descriptor, but select.kqueue promises
             # one (fileno(), fromfd()). The queue gets a token instead: a descriptor of
             # the null device that names it for fromfd() and is closed with it. It
             # cannot be polled (D40).
-            self._fd = _os.open(_os.devnull, _os.O_RDONLY)
-            _tokens[self._queue] = _weakref.finalize(self._queue, _os.close, self._fd)
-        _queues[self._fd] = self._queue
+            fd = _os.open(_os.devnull, _os.O_RDONLY)
+            _tokens[queue] = _weakref.finalize(queue, _os.close, fd)
+        self._fd = fd
+        _queues[fd] = queue
+        _track(self)
+
+    def __init_subclass__(cls, **kwargs: _Any) -> None:
+        raise TypeError("type 'select.kqueue' is not an acceptable base type")
 
     @classmethod
-    def fromfd(cls, fd: int) -> kqueue:
+    def fromfd(cls, *args: _Any, **kwargs: _Any) -> kqueue:
         """A kqueue object for ``fd``: the same queue when ``fd`` is a kevents queue of
         this process; otherwise an object whose control() fails with EBADF, as the
-        kernel answers for an fd that is not a kqueue."""
+        kernel answers for an fd that is not a kqueue. fromfd(-1) is a new queue, as
+        in CPython (newKqueue_Object reads -1 as "create one")."""
+        if kwargs:
+            raise TypeError("kqueue.fromfd() takes no keyword arguments")
+        if len(args) != 1:
+            raise TypeError(f"kqueue.fromfd() takes exactly one argument ({len(args)} given)")
+        (fd,) = args
+        num = _capi.as_int(fd)
+        if num == -1:
+            return cls()
         self = cls.__new__(cls)
-        self._fd = _as_fd(fd)
-        queue = _queues.get(self._fd)
+        self._fd = -1
+        if num < 0:
+            raise OSError(_errno.EBADF, _os.strerror(_errno.EBADF))
+        self._fd = num
+        queue = _queues.get(num)
         self._queue = queue if queue is not None and not queue.closed else None
+        _track(self)
         return self
 
     @property
     def closed(self) -> bool:
-        return self._fd < 0 or (self._queue is not None and self._queue.closed)
+        return self._fd < 0
 
     def fileno(self) -> int:
-        if self.closed:
-            raise ValueError("I/O operation on closed kqueue object")
+        if self._fd < 0:
+            raise ValueError(_CLOSED)
         return self._fd
 
     def close(self) -> None:
-        if self._queue is not None:
-            self._queue.close()
-            token = _tokens.pop(self._queue, None)
+        fd = self._fd
+        if fd < 0:
+            return
+        self._fd = -1
+        _open.discard(self)
+        queue = self._queue
+        self._queue = None
+        if queue is not None:
+            # closing the descriptor ends the kqueue for every object that names it
+            queue.close()
+            token = _tokens.pop(queue, None)
             if token is not None:
                 token()  # closes the token descriptor, once
-        elif self._fd >= 0:
-            _os.close(self._fd)  # CPython closes whatever fd fromfd() was given
-        self._fd = -1
+        else:
+            # CPython closes whatever fd fromfd() was given, and never reports an error
+            with _contextlib.suppress(OSError):
+                _os.close(fd)
 
-    def __enter__(self) -> kqueue:
-        if self.closed:
-            raise ValueError("I/O operation on closed kqueue object")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __del__(self) -> None:
+        if getattr(self, "_fd", -1) >= 0:
+            self.close()  # tp_finalize: closed silently, as CPython's (D60)
 
     def control(
-        self, changelist: _Iterable[kevent] | None, maxevents: int, timeout: float | None = None
+        self,
+        changelist: _Iterable[kevent] | None = _MISSING,
+        maxevents: int = _MISSING,
+        timeout: float | None = _MISSING,
+        /,
+        *extra: _Any,
+        **kwargs: _Any,
     ) -> list[kevent]:
-        if self.closed:
-            raise ValueError("I/O operation on closed kqueue object")
-        if not isinstance(maxevents, int):
-            raise TypeError(
-                f"'{type(maxevents).__name__}' object cannot be interpreted as an integer"
-            )
-        if maxevents < 0:
-            raise ValueError(f"Length of eventlist must be 0 or positive, got {maxevents}")
+        # Argument Clinic: control(changelist, maxevents, timeout=None, /)
+        if kwargs:
+            raise TypeError("kqueue.control() takes no keyword arguments")
+        if maxevents is _MISSING or extra:
+            given = sum(a is not _MISSING for a in (changelist, maxevents, timeout))
+            given += len(extra)
+            least = "least 2" if given < 2 else "most 3"
+            raise TypeError(f"control expected at {least} arguments, got {given}")
+        if timeout is _MISSING:
+            timeout = None
+        nevents = maxevents if maxevents.__class__ is int else _capi.as_int(maxevents)
+        if not -(1 << 31) <= nevents < (1 << 31):
+            raise OverflowError("Python int too large to convert to C int")
+        if self._fd < 0:
+            raise ValueError(_CLOSED)
+        if nevents < 0:
+            raise ValueError(f"Length of eventlist must be 0 or positive, got {nevents}")
+        wait: float | None = None
         if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            try:
+                ns = _capi.seconds_to_ns(timeout)
+            except Exception:
+                ns = None
+            if ns is None:  # every failure becomes this TypeError, without a context
                 raise TypeError(
-                    f"timeout argument must be a number or None, got {type(timeout).__name__}"
+                    f"timeout argument must be a number or None, got {_capi.type_name(timeout)}"
                 )
-            if timeout < 0:
+            if ns < 0:
                 raise ValueError("timeout must be positive or None")
+            wait = ns / 1e9
         changes: list[_KEvent] = []
         if changelist is not None:
-            try:
-                items = list(changelist)
-            except TypeError:
-                raise TypeError("changelist is not iterable") from None
+            if changelist.__class__ is list or changelist.__class__ is tuple:
+                items = changelist
+            else:
+                try:
+                    it = iter(changelist)
+                except TypeError:
+                    it = None
+                if it is None:
+                    raise TypeError("changelist is not iterable")
+                items = list(it)
+            if len(items) > 0x7FFFFFFF:
+                raise OverflowError("changelist is too long")
             for ch in items:
                 if not isinstance(ch, kevent):
                     raise TypeError("changelist must be an iterable of select.kevent objects")
                 changes.append(_KEvent(ch.ident, ch.filter, ch.flags, ch.fflags, ch.data, ch.udata))
-        if self._queue is None:
-            raise OSError(_errno.EBADF, _os.strerror(_errno.EBADF))
-        got = self._queue.control(changes, maxevents, timeout)
-        out = []
-        for ev in got:
-            k = kevent.__new__(kevent)
-            k.ident, k.filter, k.flags = ev.ident, int(ev.filter), int(ev.flags)
-            k.fflags, k.data = int(ev.fflags), int(ev.data)
-            k.udata = ev.udata if isinstance(ev.udata, int) else 0
-            out.append(k)
-        return out
+        queue = self._queue
+        err = _errno.EBADF
+        if queue is not None and not queue.closed:
+            try:
+                got = queue.control(changes, nevents, wait)
+            except OSError as exc:  # kevent(2) failed: errno only, no filename
+                err = exc.errno or _errno.EINVAL
+            except ValueError:
+                if not queue.closed:
+                    raise
+            else:
+                return _to_compat(got)
+        raise OSError(err, _os.strerror(err))
 
     def __repr__(self) -> str:
         return f"<kevents.compat.select.kqueue fd={self._fd}>"
+
+
+def _to_compat(got: list[_KEvent]) -> list[kevent]:
+    out = []
+    for ev in got:
+        k = _new_kevent(kevent)
+        _SET_IDENT(k, ev.ident)
+        _SET_FILTER(k, int(ev.filter))
+        _SET_FLAGS(k, int(ev.flags))
+        _SET_FFLAGS(k, int(ev.fflags))
+        _SET_DATA(k, int(ev.data))
+        udata = ev.udata
+        _SET_UDATA(k, udata if udata.__class__ is int else 0)
+        out.append(k)
+    return out
 
 
 _EXPORTS = [name for name in dir() if name.startswith("KQ_")] + ["kqueue", "kevent"]

@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..._aio import perform, pin
-from ..._engine import _materialise, timeout_to_ns
+from ..._engine import MAX_WAIT_NS, _materialise, timeout_to_ns
 from ..._errors import UnsupportedError, oserror
 from ..._event import Filter, Flag, KEvent, NoteProc, NoteTimer, NoteUser
 from .constants import FREEBSD, OsTable, host_table
@@ -96,7 +96,10 @@ class KqueueBackend:
         if max_events < 0:
             raise ValueError(f"max_events must be >= 0, not {max_events}")
         ns = timeout_to_ns(timeout)
-        seconds = None if ns is None else ns / 1e9
+        # select.kqueue refuses a timeout beyond a 64-bit nanosecond count (TypeError),
+        # so a longer wait is made of clamped ones, as the engine's (MAX_WAIT_NS)
+        clamped = ns is not None and ns > MAX_WAIT_NS
+        seconds = None if ns is None else min(ns, MAX_WAIT_NS) / 1e9
         todo = _materialise(changes)
         if self.closed:
             raise ValueError("I/O operation on closed kevents queue")
@@ -112,14 +115,25 @@ class KqueueBackend:
                     self._remember(ch)
         deadline = None if ns is None else time.monotonic() + ns / 1e9
         while True:
-            got = self.kq.control(native, max_events, seconds)
+            try:
+                got = self.kq.control(native, max_events, seconds)
+            except OSError as exc:
+                # FreeBSD's kqueue_scan answers EBADF to a waiter when the queue is
+                # closed under it; the engine's word for that is this ValueError (D36)
+                if exc.errno == errno.EBADF and self.closed:
+                    raise ValueError("kevents queue closed while waiting") from None
+                raise
             out = self._from_native(got, todo, max_events)
-            if out or not got or max_events == 0:
+            if out or max_events == 0:
                 return out
-            # only a spurious AIO wake-up: wait again for what is left of the timeout
+            left = None if deadline is None else deadline - time.monotonic()
+            if not got and not (clamped and left is not None and left > 0):
+                return out
+            # a spurious AIO wake-up, or a clamped wait that ended: wait again for what
+            # is left of the timeout
             native = None
-            if deadline is not None:
-                seconds = max(0.0, deadline - time.monotonic())
+            if left is not None:
+                seconds = min(max(0.0, left), MAX_WAIT_NS / 1e9)
 
     def close(self) -> None:
         if self.pool is not None:  # cancel what has not started, wait for the rest
