@@ -15,10 +15,15 @@ NEEDS = {"trio": "trio", "asyncio": "kevents_asyncio"}
 #: examples written for POSIX, and why they cannot run on Windows as they are
 POSIX_ONLY = {
     "asyncio_supervisor": "SIGHUP/SIGTERM reload and stop, and renaming a watched file",
+    "asyncio_tutorial": "SIGHUP/SIGTERM, sent by a POSIX shell",
+    "nest_queue": "Queue.fileno() (a completion port is not a pollable descriptor)",
+    "prefork_server": "SO_REUSEPORT balancing, and SIGHUP/SIGTERM forwarded to workers",
     "sigterm_shutdown": "SIGTERM (Windows raises only console events: SIGINT/SIGBREAK)",
     "supervisor": "SIGHUP/SIGTERM and process descriptors (pidfd)",
     "tail_follow": "renames and deletes an open log (no FILE_SHARE_DELETE on Windows)",
     "trio_supervisor": "SIGHUP/SIGTERM",
+    "trio_tutorial": "SIGHUP/SIGTERM, sent by a POSIX shell",
+    "tutorial": "SIGHUP/SIGTERM, sent by a POSIX shell",
     "wait_any_pid": "a POSIX shell's background job",
 }
 
