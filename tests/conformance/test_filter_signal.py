@@ -126,6 +126,9 @@ def test_keyboard_interrupt_still_raised(backend: str) -> None:  # D16
     run(
         backend,
         """
+# Python raises KeyboardInterrupt only where it installed its SIGINT handler, which it
+# does not when started with SIGINT ignored (a background job, CI): install it here.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 kq.control([KEvent(signal.SIGINT, Filter.SIGNAL)], 0)
 main = threading.main_thread().ident
 threading.Timer(0.05, signal.pthread_kill, (main, signal.SIGINT)).start()

@@ -114,9 +114,12 @@ def test_signal_during_wait_does_not_reapply_changes(backend: str) -> None:  # C
     reason="pthread_kill(SIGINT): Windows delivers SIGINT as a console event",
 )
 def test_keyboard_interrupt_breaks_wait(backend: str) -> None:
-    run_isolated(f"""
+    proc = run_isolated(f"""
         import signal, threading, os
         from kevents import Queue
+        # not inherited: a Python started with SIGINT ignored (a background job, CI)
+        # has no KeyboardInterrupt until it installs the handler
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         kq = Queue(backend={backend!r})
         threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
         try:
@@ -125,6 +128,7 @@ def test_keyboard_interrupt_breaks_wait(backend: str) -> None:
             print("interrupted")
         kq.close()
     """)
+    assert proc.stdout == "interrupted\n", proc.stdout
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Queue.fileno() is unsupported on Windows")
