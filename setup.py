@@ -1,15 +1,28 @@
-"""Only what pyproject.toml cannot say: the cffi build hook (python-cffi/cffi#55) and,
-on Linux, the small CPython fast path of Queue.control (kevents/_cffi/speedups.c)."""
+"""Only what pyproject.toml cannot say: the cffi build hook (python-cffi/cffi#55), the
+small CPython fast path of Queue.control on Linux (kevents/_cffi/speedups.c), and the
+wheel's ABI tag.
+
+Story (D69): both compiled modules use the limited API of 3.11 (cffi generates
+limited-API code by default; speedups.c defines Py_LIMITED_API itself), so one
+``cp311-abi3`` wheel per platform serves every CPython from 3.11 on. A free-threaded
+CPython (3.14t) has no limited API before 3.15, and cffi itself then builds
+``kevents._native`` against the full API: that build is a separate, non-abi3 wheel
+(``cp314-cp314t``) and leaves the fast path out (its limited-API source does not
+compile there, and it was written for a GIL), so the Python engine runs.
+"""
 
 import re
 import sys
+import sysconfig
 from pathlib import Path
 
 from setuptools import Extension, setup
 
 version = re.search(r'__version__ = "([^"]+)"', Path("kevents/_version.py").read_text())[1]
+limited_api = not sysconfig.get_config_var("Py_GIL_DISABLED")
+
 ext_modules = []
-if sys.platform.startswith("linux"):
+if sys.platform.startswith("linux") and limited_api:
     ext_modules.append(
         Extension(
             "kevents._speedups",
@@ -20,4 +33,8 @@ if sys.platform.startswith("linux"):
         )
     )
 
-setup(cffi_modules=["kevents/_cffi/build.py:ffibuilder"], ext_modules=ext_modules)
+setup(
+    cffi_modules=["kevents/_cffi/build.py:ffibuilder"],
+    ext_modules=ext_modules,
+    options={"bdist_wheel": {"py_limited_api": "cp311"}} if limited_api else {},
+)

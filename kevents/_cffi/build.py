@@ -39,7 +39,9 @@ ffibuilder.set_source(
     "kevents._native",
     f'#define KEV_PACKAGE_VERSION "{VERSION}"\n' + _csrc,
     include_dirs=[str(HERE)],
-    extra_compile_args=["-O2", "-Wall", "-Wno-unused-function"],
+    # GCC and Clang flags; MSVC (Windows, where only the version function is built) takes
+    # its defaults
+    extra_compile_args=[] if sys.platform == "win32" else ["-O2", "-Wall", "-Wno-unused-function"],
 )
 
 if __name__ == "__main__":
