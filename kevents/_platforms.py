@@ -244,9 +244,38 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
         "select()/selectors on it are not possible)",
     ),
     "READ/WRITE non-socket": (
-        "unsupported",
-        "READ/WRITE watch sockets only (AFD poll): a CRT file descriptor (file, pipe, "
-        "console, os.devnull) is refused with EV_ERROR ENOTSUP; a closed socket is EBADF",
+        "differs",
+        "CRT descriptors work (pipes, console input, regular files, character devices "
+        "such as NUL), see the rows below; a handle of unknown type is EV_ERROR ENOTSUP "
+        "(D82)",
+    ),
+    "READ on anonymous pipes": (
+        "differs",
+        "one helper thread per knote, blocked in a zero-byte ReadFile: os.pipe() and "
+        "subprocess pipes (CreatePipe) cannot be overlapped, and Windows has no "
+        "asynchronous wait on a synchronous handle; a pipe opened overlapped (named "
+        "pipes with FILE_FLAG_OVERLAPPED, asyncio's) is waited on with no thread (D82)",
+    ),
+    "READ on pipes while the program blocks on them": (
+        "differs",
+        "Windows serialises I/O on a synchronous handle: while a program thread is "
+        "blocked in a read or write of the same pipe, kevents' check of that pipe "
+        "(PeekNamedPipe, the pipe's state) waits for it",
+    ),
+    "READ regular file at EOF": (
+        "differs",
+        "re-checked every 20 ms while offset == size (no inotify; ReadDirectoryChangesW "
+        "reports sizes only at the cache flush), so growth is seen up to 20 ms late",
+    ),
+    "READ console input data": (
+        "differs",
+        "data is the number of console input records (GetNumberOfConsoleInputEvents), "
+        "which counts key-up, mouse and focus records too, not bytes",
+    ),
+    "WRITE on a full pipe": (
+        "differs",
+        "re-checked every 20 ms while the pipe has no free space (Windows signals "
+        "nothing when a reader frees space)",
     ),
     "READ listener data": (
         "differs",
@@ -260,7 +289,9 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
     "WRITE NOTE_LOWAT": ("unsupported", "Winsock has no SO_SNDLOWAT: EV_ERROR ENOTSUP"),
     "WRITE data": (
         "differs",
-        "SO_SNDBUF, constant: Windows has no send-queue free-space query",
+        "sockets: SO_SNDBUF, constant (Windows has no send-queue free-space query); "
+        "pipes: WriteQuotaAvailable. Wine 8: that is always 0, so a pipe counts as "
+        "writable with data = its buffer size",
     ),
     "EV_CLEAR on sockets": (
         "differs",
@@ -278,7 +309,10 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
     "close without EV_DELETE": (
         "differs",
         "AFD_POLL_LOCAL_CLOSE or a failing select()/FIONREAD drops the knote; that "
-        "does not happen while a duplicated handle keeps the socket open",
+        "does not happen while a duplicated handle keeps the socket open. A pipe READ "
+        "knote reads through its own duplicate of the handle, so a pipe closed without "
+        "EV_DELETE stays open (its writer does not see it broken) until the knote is "
+        "deleted or woken: delete before close, or use Queue.close_fd()",
     ),
     "WRITE EOF after peer close": (
         "differs",
@@ -411,8 +445,8 @@ _IO_URING = {
 }
 #: How the Windows (iocp) backend provides each filter; others are unsupported there.
 WINDOWS_FILTERS = {
-    "READ": "AFD poll (sockets only)",
-    "WRITE": "AFD poll (sockets only)",
+    "READ": "AFD poll; zero-byte pipe reads",
+    "WRITE": "AFD poll; pipe quota",
     "AIO": "overlapped I/O",
     "VNODE": "ReadDirectoryChangesW (files)",
     "PROC": "process handle wait",

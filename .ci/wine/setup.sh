@@ -34,13 +34,13 @@ if ! find_wine >/dev/null; then
     # Debian 12 needs both `wine` (/usr/bin/wine) and `wine64` (the loader, since
     # wine32 needs i386 multiarch); newer releases may not have wine64 as a package.
     want=(wine)
-    if ! { [ "$(id -u)" = 0 ] && apt-get update; } >"$cache/apt.log" 2>&1; then
+    if ! { [ "$(id -u)" = 0 ] && apt-get -o DPkg::Lock::Timeout=900 update; } >"$cache/apt.log" 2>&1; then
         echo "setup.sh: Wine not installed and apt-get update failed or not root" \
              "(see $cache/apt.log)" >&2
         exit 3
     fi
     apt-cache show wine64 >/dev/null 2>&1 && want+=(wine64)
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y "${want[@]}" \
+    if ! DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y "${want[@]}" \
             >>"$cache/apt.log" 2>&1 || ! find_wine >/dev/null; then
         echo "setup.sh: could not install ${want[*]} (see $cache/apt.log)" >&2
         exit 3

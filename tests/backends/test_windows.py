@@ -157,15 +157,168 @@ def test_close_with_polls_armed_does_not_hang() -> None:
         b.close()
 
 
+def _helper_threads(name: str) -> int:
+    return sum(1 for t in threading.enumerate() if t.name == name and t.is_alive())
+
+
 @win
-def test_non_socket_ident_is_enotsup(q: Queue) -> None:
+def test_pipe_wakes_a_blocked_waiter_and_reports_eof_with_data(q: Queue) -> None:
     r, w = os.pipe()
     try:
-        (ev,) = q.control([KEvent(r, Filter.READ)], 1, 0)
-        assert ev.flags & Flag.ERROR and ev.data == errno.ENOTSUP
+        q.control([KEvent(r, Filter.READ)], 0)
+        expect_no_events(q)
+        threading.Timer(0.2, os.write, (w, b"abc")).start()
+        (ev,) = q.control(None, 4, 5)  # the helper's zero-byte read posts to the port
+        assert (ev.ident, ev.data, ev.flags & Flag.EOF) == (r, 3, 0)
+        assert os.read(r, 3) == b"abc"  # the zero-byte read consumed nothing
+        expect_no_events(q)
+        os.write(w, b"xy")
+        os.close(w)
+        w = -1
+        (ev,) = q.control(None, 4, 5)
+        assert ev.data == 2 and ev.flags & Flag.EOF  # EOF with data left, as on BSD
+        os.read(r, 2)
+        (ev,) = q.control(None, 4, 5)
+        assert ev.data == 0 and ev.flags & Flag.EOF
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+
+
+@win
+def test_pipe_delete_while_reading_ends_the_helper(q: Queue) -> None:
+    before = _helper_threads("kevents-pipe-read")
+    r, w = os.pipe()
+    try:
+        q.control([KEvent(r, Filter.READ)], 0)
+        expect_no_events(q)
+        assert _helper_threads("kevents-pipe-read") == before + 1
+        q.control([KEvent(r, Filter.READ, Flag.DELETE)], 0)  # cancels the pending read
+        assert _helper_threads("kevents-pipe-read") == before
+        os.write(w, b"x")
+        assert os.read(r, 1) == b"x"  # the pipe is untouched
     finally:
         os.close(r)
         os.close(w)
+
+
+@win
+def test_pipe_clear_reports_growth_only(q: Queue) -> None:
+    r, w = os.pipe()
+    try:
+        os.write(w, b"a")
+        (ev,) = q.control([KEvent(r, Filter.READ, Flag.ADD | Flag.CLEAR)], 4, 2)
+        assert ev.data == 1
+        expect_no_events(q)  # EV_CLEAR: the unread byte is not reported again
+        os.write(w, b"b")
+        (ev,) = q.control(None, 4, 2)
+        assert ev.data == 2
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@win
+def test_subprocess_stdout_read_until_eof(q: Queue) -> None:
+    code = "import sys; sys.stdout.write('hello'); sys.stdout.flush()"
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert p.stdout is not None
+    fd = p.stdout.fileno()
+    got = b""
+    try:
+        q.control([KEvent(fd, Filter.READ)], 0)
+        while True:
+            (ev,) = q.control(None, 1, 30)
+            if ev.data:
+                got += os.read(fd, ev.data)
+            elif ev.flags & Flag.EOF:
+                break
+    finally:
+        q.control([KEvent(fd, Filter.READ, Flag.DELETE)], 0)
+        p.stdout.close()
+        p.wait()
+    assert got == b"hello"
+
+
+def _named_pipe(name: str) -> tuple[int, int]:
+    """An overlapped duplex named pipe: (server fd, client fd), both CRT descriptors."""
+    import msvcrt
+
+    from kevents._backends.windows._ffi import ffi, kernel32
+
+    kernel32_ = ffi.dlopen("kernel32.dll")
+    ffi.cdef(
+        "void * __stdcall CreateNamedPipeW(const uint16_t *, uint32_t, uint32_t, uint32_t,"
+        " uint32_t, uint32_t, uint32_t, void *);",
+        override=True,
+    )
+    path = ffi.new("uint16_t[]", [ord(c) for c in rf"\\.\pipe\{name}"] + [0])
+    srv = kernel32_.CreateNamedPipeW(path, 0x3 | 0x40000000, 0, 1, 4096, 4096, 0, ffi.NULL)
+    cli = kernel32.CreateFileW(path, 0xC0000000, 0, ffi.NULL, 3, 0x40000000, ffi.NULL)
+    assert srv != ffi.cast("void *", -1) and cli != ffi.cast("void *", -1)
+    as_fd = msvcrt.open_osfhandle  # type: ignore[attr-defined,unused-ignore]
+    return (
+        as_fd(int(ffi.cast("uintptr_t", srv)), 0),
+        as_fd(int(ffi.cast("uintptr_t", cli)), 0),
+    )
+
+
+@win
+def test_overlapped_named_pipe_needs_no_thread(q: Queue) -> None:
+    before = _helper_threads("kevents-pipe-read")
+    srv, cli = _named_pipe(f"kevents-test-{os.getpid()}")
+    try:
+        q.control([KEvent(srv, Filter.READ), KEvent(cli, Filter.WRITE)], 0)
+        (ev,) = q.control(None, 4, 2)
+        assert ev.filter == Filter.WRITE and ev.data > 0
+        q.control([KEvent(cli, Filter.WRITE, Flag.DELETE)], 0)
+        expect_no_events(q)
+        assert _helper_threads("kevents-pipe-read") == before
+        threading.Timer(0.2, os.write, (cli, b"hello")).start()
+        (ev,) = q.control(None, 4, 5)
+        assert (ev.ident, ev.data) == (srv, 5)
+        assert os.read(srv, 5) == b"hello"
+        expect_no_events(q)  # the overlapped zero-byte read is pending again
+        os.close(cli)
+        cli = -1
+        (ev,) = q.control(None, 4, 5)
+        assert ev.ident == srv and ev.flags & Flag.EOF
+        q.control([KEvent(srv, Filter.READ, Flag.DELETE)], 0)
+    finally:
+        os.close(srv)
+        if cli >= 0:
+            os.close(cli)
+
+
+@win
+def test_overlapped_named_pipe_delete_while_pending(q: Queue) -> None:
+    srv, cli = _named_pipe(f"kevents-test-del-{os.getpid()}")
+    try:
+        q.control([KEvent(srv, Filter.READ)], 0)
+        expect_no_events(q)
+        q.control([KEvent(srv, Filter.READ, Flag.DELETE)], 0)  # cancels the read
+        os.write(cli, b"z")
+        assert os.read(srv, 1) == b"z"
+    finally:
+        os.close(srv)
+        os.close(cli)
+
+
+@win
+def test_console_input_counts_records() -> None:
+    from kevents._backends.windows import handles
+
+    try:
+        kind = handles.identify(0).kind
+    except OSError:
+        kind = -1
+    if kind != handles.CONSOLE:
+        pytest.skip("stdin is not a console here (Wine tier: no console)")
+    with Queue(backend="iocp") as q:  # a console with no input pending: no event
+        q.control([KEvent(0, Filter.READ)], 0)
+        got = q.control(None, 1, 0)
+        assert all(ev.data > 0 for ev in got)
 
 
 @win

@@ -82,9 +82,6 @@ def test_receipts_in_a_long_list(kq: Queue, socks: list[socket.socket]) -> None:
     assert e.data == errno.ENOENT
 
 
-@pytest.mark.skipif(
-    sys.platform == "win32", reason="regular files: READ/WRITE watch sockets only on Windows"
-)
 def test_files_and_repeated_keys_in_a_long_list(kq: Queue, socks: list[socket.socket]) -> None:
     with tempfile.TemporaryFile() as f:
         f.write(b"12345")

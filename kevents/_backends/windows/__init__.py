@@ -3,6 +3,7 @@
 Every filter is a packet source on the queue's port (design note §0, §5):
 
 * sockets READ/WRITE: IOCTL_AFD_POLL on a private ``\\Device\\Afd`` handle (read_write);
+  pipes, console input, files and devices: zero-byte reads and handle waits (handles);
 * PROC: a wait on the process handle, by wait completion packet or a helper thread (proc);
 * VNODE: overlapped ReadDirectoryChangesW on the parent directory (vnode);
 * AIO: overlapped ReadFile/WriteFile on a private overlapped twin (aio);
@@ -167,6 +168,7 @@ class IocpBackend:
 
     def sources(self, engine: Engine) -> dict[int, Source]:
         from .aio import AioSource
+        from .handles import HandleReadSource, Handles, HandleWriteSource
         from .proc import ProcSource
         from .read_write import ReadSource, Sockets, WriteSource
         from .signal import SignalSource
@@ -174,9 +176,12 @@ class IocpBackend:
 
         self.engine = engine
         sockets = Sockets(engine, self)
+        shared = Handles(engine, self)
+        hread = HandleReadSource(engine, self, shared)
+        hwrite = HandleWriteSource(engine, self, shared)
         return {
-            Filter.READ: ReadSource(engine, self, sockets),
-            Filter.WRITE: WriteSource(engine, self, sockets),
+            Filter.READ: ReadSource(engine, self, sockets, hread),
+            Filter.WRITE: WriteSource(engine, self, sockets, hwrite),
             Filter.TIMER: TimerSource(engine, self),
             Filter.USER: UserSource(engine),
             Filter.PROC: ProcSource(engine, self),
@@ -186,15 +191,22 @@ class IocpBackend:
         }
 
     def mechanisms(self) -> dict[int, tuple[str, str]]:
-        from .proc import wait_mechanism
+        from ._waits import wait_mechanism
 
         return {
             Filter.READ: (
-                "AFD poll",
-                "sockets only: IOCTL_AFD_POLL on a private \\Device\\Afd handle wakes the "
-                "port; readiness and data re-checked with select()/FIONREAD at copy-out",
+                "AFD poll; zero-byte pipe reads",
+                "sockets: IOCTL_AFD_POLL on a private \\Device\\Afd handle wakes the port, "
+                "readiness and data re-checked with select()/FIONREAD at copy-out; pipes: "
+                "a zero-byte read (overlapped and waited on, or on a helper thread for "
+                "anonymous pipes), data from PeekNamedPipe; console input: a handle "
+                "wait; files: size - offset, re-checked at EOF",
             ),
-            Filter.WRITE: ("AFD poll", "sockets only; data is SO_SNDBUF (no free-space query)"),
+            Filter.WRITE: (
+                "AFD poll; pipe quota",
+                "sockets: data is SO_SNDBUF (no free-space query); pipes: "
+                "WriteQuotaAvailable, re-checked while full; files, devices: always ready",
+            ),
             Filter.TIMER: ("heap + port timeout", "GetQueuedCompletionStatusEx timeout, ceil ms"),
             Filter.USER: ("user space + posted packet", "PostQueuedCompletionStatus wakes"),
             Filter.PROC: ("process handle wait", wait_mechanism()),
@@ -223,6 +235,8 @@ class IocpBackend:
             cap = hook()
             if cap >= 0:
                 wait_ns = min(wait_ns, cap)
+        if self.engine is not None and self.engine.ready:
+            wait_ns = 0  # a hook's re-check found a knote ready: only gather, do not sleep
         deadline = time.monotonic_ns() + wait_ns
         with self.lock:
             if self.sleep_until < 0 or deadline < self.sleep_until:

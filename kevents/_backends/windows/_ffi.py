@@ -100,6 +100,19 @@ typedef struct {
     uint32_t nFileIndexLow;
 } BY_HANDLE_FILE_INFORMATION;
 
+typedef struct {
+    uint32_t NamedPipeType;
+    uint32_t NamedPipeConfiguration;
+    uint32_t MaximumInstances;
+    uint32_t CurrentInstances;
+    uint32_t InboundQuota;
+    uint32_t ReadDataAvailable;
+    uint32_t OutboundQuota;
+    uint32_t WriteQuotaAvailable;
+    uint32_t NamedPipeState;
+    uint32_t NamedPipeEnd;
+} FILE_PIPE_LOCAL_INFORMATION;
+
 typedef int (__stdcall *PHANDLER_ROUTINE)(uint32_t CtrlType);
 
 /* kernel32 */
@@ -136,6 +149,21 @@ int __stdcall DuplicateHandle(void *srcProc, void *src, void *dstProc, void **ds
     uint32_t access, int inherit, uint32_t options);
 void * __stdcall GetCurrentProcess(void);
 int __stdcall SetConsoleCtrlHandler(PHANDLER_ROUTINE handler, int add);
+uint32_t __stdcall GetFileType(void *h);
+int __stdcall GetFileSizeEx(void *h, int64_t *size);
+int __stdcall PeekNamedPipe(void *h, void *buf, uint32_t n, uint32_t *read, uint32_t *avail,
+    uint32_t *left);
+int __stdcall CancelSynchronousIo(void *thread);
+void * __stdcall OpenThread(uint32_t access, int inherit, uint32_t id);
+uint32_t __stdcall GetCurrentThreadId(void);
+int __stdcall GetConsoleMode(void *h, uint32_t *mode);
+int __stdcall GetNumberOfConsoleInputEvents(void *h, uint32_t *n);
+int __stdcall ResetEvent(void *h);
+void * __stdcall CreateWaitableTimerExW(void *sa, const uint16_t *name, uint32_t flags,
+    uint32_t access);
+int __stdcall SetWaitableTimer(void *h, const int64_t *due, int32_t period, void *routine,
+    void *arg, int resume);
+int __stdcall CancelWaitableTimer(void *h);
 int __stdcall GenerateConsoleCtrlEvent(uint32_t event, uint32_t group);
 
 /* ntdll */
@@ -150,6 +178,9 @@ int32_t __stdcall NtDeviceIoControlFile(void *FileHandle, void *Event, void *Apc
 uint32_t __stdcall RtlNtStatusToDosError(int32_t Status);
 int32_t __stdcall NtQueryObject(void *Handle, uint32_t ObjectInformationClass,
     void *ObjectInformation, uint32_t ObjectInformationLength, uint32_t *ReturnLength);
+int32_t __stdcall NtQueryInformationFile(void *h, IO_STATUS_BLOCK *iosb, void *info,
+    uint32_t len, uint32_t cls);
+const char * __stdcall wine_get_version(void);
 int32_t __stdcall NtCreateWaitCompletionPacket(void **handle, uint32_t access,
     OBJECT_ATTRIBUTES *attrs);
 int32_t __stdcall NtAssociateWaitCompletionPacket(void *packet, void *port, void *target,
@@ -188,6 +219,7 @@ ERROR_OPERATION_ABORTED = 995
 ERROR_IO_PENDING = 997
 ERROR_NOT_FOUND = 1168
 ERROR_NOTIFY_ENUM_DIR = 1022
+ERROR_BROKEN_PIPE = 109
 WAIT_TIMEOUT = 258
 WAIT_OBJECT_0 = 0
 WAIT_FAILED = 0xFFFFFFFF
@@ -207,6 +239,19 @@ FILE_FLAG_BACKUP_SEMANTICS = 0x02000000
 FILE_SKIP_SET_EVENT_ON_HANDLE = 0x2
 PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 DUPLICATE_SAME_ACCESS = 0x2
+
+# files, pipes, consoles, timers
+FILE_TYPE_DISK = 1
+FILE_TYPE_CHAR = 2
+FILE_TYPE_PIPE = 3
+FILE_MODE_INFORMATION = 16  # FILE_INFORMATION_CLASS values
+FILE_PIPE_LOCAL_INFORMATION = 24
+FILE_SYNCHRONOUS_IO_ALERT = 0x10
+FILE_SYNCHRONOUS_IO_NONALERT = 0x20
+FILE_PIPE_CONNECTED_STATE = 3
+THREAD_TERMINATE = 0x0001  # what CancelSynchronousIo needs
+CREATE_WAITABLE_TIMER_HIGH_RESOLUTION = 0x2
+TIMER_ALL_ACCESS = 0x1F0003
 
 # AFD
 IOCTL_AFD_POLL = 0x00012024

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from ..._event import Filter, Flag, NoteRW
 from ..._knote import Knote
 from .._contract import Source
-from . import Op
+from . import Op, handles
 from ._ffi import (
     AFD_POLL_ABORT,
     AFD_POLL_ACCEPT,
@@ -82,6 +82,7 @@ from ._ffi import (
     ntstatus_error,
     ws2_32,
 )
+from .handles import is_crt_fd
 
 if TYPE_CHECKING:
     from ..._engine import Engine
@@ -125,7 +126,7 @@ def base_socket(sock: int) -> int:
     Winsock calls are made on a pipe handle reached that way. Python's sockets are
     never CRT descriptors, and socket handle values are far above the descriptors in use.
     """
-    if _is_crt_fd(sock):
+    if is_crt_fd(sock):
         raise OSError(
             errno.ENOTSUP, "READ/WRITE on Windows watch sockets only (this is a file descriptor)"
         )
@@ -146,16 +147,6 @@ def base_socket(sock: int) -> int:
     if err == WSAENOTSOCK:
         raise OSError(errno.EBADF, "not an open socket")
     raise OSError(errno.EOPNOTSUPP, f"no base socket handle (layered provider?) [{err}]")
-
-
-def _is_crt_fd(fd: int) -> bool:
-    import msvcrt
-
-    try:
-        msvcrt.get_osfhandle(fd)  # type: ignore[attr-defined,unused-ignore]
-    except (OSError, OverflowError):
-        return False
-    return True
 
 
 class _Sock:
@@ -461,15 +452,24 @@ class _SocketSource(Source):
     fd_based = True
     userspace = True
 
-    def __init__(self, engine: Engine, backend: IocpBackend, sockets: Sockets) -> None:
+    def __init__(
+        self, engine: Engine, backend: IocpBackend, sockets: Sockets, other: Source
+    ) -> None:
         super().__init__(engine)
         self.backend = backend
         self.sockets = sockets
+        self.handle_source = other  # the same filter on descriptors that are no sockets
 
     def identify(self, ident: int) -> object:
+        if is_crt_fd(ident):  # before any Winsock call: see base_socket
+            return handles.identify(ident)
         return base_socket(ident)
 
     def attach(self, kn: Knote) -> None:
+        if isinstance(kn.identity, handles.HandleId):
+            kn.source = self.handle_source  # a pipe, file or console (handles.py)
+            kn.source.attach(kn)
+            return
         self.check_fflags(kn.sfflags)
         self.sockets.attach(kn)
 
