@@ -136,6 +136,7 @@ def matrix_rst() -> str:
         ".. list-table::",
         "   :header-rows: 1",
         "   :widths: " + " ".join(["20"] + ["13"] * len(platforms)),
+        "   :class: support-matrix",
         "",
         "   * - ",
     ]

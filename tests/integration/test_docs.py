@@ -206,7 +206,7 @@ window.addEventListener("load", () => {
     for (const el of column.querySelectorAll("*")) {
       const box = el.getBoundingClientRect();
       const what = el.tagName.toLowerCase() + "." + el.className + " " +
-        (el.textContent || "").trim().slice(0, 60);
+        (el.textContent || "").replace(/\\s+/g, " ").trim().slice(0, 60);
       if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0 &&
           getComputedStyle(el).overflowX !== "visible")
         found.push([page, "scrolls sideways: " + what, el.scrollWidth - el.clientWidth]);
