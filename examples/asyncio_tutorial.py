@@ -8,19 +8,12 @@ child processes, SIGTERM and SIGHUP, a config file and a timer, one task each.
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import signal
-import subprocess
 import sys
-import tempfile
 
 import kevents_asyncio
-
-
-def load(path: str) -> dict[str, float]:
-    """The config: one worker per line, "name seconds"."""
-    with open(path) as f:
-        return {name: float(secs) for name, secs in (line.split() for line in f if line.strip())}
+from tutorial import load, sample_run  # the config format and the sample run
 
 
 async def worker(name: str, seconds: float) -> None:
@@ -76,22 +69,10 @@ async def supervise(path: str) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-# The sample run: a shell edits the config, then sends us SIGHUP and SIGTERM.
-DRIVER = "sleep 0.8; echo 'gamma 0.3' >> {0}; sleep 0.8; kill -HUP {1}; sleep 0.8; kill {1}"
-
-
 async def main(argv: list[str]) -> int:
-    if argv:
-        await supervise(argv[0])
-        return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "workers.conf")
-        with open(path, "w") as f:
-            f.write("alpha 0.4\nbeta 1.0\n")
-        driver = subprocess.Popen(["sh", "-c", DRIVER.format(path, os.getpid())])
+    # the config given, or the sample run (tutorial.py's)
+    with contextlib.nullcontext(argv[0]) if argv else sample_run() as path:
         await supervise(path)
-        driver.wait()
-    print("bye")
     return 0
 
 

@@ -29,10 +29,13 @@ from collections.abc import Callable
 import kevents
 from kevents import Filter, Flag, KEvent, NoteProc
 
-#: FreeBSD balances connections over a group only with SO_REUSEPORT_LB (0x10000); its
-#: plain SO_REUSEPORT (and macOS's) lets the sockets share the port but not the load
-REUSEPORT = getattr(socket, "SO_REUSEPORT_LB", 0x10000 if sys.platform.startswith("freebsd") else 0)
-REUSEPORT = REUSEPORT or getattr(socket, "SO_REUSEPORT", 0)
+# Linux balances new connections over a SO_REUSEPORT group; FreeBSD only with
+# SO_REUSEPORT_LB (0x10000): its plain SO_REUSEPORT, like macOS's, shares the port but
+# not the load. Windows has neither (0: main() refuses to start).
+if sys.platform.startswith("freebsd"):
+    REUSEPORT = getattr(socket, "SO_REUSEPORT_LB", 0x10000)
+else:
+    REUSEPORT = getattr(socket, "SO_REUSEPORT", 0)
 
 
 def port_socket(port: int) -> socket.socket:
@@ -78,8 +81,8 @@ def serve(port: int, work: int, ready_fd: int) -> int:
             for ev in kq.control(None, 64):
                 if ev.filter == Filter.SIGNAL and ev.ident == signal.SIGTERM:
                     for conn, _ in conns.values():  # a real server would finish replies
-                        conn.close()
-                    srv.close()
+                        kq.close_fd(conn.detach())  # delete, then close
+                    kq.close_fd(srv.detach())
                     print(f"worker {os.getpid()}: SIGTERM, served {served}", flush=True)
                     return 0
                 if ev.filter == Filter.SIGNAL:
@@ -96,14 +99,17 @@ def serve(port: int, work: int, ready_fd: int) -> int:
                         kq.control([KEvent(conn, Filter.READ)], 0)
                 else:
                     conn, buf = conns[ev.ident]
-                    data = conn.recv(65536) if ev.data else b""
-                    buf += data
-                    while (end := buf.find(b"\r\n\r\n")) >= 0:
-                        # small replies to a client that waits for each: the socket's
-                        # buffer has room (a real server would register WRITE)
-                        conn.sendall(respond(bytes(buf[:end]), work))
-                        del buf[: end + 4]
-                        served += 1
+                    try:
+                        data = conn.recv(65536) if ev.data else b""
+                        buf += data
+                        while (end := buf.find(b"\r\n\r\n")) >= 0:
+                            # small replies to a client that waits for each: the
+                            # socket's buffer has room (a real server would use WRITE)
+                            conn.sendall(respond(bytes(buf[:end]), work))
+                            del buf[: end + 4]
+                            served += 1
+                    except ConnectionError:  # reset by the client
+                        data = b""
                     if not data:  # EOF: the client is done
                         del conns[ev.ident]
                         kq.close_fd(conn.detach())
@@ -149,6 +155,8 @@ class Supervisor:
 
     def is_ready(self, ev: KEvent) -> None:
         pid = ev.udata
+        if pid not in self.pipes:  # it exited earlier in this batch of events
+            return
         self.kq.close_fd(self.pipes.pop(pid))  # one byte, or EOF if it died first
         if ev.data:
             self.ready.add(pid)
@@ -278,6 +286,8 @@ def main() -> int:
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if not REUSEPORT:
+        ap.error(f"SO_REUSEPORT is not available on {sys.platform}")
     if args.worker:
         return serve(args.port, args.work, args.ready_fd)
     if args.port is None:

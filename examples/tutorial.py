@@ -11,11 +11,13 @@ the workers and exits; a timer prints a status line twice a second.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 
 import kevents
 from kevents import Filter, Flag, KEvent, NoteProc, NoteVnode
@@ -81,22 +83,29 @@ def supervise(path: str) -> None:
                     print(f"tick   {len(workers)} running", flush=True)
 
 
-# The sample run: a shell edits the config, then sends us SIGHUP and SIGTERM.
+# The sample run (the asyncio and Trio versions use it too): a scratch config, and a
+# shell that appends a worker to it, then sends us SIGHUP and then SIGTERM.
 DRIVER = "sleep 0.8; echo 'gamma 0.3' >> {0}; sleep 0.8; kill -HUP {1}; sleep 0.8; kill {1}"
 
 
-def main(argv: list[str]) -> int:
-    if argv:
-        supervise(argv[0])
-        return 0
+@contextlib.contextmanager
+def sample_run() -> Iterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "workers.conf")
         with open(path, "w") as f:
             f.write("alpha 0.4\nbeta 1.0\n")
         driver = subprocess.Popen(["sh", "-c", DRIVER.format(path, os.getpid())])
-        supervise(path)
-        driver.wait()
+        try:
+            yield path
+        finally:
+            driver.wait()
     print("bye")
+
+
+def main(argv: list[str]) -> int:
+    # the config given, or the sample run
+    with contextlib.nullcontext(argv[0]) if argv else sample_run() as path:
+        supervise(path)
     return 0
 
 

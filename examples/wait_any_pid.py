@@ -16,6 +16,15 @@ import kevents
 from kevents import Filter, Flag, KEvent, NoteProc
 
 
+def report(ev: KEvent) -> None:
+    if ev.flags & Flag.ERROR:
+        print(f"pid {ev.ident}: {os.strerror(ev.data)}")
+    elif ev.fflags & NoteProc.EXITSTATUS:
+        print(f"pid {ev.ident} exited: exit status {os.waitstatus_to_exitcode(ev.data)}")
+    else:
+        print(f"pid {ev.ident} exited: exit status unknown (not our child, not yet reaped)")
+
+
 def main(argv: list[str]) -> int:
     shell = None
     if argv:
@@ -28,19 +37,17 @@ def main(argv: list[str]) -> int:
         pids = [int(shell.stdout.readline())]
         print(f"waiting for pid {pids[0]} (a grandchild, not our child)")
     with kevents.Queue() as kq:
-        for ev in kq.control(
-            [KEvent(p, Filter.PROC, Flag.ADD, NoteProc.EXIT) for p in pids], len(pids), 0
-        ):
-            print(f"pid {ev.ident}: {os.strerror(ev.data)}")
-            pids.remove(ev.ident)
-        while pids:
-            for ev in kq.control(None, len(pids), None):
-                if ev.fflags & NoteProc.EXITSTATUS:
-                    how = f"exit status {os.waitstatus_to_exitcode(ev.data)}"
-                else:
-                    how = "exit status unknown (not our child, not yet reaped)"
-                print(f"pid {ev.ident} exited: {how}")
+        # Room for one entry per change and no wait: a pid that is gone comes back as an
+        # EV_ERROR entry; with no error, an exit already known (a zombie) may come too.
+        changes = [KEvent(p, Filter.PROC, Flag.ADD, NoteProc.EXIT) for p in pids]
+        events = kq.control(changes, len(pids), 0)
+        while True:
+            for ev in events:
+                report(ev)
                 pids.remove(ev.ident)
+            if not pids:
+                break
+            events = kq.control(None, len(pids), None)
     if shell is not None:
         shell.wait()
         assert shell.stdout is not None

@@ -38,7 +38,7 @@ def shown_backends() -> list[str]:
 
 #: The per-filter groups of the table, in page order: a feature belongs to the first
 #: group one of whose words starts its name ("PROC exit status" -> PROC); the rest
-#: (queue-wide rows, filters no backend lacks a detail of) go under the last group.
+#: (queue-wide rows, filters with no group of their own) go under the last group.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("READ and WRITE", ("READ", "WRITE", "READ/WRITE", "socket", "close", "EV_CLEAR", "SO_")),
     ("PROC and PROCDESC", ("PROC", "EVFILT_PROCDESC")),
@@ -103,7 +103,7 @@ def table_rst(group: str | None = None) -> str:
         ]
         for feature in features:
             lines.append(f"   * - {_text(feature)}")
-            entries = _entries(feature, shown)
+            entries = _entries(feature, shown) or ["as FreeBSD on every backend"]
             lines.append(f"     - * {entries[0]}")
             lines += [f"       * {entry}" for entry in entries[1:]]
         lines.append("")
@@ -136,6 +136,7 @@ def matrix_rst() -> str:
         ".. list-table::",
         "   :header-rows: 1",
         "   :widths: " + " ".join(["20"] + ["13"] * len(platforms)),
+        "   :class: support-matrix",
         "",
         "   * - ",
     ]

@@ -6,13 +6,13 @@ port), on loopback (127.0.0.1 only), in the same run. Not collected by pytest.
 
 Load: 2 client processes x 16 keep-alive connections, each connection sending one
 request at a time. Each run is bounded both ways: it ends after ``--seconds`` or after
-``--requests`` replies, whichever comes first; the best of 3 runs is kept per worker
-count. Each request costs the worker ``--work`` rounds of hashing (about 0.25 ms at
-100 on a 2020s laptop core), standing for a handler's CPU time; with no work the Python
-clients, not the server, would be measured. The ratio can only approach 2 on a machine
-with cores to spare for the clients too: the number of usable cores is printed, and the
-load average, since on a machine busy with other work the scheduler's share of the
-cores grows with the number of our processes.
+``--requests`` replies, whichever comes first; the best of 3 runs is reported per
+worker count, and every run is printed too. Each request costs the worker ``--work``
+rounds of hashing (about 0.25 ms at 100 on the project's build machine), standing for a
+handler's CPU time; with no work the Python clients, not the server, would be measured.
+The ratio can only approach 2 on a machine with cores to spare for the clients too: the
+number of usable cores is printed, and the load average, since on a machine busy with
+other work the scheduler's share of the cores grows with the number of our processes.
 """
 
 from __future__ import annotations
@@ -118,17 +118,17 @@ def load(port: int, args: argparse.Namespace) -> float:
     return sum(r["replies"] for r in results) / max(r["seconds"] for r in results)
 
 
-def measure(counts: tuple[int, ...], args: argparse.Namespace) -> dict[int, float]:
-    """Best requests/s of 3 runs per worker count. Every server is up for the whole
+def measure(counts: tuple[int, ...], args: argparse.Namespace) -> dict[int, list[float]]:
+    """Requests/s of 3 runs per worker count. Every server is up for the whole
     measurement and the runs alternate (1, 2, 1, 2...), so a change in the machine's
     load during the run does not favour one count."""
     servers = {n: start_server(n, args.work) for n in counts}
     try:
-        best = dict.fromkeys(counts, 0.0)
+        runs: dict[int, list[float]] = {n: [] for n in counts}
         for _ in range(3):
             for n, (_, port) in servers.items():
-                best[n] = max(best[n], load(port, args))
-        return best
+                runs[n].append(load(port, args))
+        return runs
     finally:
         for server, _ in servers.values():
             stop_server(server)
@@ -145,13 +145,16 @@ def main() -> int:
         client(args.client, args.seconds, args.requests)
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    rates = {f"prefork, {n} worker(s)": rate for n, rate in measure((1, 2), args).items()}
+    runs = measure((1, 2), args)
+    rates = {f"prefork, {n} worker(s)": max(rates) for n, rates in runs.items()}
     report(
         f"prefork server on 127.0.0.1, {CLIENTS}x{CONNECTIONS} keep-alive connections, "
         f"--work {args.work}, {cores} usable core(s)",
         rates,
         "prefork, 1 worker(s)",
     )
+    for n, rates in runs.items():  # the spread says how far to trust the best
+        print(f"  runs with {n} worker(s): " + ", ".join(f"{r:,.0f}" for r in rates))
     if hasattr(os, "getloadavg"):
         # On a busy machine the scheduler shares the cores between processes, so more
         # workers also means a larger share: a ratio above the core count says so.
