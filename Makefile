@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OTHER_PYVERS ?= 3.12 3.13
 
-.PHONY: build demo test lint typecheck pytest pytest-nospeedups pytest-other docs bench \
+.PHONY: build demo test lint typecheck pytest pytest-nospeedups pytest-other flake docs bench \
 	wine-test clean
 
 build:
@@ -29,6 +29,16 @@ pytest: build
 pytest-nospeedups: build
 	KEVENTS_SPEEDUPS=0 $(PY) -m pytest -q -m "not slow" -p no:cacheprovider tests/conformance
 
+# the integration tests FLAKE_RUNS more times in a row, stopping at the first failure, so
+# that an intermittent failure shows up here rather than at a user's (`make test` runs
+# the bounded default after its own run; `make flake FLAKE_RUNS=20` for a long hunt)
+FLAKE_RUNS ?= 2
+flake: build
+	@for i in $$(seq $(FLAKE_RUNS)); do \
+		echo "flake: integration run $$i of $(FLAKE_RUNS)"; \
+		$(PY) -m pytest -q -x -m "not slow" -p no:cacheprovider tests/integration || exit 1; \
+	done
+
 pytest-other:
 	@for v in $(OTHER_PYVERS); do \
 		.ci/setup-venv.sh $$v .venv-$$v && \
@@ -45,7 +55,7 @@ wine-test: build
 bench: build
 	$(PY) tests/benchmarks/run_all.py
 
-test: lint typecheck pytest pytest-nospeedups pytest-other docs wine-test
+test: lint typecheck pytest flake pytest-nospeedups pytest-other docs wine-test
 
 clean:
 	rm -rf build docs/_build kevents/_native*.so *.egg-info

@@ -66,18 +66,19 @@ def problems(q: Queue) -> list[str]:
             kn.token in be.knotes
             and kn.priv.registered
             and (ident, kn.token) not in main | inner
-            and _open(ident)  # a closed fd's registration is gone with it (D13)
+            and _same_file(ident, kn.identity)  # else gone with its file (D13)
         ):
             out.append(f"knote ({ident}, {filt}) has no registration")
     return out
 
 
-def _open(fd: int) -> bool:
+def _same_file(fd: int, identity: object) -> bool:
+    from kevents._backends.linux.read_write import identify
+
     try:
-        os.fstat(fd)
+        return identify(fd) == identity
     except OSError:
         return False
-    return True
 
 
 def _what(fd: int) -> str:

@@ -103,16 +103,12 @@ class KqueueBackend:
         todo = _materialise(changes)
         if self.closed:
             raise ValueError("I/O operation on closed kevents queue")
-        native: list[Any] | None = [self._to_native(ch) for ch in todo]
+        native: list[Any] | None = [self._to_native(ch, i) for i, ch in enumerate(todo)]
         if any(isinstance(n, int) for n in native or ()):
             entries = self._apply_one_by_one(todo, native or [], max_events)
             if entries is not None or max_events == 0:
                 return entries or []
             native = None
-        else:
-            with self.lock:
-                for ch in todo:
-                    self._remember(ch)
         deadline = None if ns is None else time.monotonic() + ns / 1e9
         while True:
             try:
@@ -122,7 +118,11 @@ class KqueueBackend:
                 # closed under it; the engine's word for that is this ValueError (D36)
                 if exc.errno == errno.EBADF and self.closed:
                     raise ValueError("kevents queue closed while waiting") from None
+                if native is not None:  # which change failed is unknown: as if all held
+                    self._remember_all(todo, set())
                 raise
+            if native is not None:  # udata of the changes the kernel applied only
+                self._remember_all(todo, self._not_applied(got, todo, max_events))
             out = self._from_native(got, todo, max_events)
             if out or max_events == 0:
                 return out
@@ -187,6 +187,12 @@ class KqueueBackend:
         with self.lock:
             fut = self.aio_futures.pop(ident, None)
             if fut is None:
+                # done but not yet collected: it is still a knote, and deleting it means
+                # it is never reported (as the emulation's engine does)
+                for ev in self.aio_done:
+                    if ev.ident == ident:
+                        self.aio_done.remove(ev)
+                        return 0
                 return errno.ENOENT
             self.aio_cancelled.add(ident)
             if fut.cancel():
@@ -200,9 +206,15 @@ class KqueueBackend:
 
     # -- translation --------------------------------------------------------------------------
 
-    def _to_native(self, ch: KEvent) -> Any:
-        """A native kevent, or an errno (int) when this host cannot express the change."""
+    def _to_native(self, ch: KEvent, index: int = 0) -> Any:
+        """A native kevent, or an errno (int) when this host cannot express the change.
+        Its native udata is ``index``, the change's place in the list, so that an error
+        or receipt entry finds its own change (not another one on the same knote)."""
         flags = int(ch.flags)
+        if (flags & Flag.ENABLE and flags & Flag.DISABLE) or (
+            flags & Flag.ADD and flags & (Flag.DELETE | Flag.KEEPUDATA)
+        ):
+            return errno.EINVAL  # D8 on every host (macOS lets DISABLE win)
         if ch.filter == Filter.AIO:  # kevents' own submissions, as on FreeBSD: no EV_ADD
             return errno.EPERM if flags & Flag.ADD else self._aio_cancel(ch.ident)
         native_filter = self.table.filters.get(ch.filter)
@@ -230,7 +242,39 @@ class KqueueBackend:
             # their events find the Python udata even when NOTE_EXIT has replaced the
             # parent pid in `data` (a child that exits before it is reported).
             return self.mod.kevent(ch.ident, native_filter, flags, fflags, ch.data, ch.ident)
-        return self.mod.kevent(ch.ident, native_filter, flags, fflags, ch.data, 0)
+        return self.mod.kevent(ch.ident, native_filter, flags, fflags, ch.data, index)
+
+    def _remember_all(self, todo: list[KEvent], failed: set[int | None]) -> None:
+        with self.lock:
+            for i, ch in enumerate(todo):
+                if i not in failed:
+                    self._remember(ch)
+
+    def _not_applied(self, got: list[Any], todo: list[KEvent], room: int) -> set[int | None]:
+        """Indices of the changes the kernel did not apply: those that got an error
+        entry and, when the entries filled the room, those after the receipt it
+        stopped at (spec §4.5, D6)."""
+        entries = [(self._change_of(ev, todo), ev) for ev in got if ev.flags & _ERROR]
+        answered = [i for i, _ in entries]
+        out: set[int | None] = {i for i, ev in entries if ev.data}
+        if len(answered) >= room:
+            last = max((i for i in answered if i is not None), default=-1)
+            stop = next((j for j in range(last + 1, len(todo)) if todo[j].flags & _RECEIPT), None)
+            if stop is not None:
+                out.update(range(stop + 1, len(todo)))
+        return out
+
+    def _change_of(self, ev: Any, todo: list[KEvent]) -> int | None:
+        """The index in ``todo`` of the change an error or receipt entry answers (its
+        native udata, see ``_to_native``); None for an event."""
+        if not ev.flags & _ERROR:
+            return None
+        key = (ev.ident, self.reverse.get(ev.filter, ev.filter))
+        i = ev.udata
+        if 0 <= i < len(todo) and (todo[i].ident, todo[i].filter) == key:
+            return int(i)
+        # PROC's native udata is its pid: the last change on the knote
+        return max((j for j, ch in enumerate(todo) if (ch.ident, ch.filter) == key), default=None)
 
     def _remember(self, ch: KEvent) -> None:
         key = (ch.ident, ch.filter)
@@ -250,9 +294,14 @@ class KqueueBackend:
             if isinstance(n, int):
                 err = n
             else:
-                n.flags |= _RECEIPT
-                (receipt,) = self.kq.control([n], 1, 0)
-                err = int(receipt.data)
+                # no room: the kernel applies the change and collects nothing, and an
+                # error comes back as the exception (an EV_RECEIPT added here would be
+                # kept by the knote and show in its events)
+                try:
+                    self.kq.control([n], 0, 0)
+                    err = 0
+                except OSError as exc:
+                    err = exc.errno or errno.EINVAL
                 if not err:
                     self._remember(ch)
             if not err and not ch.flags & _RECEIPT:
@@ -270,12 +319,12 @@ class KqueueBackend:
 
     def _from_native(self, got: list[Any], todo: list[KEvent], room: int) -> list[KEvent]:
         out: list[KEvent] = []
-        changes = {(ch.ident, ch.filter): ch for ch in todo}
         for ev in got:
             filt = self.reverse.get(ev.filter, ev.filter)
             key = (ev.ident, filt)
-            if ev.flags & _ERROR:  # an error or receipt entry: udata of the change
-                ch = changes.get(key)
+            if ev.flags & _ERROR:  # an error or receipt entry: udata of its change
+                i = self._change_of(ev, todo)
+                ch = todo[i] if i is not None else None
                 out.append(
                     KEvent(
                         ev.ident,

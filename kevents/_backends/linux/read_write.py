@@ -280,6 +280,11 @@ class FileSource(FdSource):
 
             kn.priv = self.backend.get_inotify().watch(kn, kn.ident, IN_MODIFY | IN_ATTRIB, changed)
 
+    def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
+        # the same fflags rules as at EV_ADD (a NOTE_LOWAT here was accepted, issue 15)
+        self.engine.sources[kn.filter].check_fflags(fflags, kn)  # type: ignore[attr-defined]
+        super().touch(kn, fflags, data, flags)
+
     def detach(self, kn: Knote) -> None:
         if kn.priv is not None and self.backend.inotify is not None:
             self.backend.inotify.unwatch(kn, kn.priv)

@@ -1,0 +1,74 @@
+"""What the model-based test (test_model.py) found, pinned as plain regression tests on
+every backend."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import tempfile
+
+from kevents import Filter, Flag, KEvent, NoteRW, NoteUser, Queue
+
+TRIGGER = NoteUser.TRIGGER
+
+
+def test_a_poll_sees_an_event_behind_a_wakeup(kq: Queue) -> None:
+    # a stale entry of the ready list (a USER trigger reset by a later change) left the
+    # queue's wake-up signal set; its record took the only room of a poll, which then
+    # returned nothing while a WRITE event was ready
+    a, b = socket.socketpair()
+    with a, b:
+        kq.control([KEvent(a, Filter.WRITE, Flag.ADD)], 0)
+        kq.control([KEvent(3, Filter.USER, Flag.ADD, TRIGGER)], 0)
+        kq.control([KEvent(3, Filter.USER, Flag.CLEAR)], 0)  # the trigger is reset
+        for _ in range(3):
+            (ev,) = kq.control(None, 1, 0)
+            assert (ev.ident, ev.filter) == (a.fileno(), Filter.WRITE)
+
+
+def test_lowat_on_a_regular_file_is_refused_on_every_change(kq: Queue) -> None:
+    fd, path = tempfile.mkstemp()
+    try:
+        os.write(fd, b"abc")
+        os.lseek(fd, 0, os.SEEK_SET)
+        (ev,) = kq.control([KEvent(fd, Filter.READ, Flag.ADD | Flag.RECEIPT)], 1, 0)
+        assert ev.data == 0
+        (ev,) = kq.control([KEvent(fd, Filter.READ, Flag.ADD, NoteRW.LOWAT, 2)], 1, 0)
+        assert ev.flags & Flag.ERROR and ev.data == errno.EINVAL  # as at EV_ADD
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def test_each_entry_has_its_own_changes_udata(kq: Queue) -> None:
+    changes = [
+        KEvent(5, Filter.USER, Flag.DELETE, udata="first"),  # ENOENT
+        KEvent(5, Filter.USER, Flag.ADD | Flag.RECEIPT, udata="second"),
+    ]
+    got = kq.control(changes, 2, 0)
+    assert [(e.data, e.udata) for e in got] == [(errno.ENOENT, "first"), (0, "second")]
+
+
+def test_failed_and_unapplied_changes_leave_udata_alone(kq: Queue) -> None:
+    kq.control([KEvent(1, Filter.USER, Flag.ADD, TRIGGER, udata="kept")], 0)
+    kq.control([KEvent(1, Filter.USER, Flag.ENABLE | Flag.DISABLE, udata="bad")], 1, 0)
+    changes = [
+        KEvent(2, Filter.USER, Flag.ADD | Flag.RECEIPT),  # no room: the list stops here
+        KEvent(1, Filter.USER, 0, udata="never applied"),
+    ]
+    assert kq.control(changes, 0, 0) == []
+    events = {ev.ident: ev for ev in kq.control(None, 8, 0)}
+    assert events[1].udata == "kept"
+
+
+def test_events_carry_only_the_flags_asked_for(kq: Queue) -> None:
+    # a change list with a change the host refuses is applied one change at a time by
+    # the kqueue backend; the EV_RECEIPT it used for that stayed on the knotes
+    changes = [
+        KEvent(7, Filter.USER, Flag.ADD, TRIGGER),
+        KEvent(1, Filter.FS, Flag.ADD),  # unsupported everywhere but FreeBSD
+    ]
+    kq.control(changes, 4, 0)
+    (ev,) = [ev for ev in kq.control(None, 8, 0) if ev.filter == Filter.USER]
+    assert not ev.flags & Flag.RECEIPT
