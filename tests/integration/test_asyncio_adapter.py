@@ -489,3 +489,82 @@ def test_signal_handler_refused_while_a_receiver_watches() -> None:
 
     run(main())
     assert signal.getsignal(signal.SIGUSR2) == before
+
+
+class _Collect(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.chunks: list[Any] = []
+        self.eof = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    def eof_received(self) -> None:
+        self.eof.set_result(None)
+
+
+def test_socket_reads_use_the_loops_buffer() -> None:
+    """Issue 14: a read allocates the bytes it hands over and nothing else (asyncio's
+    own transports allocate 256 KiB per read); the protocol still gets bytes of its
+    own, all of them, then EOF."""
+    import socket
+    import tracemalloc
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        with a:
+            transport, proto = await loop.connect_accepted_socket(_Collect, b)
+
+            async def hops(first: int, last: int) -> None:
+                for i in range(first, last):
+                    await loop.sock_sendall(a, b"%d," % i)
+                    while len(proto.chunks) <= i:  # one message in flight: one chunk
+                        await asyncio.sleep(0)
+
+            await hops(0, 20)  # warm up, then measure the steady state
+            tracemalloc.start()
+            try:
+                await hops(20, 200)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            assert peak < 64 * 1024, f"{peak} bytes allocated at once while reading"
+            big = os.urandom(1 << 20)  # more than the buffer: several reads
+            await loop.sock_sendall(a, big)
+            a.shutdown(socket.SHUT_WR)
+            await asyncio.wait_for(proto.eof, 10)
+            assert all(type(c) is bytes for c in proto.chunks)
+            got = b"".join(proto.chunks)
+            assert got == b"".join(b"%d," % i for i in range(200)) + big
+            transport.close()
+
+    run(main())
+
+
+def test_datagram_reads_use_the_loops_buffer() -> None:
+    import socket
+
+    class Datagrams(asyncio.DatagramProtocol):
+        def __init__(self) -> None:
+            self.got: asyncio.Queue[tuple[bytes, Any]] = asyncio.Queue()
+
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            self.got.put_nowait((data, addr))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        transport, proto = await loop.create_datagram_endpoint(
+            Datagrams, local_addr=("127.0.0.1", 0)
+        )
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            target = transport.get_extra_info("sockname")
+            for payload in (b"one", b"", b"x" * 60000, b"two"):
+                s.sendto(payload, target)
+                data, addr = await asyncio.wait_for(proto.got.get(), 10)
+                assert (type(data), data, addr) == (bytes, payload, s.getsockname())
+        transport.close()
+
+    run(main())
