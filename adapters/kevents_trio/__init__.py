@@ -44,6 +44,8 @@ __all__ = [
 
 _WAKE = 0x7FFFFFFD  # the USER ident that wakes the Windows dispatcher thread
 _BATCH = 64
+# Windows: the dispatcher thread blocks in control(); tasks leave the queue to it
+_POLL_BEFORE_PARKING = sys.platform != "win32"
 
 
 class _Waiter:
@@ -115,8 +117,28 @@ class TrioQueue:
         finally:
             if self._waiters.get(key) is waiter:
                 del self._waiters[key]
+                # routed to this stream but not taken (it was cancelled or closed
+                # meanwhile): with no task waiting for the key, they are the general
+                # stream's, as if they had come a moment later
+                while waiter.events and not self._closed:
+                    self._send.send_nowait(waiter.events.popleft())
 
     async def _next(self, key: tuple[int, int], waiter: _Waiter) -> KEvent:
+        if not waiter.events and _POLL_BEFORE_PARKING and not self._closed:
+            # Story (issue 14): a task about to park first collects what the queue has
+            # (one non-blocking control()) and routes it itself. In a busy exchange the
+            # events are then always taken by a task that runs anyway: the dispatcher
+            # stays parked in wait_readable with its one-shot registration still armed
+            # (no epoll_ctl re-arm per wake), and nobody waits a scheduler batch for
+            # the dispatcher to run. The dispatcher only catches events that arrive
+            # while every task is parked. Trio's checkpoint rules hold: a cancelled
+            # task takes nothing, and one that found its event yields once.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            self._route(self.kq.control(None, _BATCH, 0))
+            if waiter.events:
+                ev = waiter.events.popleft()
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return ev
         while not waiter.events:
             if self._closed:
                 raise trio.ClosedResourceError("the kevents queue was closed")

@@ -250,3 +250,56 @@ def test_queues_are_closed_when_the_run_or_block_ends() -> None:
 
     trio.run(main)
     assert seen[1].kq.closed
+
+
+def test_busy_exchange_routes_each_event_to_its_task() -> None:
+    """Tasks collect events for each other before parking (issue 14): every event
+    still reaches the task of its key, once, in order."""
+    import socket
+
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            a, b = socket.socketpair()
+            with a, b:
+                seen: dict[int, int] = {a.fileno(): 0, b.fileno(): 0}
+
+                async def side(sock: socket.socket, hops: int) -> None:
+                    key = (sock.fileno(), int(Filter.READ))
+                    q.register(KEvent(sock, Filter.READ, Flag.ADD | Flag.CLEAR))
+                    stream = q.events(key)
+                    for _ in range(hops):
+                        ev = await stream.__anext__()
+                        assert (ev.ident, ev.filter) == (sock.fileno(), Filter.READ)
+                        assert sock.recv(64) == b"x"
+                        seen[sock.fileno()] += 1
+                        sock.send(b"x")
+                    await stream.aclose()
+
+                with trio.fail_after(20):
+                    async with trio.open_nursery() as n:
+                        n.start_soon(side, b, 200)
+                        n.start_soon(side, a, 200)
+                        await trio.sleep(0.01)
+                        a.send(b"x")
+                assert seen == {a.fileno(): 200, b.fileno(): 200}
+
+    trio.run(main)
+
+
+def test_a_cancelled_wait_takes_no_event() -> None:
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            q.register(KEvent(5, Filter.USER, Flag.ADD | Flag.CLEAR))
+            q.trigger(5, data=1)
+            stream = q.events((5, int(Filter.USER)))
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await stream.__anext__()  # cancelled before it collects anything
+            assert scope.cancelled_caught
+            # not lost with the cancelled task's waiter: with no task waiting for its
+            # key, the event reaches the general stream
+            with trio.fail_after(5):
+                ev = await q.__anext__()
+            assert (ev.ident, ev.data) == (5, 1)
+
+    trio.run(main)
