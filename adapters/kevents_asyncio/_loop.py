@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import inspect
 import logging
 import os
 import selectors
@@ -94,10 +95,17 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
     # -- transports: one reused read buffer --------------------------------------------
 
     def _make_socket_transport(
-        self, sock: Any, protocol: Any, waiter: Any = None, *, extra: Any = None, server: Any = None
+        self,
+        sock: Any,
+        protocol: Any,
+        waiter: Any = None,
+        *,
+        extra: Any = None,
+        server: Any = None,
+        **kwargs: Any,  # 3.15: context
     ) -> Any:
         self._no_transport_yet(sock)
-        return SocketTransport(self, sock, protocol, waiter, extra, server)
+        return SocketTransport(self, sock, protocol, waiter, extra, server, **kwargs)
 
     def _make_datagram_transport(
         self, sock: Any, protocol: Any, address: Any = None, waiter: Any = None, extra: Any = None
@@ -267,7 +275,8 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
 
     def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
         """Call ``callback(*args)`` in the loop once per delivery of ``sig``."""
-        if asyncio.iscoroutine(callback) or asyncio.iscoroutinefunction(callback):
+        # inspect's test: asyncio.iscoroutinefunction is deprecated from 3.14
+        if asyncio.iscoroutine(callback) or inspect.iscoroutinefunction(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         self._check_signal(sig)
         self._check_closed()

@@ -52,17 +52,88 @@ def test_loop_factory_one_line() -> None:
     assert asyncio.run(main(), loop_factory=kevents_asyncio.new_event_loop)
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 16), reason="Python 3.16 has no loop policies")
 def test_policy_install() -> None:
-    old = asyncio.get_event_loop_policy()
-    try:
-        kevents_asyncio.install()
-        loop = asyncio.new_event_loop()
+    import warnings
+
+    deprecated = sys.version_info >= (3, 14)  # with asyncio's policies (16.3)
+    # the test's own access to the policy, without asyncio's warnings
+    events: Any = asyncio.events
+    get, put = (
+        (events._get_event_loop_policy, events._set_event_loop_policy)
+        if deprecated
+        else (events.get_event_loop_policy, events.set_event_loop_policy)
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = get()
         try:
-            assert isinstance(loop, kevents_asyncio.KeventsEventLoop)
+            kevents_asyncio.install()
+            loop = asyncio.new_event_loop()
+            try:
+                assert isinstance(loop, kevents_asyncio.KeventsEventLoop)
+            finally:
+                loop.close()
+            assert kevents_asyncio.EventLoopPolicy().new_event_loop().close() is None
         finally:
-            loop.close()
-    finally:
-        asyncio.set_event_loop_policy(old)
+            put(old)
+    ours = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert len(ours) == (2 if deprecated else 0), [str(w.message) for w in caught]
+    assert all(w.filename == __file__ and "loop_factory" in str(w.message) for w in ours)
+
+
+_WARNING_FREE = """
+import asyncio, os, signal, socket, subprocess, sys, tempfile
+import kevents_asyncio
+from kevents_asyncio import *  # names of deprecated things stay out of a star-import
+from kevents import Filter, Flag, KEvent
+
+async def main():
+    loop = asyncio.get_running_loop()
+    got = loop.create_future()
+    if sys.platform != "win32":
+        loop.add_signal_handler(signal.SIGUSR1, got.set_result, "signal")
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert await got == "signal"
+        loop.remove_signal_handler(signal.SIGUSR1)
+        p = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "print(7)", stdout=subprocess.PIPE)
+        assert (await p.communicate())[0].strip() == b"7" and p.returncode == 0
+        p = subprocess.Popen([sys.executable, "-c", "pass"])
+        assert (await kevents_asyncio.wait_process_exit(p.pid)).exitcode == 0
+        p.wait()
+    a, b = socket.socketpair()
+    r, w = await asyncio.open_connection(sock=a)
+    b.send(b"x")
+    assert await r.read(1) == b"x"
+    w.close()
+    b.close()
+    ev = await kevents_asyncio.wait_kevent(KEvent(1, Filter.TIMER, Flag.ADD, data=1))
+    assert ev.filter == Filter.TIMER
+    with tempfile.TemporaryDirectory() as d:
+        fut = asyncio.ensure_future(kevents_asyncio.wait_file_change(d))
+        await asyncio.sleep(0.05)
+        open(os.path.join(d, "f"), "w").close()
+        await asyncio.wait_for(fut, 10)
+    return "ok"
+
+print(kevents_asyncio.run(main()))
+if sys.version_info >= (3, 12):
+    print(asyncio.run(main(), loop_factory=kevents_asyncio.new_event_loop))
+"""
+
+
+def test_entry_points_are_warning_free() -> None:
+    """Issue 16.3: importing and running the adapter under -W error::DeprecationWarning
+    (asyncio.iscoroutinefunction and the policies are deprecated from 3.14)."""
+    proc = subprocess.run(
+        [PY, "-X", "dev", "-W", "error::DeprecationWarning", "-c", _WARNING_FREE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    expected = ["ok", "ok"] if sys.version_info >= (3, 12) else ["ok"]
+    assert proc.stdout.split() == expected, proc.stderr
 
 
 def test_wakeup_is_a_user_event_not_a_self_pipe() -> None:

@@ -303,3 +303,27 @@ def test_a_cancelled_wait_takes_no_event() -> None:
             assert (ev.ident, ev.data) == (5, 1)
 
     trio.run(main)
+
+
+def test_warning_free() -> None:
+    """Issue 16.3: the Trio adapter under -W error::DeprecationWarning."""
+    code = """
+import subprocess, sys, trio, kevents_trio as kt
+from kevents import Filter, Flag, KEvent
+async def main():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert (await kt.wait_process_exit(p.pid)).exitcode == 0
+    p.wait()
+    async with kt.open_queue() as q:
+        ev = await q.wait_kevent(KEvent(1, Filter.TIMER, Flag.ADD, data=1))
+        assert ev.filter == Filter.TIMER
+    print("ok")
+trio.run(main)
+"""
+    proc = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.strip() == "ok", proc.stderr
