@@ -150,8 +150,8 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
         # are): fd events schedule their reader/writer handles as asyncio's own
         # _process_events does; every other event goes to its kevent callback after
         # the fd events of the turn, in order.
-        if event_list and event_list[0].__class__ is not KEvent:
-            super()._process_events(event_list)  # (key, mask) pairs: a test's selector
+        if event_list and isinstance(event_list[0][0], selectors.SelectorKey):
+            super()._process_events(event_list)  # (key, mask) pairs: a stand-in selector
             return
         get = self._selector._fd_to_key.get
         append = self._ready.append

@@ -1,12 +1,14 @@
 """kevents for Trio: the whole kqueue vocabulary (processes, signals, files, timers, user
 events, disk I/O) as Trio-style, cancellable operations. Uses only kevents' public API.
 
-One dispatcher task per queue waits for the queue's fd with
+Events are routed by their ``(ident, filter)`` key: to the task waiting for that key,
+else to the queue's general stream (``async for ev in q``). A task about to park first
+collects what the queue has, without blocking, and routes it (its own event included);
+one dispatcher task per queue waits for the queue's fd with
 ``trio.lowlevel.wait_readable`` (the fd of a kevents queue polls readable while events
-are pending), collects events without blocking and routes each one by its
-``(ident, filter)`` key: to the task waiting for that key, else to the queue's general
-stream (``async for ev in q``). A task that is cancelled removes its own registration
-and never takes an event that belongs to another task.
+are pending) for the events that come while every task is parked. A task that is
+cancelled removes its own registration and never takes an event that belongs to
+another task.
 
 On Windows the queue's fd is not a socket Trio can wait on; there the dispatcher
 blocks in ``control()`` in a worker thread (``trio.to_thread.run_sync``) and is woken
