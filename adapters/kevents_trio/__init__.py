@@ -48,6 +48,8 @@ _WAKE = 0x7FFFFFFD  # the USER ident that wakes the Windows dispatcher thread
 _BATCH = 64
 # Windows: the dispatcher thread blocks in control(); tasks leave the queue to it
 _POLL_BEFORE_PARKING = sys.platform != "win32"
+# the filters whose wait_kevent registrations stay, disabled, for the next wait
+_REUSABLE = (int(Filter.READ), int(Filter.WRITE))
 
 
 class _Waiter:
@@ -66,6 +68,8 @@ class TrioQueue:
         self._waiters: dict[tuple[int, int], _Waiter] = {}
         self._send, self._recv = trio.open_memory_channel[KEvent](math.inf)
         self._closed = False
+        # wait_kevent's DISPATCH registrations, disabled after their event: key -> change
+        self._disabled: dict[tuple[int, int], KEvent] = {}
 
     # -- registrations -------------------------------------------------------------------
 
@@ -74,19 +78,28 @@ class TrioQueue:
         if self._closed:
             raise trio.ClosedResourceError("the kevents queue is closed")
         changes = list(changes)
+        for change in changes:
+            self._forget_disabled(change.ident, change.filter)
         return self.kq.control(changes, len(changes), 0)
 
     def register(self, change: KEvent) -> None:
         """Add or modify a registration; errors raise OSError."""
         if self._closed:
             raise trio.ClosedResourceError("the kevents queue is closed")
+        self._forget_disabled(change.ident, change.filter)
         self.kq.control([change], 0, 0)
 
     def delete(self, ident: int, filt: int) -> None:
         """Delete a registration; a missing one is not an error here."""
+        self._forget_disabled(ident, filt)
         if not self._closed:
             with contextlib.suppress(OSError):
                 self.kq.control([KEvent(ident, filt, Flag.DELETE)], 0, 0)
+
+    def _forget_disabled(self, ident: Any, filt: int) -> None:
+        if self._disabled:
+            ident = ident if isinstance(ident, int) else ident.fileno()
+            self._disabled.pop((ident, int(filt)), None)
 
     def trigger(self, ident: int, fflags: int = 0, data: int = 0) -> None:
         """Trigger USER event ``ident`` (thread-safe: any thread may call it)."""
@@ -95,20 +108,50 @@ class TrioQueue:
         )
 
     async def wait_kevent(self, change: KEvent) -> KEvent:
-        """Register ``change`` (made ONESHOT) and wait for its one event. Cancelling
-        deletes the registration."""
+        """Register ``change`` and wait for its one event (ONESHOT: one event per call).
+        Cancelling deletes the registration. Waiting again on a READ or WRITE key with
+        the same change re-enables the registration instead of adding it anew."""
         ident = change.ident if isinstance(change.ident, int) else change.ident.fileno()
-        key = (ident, int(change.filter))
+        filt = int(change.filter)
+        key = (ident, filt)
+        flags = int(change.flags)
+        reuse = filt in _REUSABLE and not flags & Flag.ONESHOT
         waiter = self._waiters.setdefault(key, _Waiter())
         try:
-            self.register(change._replace(ident=ident, flags=int(change.flags) | Flag.ONESHOT))
-            return await self._next(key, waiter)
+            if not reuse:
+                self.register(change._replace(ident=ident, flags=flags | Flag.ONESHOT))
+            else:
+                # Story (issue 14): EV_DISPATCH, not EV_ONESHOT, for a descriptor's
+                # READ/WRITE: after its one event the knote is disabled (on Linux by
+                # the kernel's EPOLLONESHOT, no system call), and the next wait on the
+                # same key with the same change is one ENABLE (epoll_ctl MOD) instead of
+                # an ADD and the ONESHOT's DELETE. A knote that went stale meanwhile
+                # (the descriptor closed, maybe reused) refuses the ENABLE: then ADD.
+                # register()/delete()/control() on the key forget the disabled knote.
+                change = change._replace(
+                    ident=ident, flags=flags | Flag.ADD | Flag.ENABLE | Flag.DISPATCH
+                )
+                if self._disabled.pop(key, None) != change or not self._enable(key):
+                    self.register(change)
+            ev = await self._next(key, waiter)
+            if reuse and not self._closed:
+                self._disabled[key] = change
+            return ev
         except BaseException:
             self.delete(*key)
             raise
         finally:
             if not waiter.events and self._waiters.get(key) is waiter:
                 del self._waiters[key]
+
+    def _enable(self, key: tuple[int, int]) -> bool:
+        if self._closed:
+            raise trio.ClosedResourceError("the kevents queue is closed")
+        try:
+            self.kq.control([KEvent(key[0], key[1], Flag.ENABLE)], 0, 0)
+        except OSError:
+            return False
+        return True
 
     async def events(self, key: tuple[int, int]) -> AsyncIterator[KEvent]:
         """Every event of one registration, as they come (the caller registers it)."""
@@ -199,6 +242,7 @@ class TrioQueue:
 
     def _shutdown(self) -> None:
         self._closed = True
+        self._disabled.clear()
         self._send.close()
         for waiter in self._waiters.values():
             waiter.lot.unpark_all()

@@ -327,3 +327,40 @@ trio.run(main)
         timeout=120,
     )
     assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_wait_kevent_again_on_a_descriptor() -> None:
+    """Issue 14: waiting again on the same READ key re-enables the registration; a
+    descriptor closed and its number reused meanwhile still gets a fresh one; a
+    cancelled wait leaves nothing registered."""
+    import socket
+
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            a, b = socket.socketpair()
+            fd = b.fileno()
+            for i in range(3):
+                a.send(b"x")
+                with trio.fail_after(5):
+                    ev = await q.wait_kevent(KEvent(b, Filter.READ))
+                assert (ev.ident, ev.data) == (fd, 1), i
+                b.recv(1)
+            assert (fd, int(Filter.READ)) in q._disabled  # kept, disabled, for the next
+            a.close()
+            b.close()
+            c, d = socket.socketpair()  # one of them takes fd's number again
+            with c, d:
+                reused, other = (c, d) if c.fileno() == fd else (d, c)
+                assert reused.fileno() == fd
+                other.send(b"yz")
+                with trio.fail_after(5):
+                    ev = await q.wait_kevent(KEvent(reused, Filter.READ))
+                assert (ev.ident, ev.data) == (fd, 2)
+                reused.recv(2)
+                with trio.move_on_after(0.05) as scope:
+                    await q.wait_kevent(KEvent(reused, Filter.READ))
+                assert scope.cancelled_caught and (fd, int(Filter.READ)) not in q._disabled
+                with pytest.raises(FileNotFoundError):  # deleted by the cancellation
+                    q.kq.control([KEvent(fd, Filter.READ, Flag.DELETE)], 0)
+
+    trio.run(main)
