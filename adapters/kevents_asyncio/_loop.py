@@ -81,6 +81,7 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
         self._kev_callbacks: dict[tuple[int, int], KeventCallback] = {}
         self._exit_waiters: dict[int, list[KeventCallback]] = {}
         self._kev_read_buffer = ReadBuffer()
+        self._wake_sent = False
         selector = LoopSelector(queue)
         self._queue = selector.queue
         super().__init__(selector)
@@ -124,6 +125,7 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
     def _make_self_pipe(self) -> None:
         self._queue.control([KEvent(WAKE_IDENT, Filter.USER, Flag.ADD | Flag.CLEAR)], 0)
         self._wake: Callable[..., object] | None = self._queue.control
+        self._wake_sent = False
 
     def _close_self_pipe(self) -> None:
         self._wake = None
@@ -131,12 +133,24 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
     def _write_to_self(self) -> None:
         # Called from any thread (call_soon_threadsafe) and from signal handlers' paths;
         # a closed loop ignores it, as asyncio's self-pipe does.
+        #
+        # Story (issue 14): one trigger per loop turn is enough. A trigger sent since
+        # the loop last returned from select() is still pending in the queue (EV_CLEAR
+        # merges the rest into it), so the loop's next select() returns at once and
+        # runs every callback queued before it: later calls skip the system call until
+        # _process_events clears the mark, which it does before the turn counts its
+        # ready callbacks. A race between two threads costs one extra trigger, never
+        # a lost one; a failed trigger clears the mark.
+        if self._wake_sent:
+            return
         wake = self._wake
         if wake is None:
             return
+        self._wake_sent = True
         try:
             wake(_TRIGGER, 0)
         except (OSError, ValueError):
+            self._wake_sent = False
             if self._debug:
                 _logger.debug("Fail to wake up the event loop", exc_info=True)
 
@@ -150,6 +164,7 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
         # are): fd events schedule their reader/writer handles as asyncio's own
         # _process_events does; every other event goes to its kevent callback after
         # the fd events of the turn, in order.
+        self._wake_sent = False  # select() returned: the next wake-up needs a trigger
         if event_list and isinstance(event_list[0][0], selectors.SelectorKey):
             super()._process_events(event_list)  # (key, mask) pairs: a stand-in selector
             return

@@ -154,6 +154,33 @@ def test_wakeup_is_a_user_event_not_a_self_pipe() -> None:
     loop._write_to_self()  # ignored once closed, as asyncio's self-pipe is
 
 
+def test_one_trigger_per_loop_turn() -> None:
+    """Issue 14: wake-ups between two turns of the loop cost one trigger (one system
+    call); every callback still runs, and the next turn's wake-up triggers again."""
+    loop = kevents_asyncio.new_event_loop()
+    sent = []
+    trigger = loop._wake
+
+    def counting(*args: Any) -> Any:
+        sent.append(args)
+        return trigger(*args)
+
+    loop._wake = counting
+    try:
+        ran: list[int] = []
+        for i in range(1000):
+            loop.call_soon_threadsafe(ran.append, i)
+        assert len(sent) == 1
+        loop.run_until_complete(asyncio.sleep(0))
+        assert ran == list(range(1000))
+        fut = loop.create_future()
+        threading.Timer(0.05, loop.call_soon_threadsafe, (fut.set_result, 7)).start()
+        assert loop.run_until_complete(asyncio.wait_for(fut, 10)) == 7  # not lost
+        assert len(sent) == 2
+    finally:
+        loop.close()
+
+
 def test_threadsafe_wakeups_from_many_threads() -> None:
     async def main() -> int:
         loop = asyncio.get_running_loop()
