@@ -3,6 +3,10 @@
     asyncio.run(main(), loop_factory=kevents_asyncio.new_event_loop)   # 3.12+
     kevents_asyncio.run(main())                                          # 3.11+
 
+These are the entry points. ``install()`` and ``EventLoopPolicy`` (asyncio's policy
+system) remain while Python has policies: deprecated with them from 3.14, gone with
+them in 3.16.
+
 The loop is asyncio's selector loop with kqueue semantics underneath (see ``_loop.py``
 for what changes). Beyond asyncio, awaitable and cancellable: any process's exit
 (:func:`wait_process_exit`), signals with counts (:func:`open_signal_receiver`), file
@@ -18,6 +22,7 @@ import contextlib
 import os
 import signal as _signal
 import sys
+import warnings
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
@@ -26,16 +31,18 @@ from kevents import VNODE_CHANGES, ExitStatus, Filter, Flag, KEvent
 from ._loop import WAKE_IDENT, KeventsEventLoop
 from ._selector import KeventsSelector
 
+#: Python 3.14 deprecates asyncio's event-loop policies; 3.16 removes them
+_POLICIES_DEPRECATED = sys.version_info >= (3, 14)
+_HAVE_POLICIES = sys.version_info < (3, 16)
+
 __all__ = [
     "WAKE_IDENT",
-    "EventLoopPolicy",
     "ExitStatus",
     "KeventsEventLoop",
     "KeventsSelector",
     "aio_read",
     "aio_write",
     "file_changes",
-    "install",
     "new_event_loop",
     "open_signal_receiver",
     "run",
@@ -43,6 +50,8 @@ __all__ = [
     "wait_kevent",
     "wait_process_exit",
 ]
+if not _POLICIES_DEPRECATED:  # a star-import must not touch a deprecated name
+    __all__ += ["EventLoopPolicy", "install"]
 
 T = TypeVar("T")
 
@@ -60,16 +69,67 @@ def run(main: Coroutine[Any, Any, T], *, debug: bool | None = None) -> T:
         return runner.run(main)
 
 
-class EventLoopPolicy(asyncio.DefaultEventLoopPolicy):
-    """The default policy, making kevents loops (``asyncio.set_event_loop_policy``)."""
+_POLICY_ADVICE = (
+    "asyncio's event-loop policies are deprecated since Python 3.14 and go in 3.16; "
+    "use kevents_asyncio.run(main()) or asyncio.run(main(), "
+    "loop_factory=kevents_asyncio.new_event_loop)"
+)
 
-    def new_event_loop(self) -> KeventsEventLoop:
-        return new_event_loop()
+
+def _policy_class() -> type:
+    # Story: the class is made on first use, not at import. On 3.14+ merely reading
+    # asyncio.DefaultEventLoopPolicy warns, so a class statement at module level would
+    # make ``import kevents_asyncio`` fail under -W error::DeprecationWarning. There
+    # the base is taken by its private name, after the one warning of our own.
+    global _policy
+    if _policy is None:
+        if not _POLICIES_DEPRECATED:
+            base = asyncio.DefaultEventLoopPolicy
+        elif sys.platform == "win32":  # pragma: no cover - Windows
+            base = asyncio.windows_events._DefaultEventLoopPolicy  # type: ignore[attr-defined]
+        else:
+            base = asyncio.unix_events._DefaultEventLoopPolicy  # type: ignore[attr-defined]
+
+        class EventLoopPolicy(base):  # type: ignore[misc, valid-type]
+            """The default policy, making kevents loops (``asyncio.set_event_loop_policy``)."""
+
+            def new_event_loop(self) -> KeventsEventLoop:
+                return new_event_loop()
+
+        EventLoopPolicy.__module__ = __name__
+        _policy = EventLoopPolicy
+    return _policy
+
+
+_policy: type | None = None
+
+
+def _deprecated_policies(missing: type[Exception]) -> None:
+    if not _HAVE_POLICIES:
+        raise missing(
+            f"Python {sys.version_info[0]}.{sys.version_info[1]} has no event-loop policies"
+        )
+    if _POLICIES_DEPRECATED:
+        warnings.warn(_POLICY_ADVICE, DeprecationWarning, stacklevel=3)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EventLoopPolicy":
+        _deprecated_policies(AttributeError)
+        return _policy_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def install() -> None:
-    """Make kevents loops the default (as ``uvloop.install()``): sets the policy."""
-    asyncio.set_event_loop_policy(EventLoopPolicy())
+    """Make kevents loops the default (as ``uvloop.install()``): sets the policy.
+    Deprecated from Python 3.14 with asyncio's policies (gone in 3.16): use
+    :func:`run` or ``loop_factory``. RuntimeError where Python has no policies."""
+    _deprecated_policies(RuntimeError)
+    policy = _policy_class()()
+    if _POLICIES_DEPRECATED:
+        asyncio.events._set_event_loop_policy(policy)  # type: ignore[attr-defined]
+    else:
+        asyncio.set_event_loop_policy(policy)
 
 
 # -- extras ---------------------------------------------------------------------------

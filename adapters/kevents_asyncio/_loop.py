@@ -13,10 +13,12 @@ What changes from :class:`asyncio.SelectorEventLoop`, and why:
   child-watcher thread, no ``waitpid(-1)`` that could steal other children's statuses;
   the loop reaps exactly the children it spawned, after their exit event;
 * :meth:`add_kevent` / :meth:`remove_kevent` give raw access to the queue: any
-  registration with a callback that receives its events.
+  registration with a callback that receives its events;
+* socket and datagram transports read into one buffer the loop owns, not into a fresh
+  256 KiB block per read (``_transports.py``).
 
-Everything else (transports, servers, SSL, sendfile, Unix sockets, pipes, timers) is
-asyncio's own code, running on this selector.
+Everything else (the transports' other paths, servers, SSL, sendfile, Unix sockets,
+pipes, timers) is asyncio's own code, running on this selector.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import inspect
 import logging
 import os
+import selectors
 import signal
 import sys
 import threading
@@ -36,7 +40,8 @@ from typing import Any
 import kevents
 from kevents import Filter, Flag, KEvent, NoteProc, NoteUser
 
-from ._selector import KeventsSelector
+from ._selector import LoopSelector
+from ._transports import DatagramTransport, ReadBuffer, SocketTransport
 
 # asyncio's selector loop and the private parts it is built from; typeshed describes
 # neither, so they are typed Any here.
@@ -54,6 +59,10 @@ _logger = logging.getLogger("asyncio")
 WAKE_IDENT = 0x7FFFFFFC
 _WAKE_KEY = (WAKE_IDENT, int(Filter.USER))
 _SIGNAL = int(Filter.SIGNAL)
+_READ = int(Filter.READ)
+_WRITE = int(Filter.WRITE)
+_EVENT_READ = selectors.EVENT_READ
+_EVENT_WRITE = selectors.EVENT_WRITE
 _ONESHOT = int(Flag.ONESHOT)
 _TRIGGER = [KEvent(WAKE_IDENT, Filter.USER, 0, NoteUser.TRIGGER)]
 
@@ -71,7 +80,9 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
     def __init__(self, queue: kevents.Queue | None = None) -> None:
         self._kev_callbacks: dict[tuple[int, int], KeventCallback] = {}
         self._exit_waiters: dict[int, list[KeventCallback]] = {}
-        selector = KeventsSelector(queue)
+        self._kev_read_buffer = ReadBuffer()
+        self._wake_sent = False
+        selector = LoopSelector(queue)
         self._queue = selector.queue
         super().__init__(selector)
         if not hasattr(self, "_signal_handlers"):  # Windows base class
@@ -82,11 +93,39 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
         """The loop's kevents queue."""
         return self._queue
 
+    # -- transports: one reused read buffer --------------------------------------------
+
+    def _make_socket_transport(
+        self,
+        sock: Any,
+        protocol: Any,
+        waiter: Any = None,
+        *,
+        extra: Any = None,
+        server: Any = None,
+        **kwargs: Any,  # 3.15: context
+    ) -> Any:
+        self._no_transport_yet(sock)
+        return SocketTransport(self, sock, protocol, waiter, extra, server, **kwargs)
+
+    def _make_datagram_transport(
+        self, sock: Any, protocol: Any, address: Any = None, waiter: Any = None, extra: Any = None
+    ) -> Any:
+        self._no_transport_yet(sock)
+        return DatagramTransport(self, sock, protocol, address, waiter, extra)
+
+    def _no_transport_yet(self, sock: Any) -> None:
+        # 3.12+ refuse a second transport on one fd (gh-89457); 3.11 has no such check
+        ensure = getattr(self, "_ensure_fd_no_transport", None)
+        if ensure is not None:
+            ensure(sock)
+
     # -- waking the loop: a USER event, not a self-pipe -------------------------------
 
     def _make_self_pipe(self) -> None:
         self._queue.control([KEvent(WAKE_IDENT, Filter.USER, Flag.ADD | Flag.CLEAR)], 0)
         self._wake: Callable[..., object] | None = self._queue.control
+        self._wake_sent = False
 
     def _close_self_pipe(self) -> None:
         self._wake = None
@@ -94,12 +133,24 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
     def _write_to_self(self) -> None:
         # Called from any thread (call_soon_threadsafe) and from signal handlers' paths;
         # a closed loop ignores it, as asyncio's self-pipe does.
+        #
+        # Story (issue 14): one trigger per loop turn is enough. A trigger sent since
+        # the loop last returned from select() is still pending in the queue (EV_CLEAR
+        # merges the rest into it), so the loop's next select() returns at once and
+        # runs every callback queued before it: later calls skip the system call until
+        # _process_events clears the mark, which it does before the turn counts its
+        # ready callbacks. A race between two threads costs one extra trigger, never
+        # a lost one; a failed trigger clears the mark.
+        if self._wake_sent:
+            return
         wake = self._wake
         if wake is None:
             return
+        self._wake_sent = True
         try:
             wake(_TRIGGER, 0)
         except (OSError, ValueError):
+            self._wake_sent = False
             if self._debug:
                 _logger.debug("Fail to wake up the event loop", exc_info=True)
 
@@ -109,12 +160,49 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
     # -- events that are not fd readiness ----------------------------------------------
 
     def _process_events(self, event_list: list[Any]) -> None:
-        super()._process_events(event_list)
-        extras = self._selector.extras
-        if not extras:
+        # One pass over the queue's events (LoopSelector.select returns them as they
+        # are): fd events schedule their reader/writer handles as asyncio's own
+        # _process_events does; every other event goes to its kevent callback after
+        # the fd events of the turn, in order.
+        self._wake_sent = False  # select() returned: the next wake-up needs a trigger
+        if event_list and isinstance(event_list[0][0], selectors.SelectorKey):
+            super()._process_events(event_list)  # (key, mask) pairs: a stand-in selector
             return
-        events = extras[:]
-        extras.clear()
+        get = self._selector._fd_to_key.get
+        append = self._ready.append
+        others = None
+        for ev in event_list:
+            filt = ev.filter
+            if filt == _READ:
+                key = get(ev.ident)
+                if key is not None:
+                    if key.events & _EVENT_READ:
+                        handle = key.data[0]
+                        if handle is not None:
+                            if handle._cancelled:
+                                self._remove_reader(key.fileobj)
+                            else:
+                                append(handle)
+                    continue
+            elif filt == _WRITE:
+                key = get(ev.ident)
+                if key is not None:
+                    if key.events & _EVENT_WRITE:
+                        handle = key.data[1]
+                        if handle is not None:
+                            if handle._cancelled:
+                                self._remove_writer(key.fileobj)
+                            else:
+                                append(handle)
+                    continue
+            if others is None:
+                others = [ev]
+            else:
+                others.append(ev)
+        if others is not None:
+            self._kevent_callbacks(others)
+
+    def _kevent_callbacks(self, events: list[KEvent]) -> None:
         callbacks = self._kev_callbacks
         for ev in events:
             key = (ev.ident, ev.filter)
@@ -202,7 +290,8 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
 
     def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
         """Call ``callback(*args)`` in the loop once per delivery of ``sig``."""
-        if asyncio.iscoroutine(callback) or asyncio.iscoroutinefunction(callback):
+        # inspect's test: asyncio.iscoroutinefunction is deprecated from 3.14
+        if asyncio.iscoroutine(callback) or inspect.iscoroutinefunction(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         self._check_signal(sig)
         self._check_closed()

@@ -6,8 +6,9 @@ asyncio's selector loop speaks ``register(fd, EVENT_READ | EVENT_WRITE, data)`` 
 changes only the filters that differ, in one ``control()`` call.
 
 Every other event the queue returns (USER wake-ups, signals, process exits, file
-changes, AIO completions, raw registrations) is kept in :attr:`extras` for the loop,
-which handles them after the fd events of the same turn.
+changes, AIO completions, raw registrations) is kept in :attr:`extras` for the caller.
+The event loop uses :class:`LoopSelector`, which hands it the queue's events as they
+are: it routes fd events and the others in one pass.
 """
 
 from __future__ import annotations
@@ -85,16 +86,18 @@ class KeventsSelector(_SelectorImpl):  # type: ignore[misc]
         self._fd_to_key[key.fd] = new
         return new
 
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+    def _wait(self, timeout: float | None) -> list[KEvent]:
         if timeout is not None and timeout < 0:
             timeout = 0
         try:
-            got = self._control(None, self._room, timeout)
+            return self._control(None, self._room, timeout)
         except InterruptedError:
             return []
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = []
         get = self._fd_to_key.get
-        for ev in got:
+        for ev in self._wait(timeout):
             filt = ev.filter
             if filt in (_READ, _WRITE):
                 key = get(ev.ident)
@@ -110,3 +113,12 @@ class KeventsSelector(_SelectorImpl):  # type: ignore[misc]
         self.queue.close()
         self.extras.clear()
         super().close()
+
+
+class LoopSelector(KeventsSelector):
+    """The event loop's own selector: ``select`` returns the queue's events as they
+    are, and the loop routes them itself in one pass (no ``(key, mask)`` pairs, no
+    :attr:`extras` list per turn)."""
+
+    def select(self, timeout: float | None = None) -> list[KEvent]:  # type: ignore[override]
+        return self._wait(timeout)

@@ -1,12 +1,14 @@
 """kevents for Trio: the whole kqueue vocabulary (processes, signals, files, timers, user
 events, disk I/O) as Trio-style, cancellable operations. Uses only kevents' public API.
 
-One dispatcher task per queue waits for the queue's fd with
+Events are routed by their ``(ident, filter)`` key: to the task waiting for that key,
+else to the queue's general stream (``async for ev in q``). A task about to park first
+collects what the queue has, without blocking, and routes it (its own event included);
+one dispatcher task per queue waits for the queue's fd with
 ``trio.lowlevel.wait_readable`` (the fd of a kevents queue polls readable while events
-are pending), collects events without blocking and routes each one by its
-``(ident, filter)`` key: to the task waiting for that key, else to the queue's general
-stream (``async for ev in q``). A task that is cancelled removes its own registration
-and never takes an event that belongs to another task.
+are pending) for the events that come while every task is parked. A task that is
+cancelled removes its own registration and never takes an event that belongs to
+another task.
 
 On Windows the queue's fd is not a socket Trio can wait on; there the dispatcher
 blocks in ``control()`` in a worker thread (``trio.to_thread.run_sync``) and is woken
@@ -44,6 +46,10 @@ __all__ = [
 
 _WAKE = 0x7FFFFFFD  # the USER ident that wakes the Windows dispatcher thread
 _BATCH = 64
+# Windows: the dispatcher thread blocks in control(); tasks leave the queue to it
+_POLL_BEFORE_PARKING = sys.platform != "win32"
+# the filters whose wait_kevent registrations stay, disabled, for the next wait
+_REUSABLE = (int(Filter.READ), int(Filter.WRITE))
 
 
 class _Waiter:
@@ -62,6 +68,8 @@ class TrioQueue:
         self._waiters: dict[tuple[int, int], _Waiter] = {}
         self._send, self._recv = trio.open_memory_channel[KEvent](math.inf)
         self._closed = False
+        # wait_kevent's DISPATCH registrations, disabled after their event: key -> change
+        self._disabled: dict[tuple[int, int], KEvent] = {}
 
     # -- registrations -------------------------------------------------------------------
 
@@ -70,19 +78,28 @@ class TrioQueue:
         if self._closed:
             raise trio.ClosedResourceError("the kevents queue is closed")
         changes = list(changes)
+        for change in changes:
+            self._forget_disabled(change.ident, change.filter)
         return self.kq.control(changes, len(changes), 0)
 
     def register(self, change: KEvent) -> None:
         """Add or modify a registration; errors raise OSError."""
         if self._closed:
             raise trio.ClosedResourceError("the kevents queue is closed")
+        self._forget_disabled(change.ident, change.filter)
         self.kq.control([change], 0, 0)
 
     def delete(self, ident: int, filt: int) -> None:
         """Delete a registration; a missing one is not an error here."""
+        self._forget_disabled(ident, filt)
         if not self._closed:
             with contextlib.suppress(OSError):
                 self.kq.control([KEvent(ident, filt, Flag.DELETE)], 0, 0)
+
+    def _forget_disabled(self, ident: Any, filt: int) -> None:
+        if self._disabled:
+            ident = ident if isinstance(ident, int) else ident.fileno()
+            self._disabled.pop((ident, int(filt)), None)
 
     def trigger(self, ident: int, fflags: int = 0, data: int = 0) -> None:
         """Trigger USER event ``ident`` (thread-safe: any thread may call it)."""
@@ -91,20 +108,50 @@ class TrioQueue:
         )
 
     async def wait_kevent(self, change: KEvent) -> KEvent:
-        """Register ``change`` (made ONESHOT) and wait for its one event. Cancelling
-        deletes the registration."""
+        """Register ``change`` and wait for its one event (ONESHOT: one event per call).
+        Cancelling deletes the registration. Waiting again on a READ or WRITE key with
+        the same change re-enables the registration instead of adding it anew."""
         ident = change.ident if isinstance(change.ident, int) else change.ident.fileno()
-        key = (ident, int(change.filter))
+        filt = int(change.filter)
+        key = (ident, filt)
+        flags = int(change.flags)
+        reuse = filt in _REUSABLE and not flags & Flag.ONESHOT
         waiter = self._waiters.setdefault(key, _Waiter())
         try:
-            self.register(change._replace(ident=ident, flags=int(change.flags) | Flag.ONESHOT))
-            return await self._next(key, waiter)
+            if not reuse:
+                self.register(change._replace(ident=ident, flags=flags | Flag.ONESHOT))
+            else:
+                # Story (issue 14): EV_DISPATCH, not EV_ONESHOT, for a descriptor's
+                # READ/WRITE: after its one event the knote is disabled (on Linux by
+                # the kernel's EPOLLONESHOT, no system call), and the next wait on the
+                # same key with the same change is one ENABLE (epoll_ctl MOD) instead of
+                # an ADD and the ONESHOT's DELETE. A knote that went stale meanwhile
+                # (the descriptor closed, maybe reused) refuses the ENABLE: then ADD.
+                # register()/delete()/control() on the key forget the disabled knote.
+                change = change._replace(
+                    ident=ident, flags=flags | Flag.ADD | Flag.ENABLE | Flag.DISPATCH
+                )
+                if self._disabled.pop(key, None) != change or not self._enable(key):
+                    self.register(change)
+            ev = await self._next(key, waiter)
+            if reuse and not self._closed:
+                self._disabled[key] = change
+            return ev
         except BaseException:
             self.delete(*key)
             raise
         finally:
             if not waiter.events and self._waiters.get(key) is waiter:
                 del self._waiters[key]
+
+    def _enable(self, key: tuple[int, int]) -> bool:
+        if self._closed:
+            raise trio.ClosedResourceError("the kevents queue is closed")
+        try:
+            self.kq.control([KEvent(key[0], key[1], Flag.ENABLE)], 0, 0)
+        except OSError:
+            return False
+        return True
 
     async def events(self, key: tuple[int, int]) -> AsyncIterator[KEvent]:
         """Every event of one registration, as they come (the caller registers it)."""
@@ -115,8 +162,28 @@ class TrioQueue:
         finally:
             if self._waiters.get(key) is waiter:
                 del self._waiters[key]
+                # routed to this stream but not taken (it was cancelled or closed
+                # meanwhile): with no task waiting for the key, they are the general
+                # stream's, as if they had come a moment later
+                while waiter.events and not self._closed:
+                    self._send.send_nowait(waiter.events.popleft())
 
     async def _next(self, key: tuple[int, int], waiter: _Waiter) -> KEvent:
+        if not waiter.events and _POLL_BEFORE_PARKING and not self._closed:
+            # Story (issue 14): a task about to park first collects what the queue has
+            # (one non-blocking control()) and routes it itself. In a busy exchange the
+            # events are then always taken by a task that runs anyway: the dispatcher
+            # stays parked in wait_readable with its one-shot registration still armed
+            # (no epoll_ctl re-arm per wake), and nobody waits a scheduler batch for
+            # the dispatcher to run. The dispatcher only catches events that arrive
+            # while every task is parked. Trio's checkpoint rules hold: a cancelled
+            # task takes nothing, and one that found its event yields once.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            self._route(self.kq.control(None, _BATCH, 0))
+            if waiter.events:
+                ev = waiter.events.popleft()
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return ev
         while not waiter.events:
             if self._closed:
                 raise trio.ClosedResourceError("the kevents queue was closed")
@@ -175,6 +242,7 @@ class TrioQueue:
 
     def _shutdown(self) -> None:
         self._closed = True
+        self._disabled.clear()
         self._send.close()
         for waiter in self._waiters.values():
             waiter.lot.unpark_all()

@@ -1,11 +1,17 @@
-"""kevents_asyncio vs asyncio's default loop vs uvloop (issue 7), in the same run.
+"""kevents_asyncio vs asyncio's default loop vs uvloop (issues 7 and 14), in the same run.
 
+* pingpong-reader, pingpong-protocol, pingpong-streams: one byte bounced between the two
+  ends of a socketpair, through ``add_reader`` callbacks, ``Protocol`` transports and
+  streams; hops per second (each hop: one event, one recv, one send);
 * echo: 64 concurrent clients each send 1 KiB messages to an echo server (streams API)
   and wait for the echo, for a fixed time; messages per second;
 * wakeups: another thread calls ``call_soon_threadsafe`` as fast as it can while the
   loop runs the callbacks; callbacks per second.
 
 Each loop runs in its own subprocess (no state shared), alternating, best of ROUNDS.
+Then, where strace is installed, system calls per hop of each ping-pong, counted with
+``strace -f -c`` over a fixed number of hops (setup subtracted).
+
 uvloop is installed for the benchmark only: into a private directory under
 ``${KEVENTS_CACHE:-~/.cache/kevents}/bench-uvloop``, never into the project's venv; if it
 cannot be installed (offline), its column says so. Not collected by pytest.
@@ -17,10 +23,15 @@ import asyncio
 import json
 import os
 import pathlib
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 CLIENTS = 64
 SIZE = 1024
@@ -28,6 +39,7 @@ SECONDS = 2.0
 WAKEUPS = 200_000
 ROUNDS = 3
 LOOPS = ("default", "kevents", "uvloop")
+HOPS = 40_000
 
 
 def _uvloop_dir() -> pathlib.Path | None:
@@ -54,6 +66,87 @@ def new_loop(kind: str) -> asyncio.AbstractEventLoop:
 
         return uvloop.new_event_loop()  # type: ignore[no-any-return]
     return asyncio.new_event_loop()
+
+
+async def pingpong_reader(hops: int) -> float:
+    loop = asyncio.get_running_loop()
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    done = loop.create_future()
+    left = [hops]
+
+    def bounce(sock: socket.socket) -> None:
+        sock.recv(64)
+        left[0] -= 1
+        if left[0]:
+            sock.send(b"x")
+        elif not done.done():
+            done.set_result(None)
+
+    loop.add_reader(a, bounce, a)
+    loop.add_reader(b, bounce, b)
+    t0 = time.perf_counter()
+    a.send(b"x")
+    await done
+    elapsed = time.perf_counter() - t0
+    loop.remove_reader(a)
+    loop.remove_reader(b)
+    a.close()
+    b.close()
+    return hops / elapsed
+
+
+class _Bounce(asyncio.Protocol):
+    def __init__(self, left: list[int], done: asyncio.Future[None]) -> None:
+        self.left, self.done = left, done
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.left[0] -= 1
+        if self.left[0]:
+            self.transport.write(data)
+        elif not self.done.done():
+            self.done.set_result(None)
+
+
+async def pingpong_protocol(hops: int) -> float:
+    loop = asyncio.get_running_loop()
+    a, b = socket.socketpair()
+    done = loop.create_future()
+    left = [hops]
+    ta, _ = await loop.connect_accepted_socket(lambda: _Bounce(left, done), a)
+    tb, _ = await loop.connect_accepted_socket(lambda: _Bounce(left, done), b)
+    t0 = time.perf_counter()
+    ta.write(b"x")
+    await done
+    elapsed = time.perf_counter() - t0
+    ta.close()
+    tb.close()
+    await asyncio.sleep(0)
+    return hops / elapsed
+
+
+async def pingpong_streams(hops: int) -> float:
+    a, b = socket.socketpair()
+    ra, wa = await asyncio.open_connection(sock=a)
+    rb, wb = await asyncio.open_connection(sock=b)
+
+    async def side(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        for _ in range(n):
+            await reader.read(64)
+            writer.write(b"x")
+
+    t0 = time.perf_counter()
+    wa.write(b"x")
+    # a reads hops/2 bytes and answers each; b the same: hops events in all
+    await asyncio.gather(side(rb, wb, hops // 2), side(ra, wa, hops // 2))
+    elapsed = time.perf_counter() - t0
+    for w in (wa, wb):
+        w.close()
+    return hops / elapsed
 
 
 async def echo() -> float:
@@ -113,21 +206,58 @@ async def wakeups() -> float:
     return WAKEUPS / elapsed
 
 
-def child(kind: str) -> None:
-    # Same allocator state for every loop. asyncio reads with recv(256 KiB); glibc
-    # serves that with mmap/munmap (three syscalls a message) until some free of a
-    # large block raises its dynamic mmap threshold, which happened by chance in one
-    # loop's process and not another's and was worth 2x in echo. Freeing one 1 MiB
-    # block first puts every process in the raised state.
-    block = bytearray(1 << 20)
-    del block
+PINGPONGS: dict[str, Callable[[int], Coroutine[Any, Any, float]]] = {
+    "pingpong-reader": pingpong_reader,
+    "pingpong-protocol": pingpong_protocol,
+    "pingpong-streams": pingpong_streams,
+}
+ROWS = (
+    ("pingpong-reader", "hops/s"),
+    ("pingpong-protocol", "hops/s"),
+    ("pingpong-streams", "hops/s"),
+    ("echo", "msg/s"),
+    ("wakeups", "calls/s"),
+)
+
+
+def child(kind: str, only: str | None = None, hops: int = HOPS) -> None:
+    # Every loop's process starts in glibc's default allocator state (no tuning, no
+    # raised mmap threshold), as a user's program does: what a loop allocates per
+    # read is part of its cost.
     loop = new_loop(kind)
     try:
-        result = {"echo": loop.run_until_complete(echo())}
+        if only is not None:  # one ping-pong, for the system-call count
+            loop.run_until_complete(PINGPONGS[only](hops))
+            return
+        result = {name: loop.run_until_complete(fn(hops)) for name, fn in PINGPONGS.items()}
+        result["echo"] = loop.run_until_complete(echo())
         result["wakeups"] = loop.run_until_complete(wakeups())
     finally:
         loop.close()
     print(json.dumps(result))
+
+
+def _syscalls(env: dict[str, str], kind: str, name: str, hops: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / "strace"
+        command = ["strace", "-f", "-c", "-o", str(out), sys.executable, __file__, "--child"]
+        subprocess.run(
+            [*command, kind, name, str(hops)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        for line in out.read_text().splitlines():
+            if line.strip().endswith("total"):
+                return int(line.split()[3])  # the calls column
+    raise RuntimeError("no total in strace -c output")
+
+
+def syscalls_per_hop(env: dict[str, str], kind: str, name: str) -> float:
+    """System calls of ``hops`` hops minus those of a few hops (startup, setup and
+    teardown cancel out)."""
+    few, many = 100, 10_100
+    return (_syscalls(env, kind, name, many) - _syscalls(env, kind, name, few)) / (many - few)
 
 
 def main() -> None:
@@ -150,18 +280,33 @@ def main() -> None:
             for name, value in json.loads(out).items():
                 best[kind][name] = max(best[kind].get(name, 0.0), value)
     base = best["default"]
-    print(f"{'':10}{'default':>12}{'kevents':>12}{'uvloop':>12}   kevents/default  uvloop/default")
-    for name, unit in (("echo", "msg/s"), ("wakeups", "calls/s")):
+    print(f"{'':18}{'default':>12}{'kevents':>12}{'uvloop':>12}   kevents/default  uvloop/default")
+    for name, unit in ROWS:
         row = [best[k].get(name) for k in LOOPS]
         cells = "".join(f"{v:>12,.0f}" if v else f"{'n/a':>12}" for v in row)
         ratios = "   ".join(f"{v / base[name]:13.2f}x" if v else f"{'n/a':>14}" for v in row[1:])
-        print(f"{name:10}{cells}   {ratios}   ({unit}, best of {ROUNDS})")
+        print(f"{name:18}{cells}   {ratios}   ({unit}, best of {ROUNDS})")
     if uv is None:
         print("uvloop: could not be installed here (offline?), so no uvloop column")
+    if shutil.which("strace") is None:
+        print("strace is not installed: no system-call counts")
+        return
+    print("\nsystem calls per hop (strace -c)")
+    for name in PINGPONGS:
+        cells = "".join(
+            f"{syscalls_per_hop(env, k, name):>12.2f}"
+            if (k != "uvloop" or uv is not None)
+            else f"{'n/a':>12}"
+            for k in LOOPS
+        )
+        print(f"{name:18}{cells}")
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
-        child(sys.argv[2])
+        if len(sys.argv) > 3:
+            child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        else:
+            child(sys.argv[2])
     else:
         main()

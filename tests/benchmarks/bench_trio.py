@@ -1,11 +1,26 @@
-"""kevents_trio vs plain Trio (issue 8), in the same run: 200 children exiting
-(``kt.wait_process_exit`` vs ``Process.wait``) and 10,000 USER triggers from a thread
-(vs ``trio.from_thread.run_sync``). Not collected by pytest."""
+"""kevents_trio vs plain Trio (issues 8 and 14), in the same run:
+
+* ping-pong: one byte bounced between the ends of a socketpair by two tasks, waiting
+  with ``trio.lowlevel.wait_readable`` (the baseline), with one persistent READ|CLEAR
+  registration per end (``q.events``), and with ``q.wait_kevent`` per hop; hops per
+  second, and (where strace is installed) system calls per hop;
+* 200 children exiting (``kt.wait_process_exit`` vs ``Process.wait``);
+* 10,000 USER triggers from a thread (vs ``trio.from_thread.run_sync``).
+
+Not collected by pytest.
+"""
 
 from __future__ import annotations
 
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Awaitable, Callable
 
 import kevents_trio as kt
 import trio
@@ -14,6 +29,84 @@ from kevents import Filter, Flag, KEvent
 
 N_CHILDREN = 200
 N_TRIGGERS = 10_000
+HOPS = 20_000
+
+
+async def _pingpong(hops: int, wait: Callable[[socket.socket], Awaitable[object]]) -> float:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+
+    async def side(sock: socket.socket, n: int) -> None:
+        for _ in range(n):
+            await wait(sock)
+            sock.recv(64)
+            sock.send(b"x")
+
+    with a, b:
+        t0 = time.perf_counter()
+        a.send(b"x")
+        async with trio.open_nursery() as n:
+            n.start_soon(side, b, hops // 2)
+            n.start_soon(side, a, hops // 2)
+        return time.perf_counter() - t0
+
+
+async def pingpong_wait_readable(hops: int = HOPS) -> float:
+    return await _pingpong(hops, trio.lowlevel.wait_readable)
+
+
+async def pingpong_events(hops: int = HOPS) -> float:
+    async with kt.open_queue() as q:
+        streams = {}
+
+        async def wait(sock: socket.socket) -> object:
+            key = (sock.fileno(), int(Filter.READ))
+            if key not in streams:
+                q.register(KEvent(sock, Filter.READ, Flag.ADD | Flag.CLEAR))
+                streams[key] = q.events(key)
+            return await streams[key].__anext__()
+
+        try:
+            return await _pingpong(hops, wait)
+        finally:
+            for it in streams.values():
+                await it.aclose()
+
+
+async def pingpong_wait_kevent(hops: int = HOPS) -> float:
+    async with kt.open_queue() as q:
+        return await _pingpong(hops, lambda sock: q.wait_kevent(KEvent(sock, Filter.READ)))
+
+
+PINGPONGS = {
+    "trio.lowlevel.wait_readable": pingpong_wait_readable,
+    "kevents_trio persistent events": pingpong_events,
+    "kevents_trio wait_kevent": pingpong_wait_kevent,
+}
+
+
+def _syscalls(name: str, hops: int) -> int:
+    root = pathlib.Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(root / "adapters")]))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / "strace"
+        command = ["strace", "-f", "-c", "-o", str(out), sys.executable, __file__, "--child"]
+        subprocess.run(
+            [*command, name, str(hops)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        for line in out.read_text().splitlines():
+            if line.strip().endswith("total"):
+                return int(line.split()[3])  # the calls column
+    raise RuntimeError("no total in strace -c output")
+
+
+def syscalls_per_hop(name: str) -> float:
+    few, many = 100, 10_100  # the difference cancels startup, setup and teardown
+    return (_syscalls(name, many) - _syscalls(name, few)) / (many - few)
 
 
 async def children_trio() -> float:
@@ -87,6 +180,18 @@ async def triggers_kevents() -> float:
 
 
 def main() -> None:
+    rates = {name: 0.0 for name in PINGPONGS}
+    for _ in range(3):  # alternating, best of 3
+        for name, fn in PINGPONGS.items():
+            rates[name] = max(rates[name], HOPS / trio.run(fn))
+    base = rates["trio.lowlevel.wait_readable"]
+    counts = shutil.which("strace") is not None
+    print(f"\nping-pong over a socketpair, {HOPS} hops (best of 3)")
+    for name, rate in rates.items():
+        calls = f"   {syscalls_per_hop(name):5.2f} system calls/hop" if counts else ""
+        print(f"  {name:32s} {rate:10,.0f} hops/s  {rate / base:5.2f}x{calls}")
+    if not counts:
+        print("  (strace is not installed: no system-call counts)")
     for label, plain, ours in (
         (f"{N_CHILDREN} children exiting", children_trio, children_kevents),
         (f"{N_TRIGGERS} USER triggers from a thread", triggers_trio, triggers_kevents),
@@ -99,4 +204,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:2] == ["--child"]:
+        trio.run(PINGPONGS[sys.argv[2]], int(sys.argv[3]))
+    else:
+        sys.exit(main())

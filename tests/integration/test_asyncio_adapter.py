@@ -52,17 +52,88 @@ def test_loop_factory_one_line() -> None:
     assert asyncio.run(main(), loop_factory=kevents_asyncio.new_event_loop)
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 16), reason="Python 3.16 has no loop policies")
 def test_policy_install() -> None:
-    old = asyncio.get_event_loop_policy()
-    try:
-        kevents_asyncio.install()
-        loop = asyncio.new_event_loop()
+    import warnings
+
+    deprecated = sys.version_info >= (3, 14)  # with asyncio's policies (16.3)
+    # the test's own access to the policy, without asyncio's warnings
+    events: Any = asyncio.events
+    get, put = (
+        (events._get_event_loop_policy, events._set_event_loop_policy)
+        if deprecated
+        else (events.get_event_loop_policy, events.set_event_loop_policy)
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = get()
         try:
-            assert isinstance(loop, kevents_asyncio.KeventsEventLoop)
+            kevents_asyncio.install()
+            loop = asyncio.new_event_loop()
+            try:
+                assert isinstance(loop, kevents_asyncio.KeventsEventLoop)
+            finally:
+                loop.close()
+            assert kevents_asyncio.EventLoopPolicy().new_event_loop().close() is None
         finally:
-            loop.close()
-    finally:
-        asyncio.set_event_loop_policy(old)
+            put(old)
+    ours = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert len(ours) == (2 if deprecated else 0), [str(w.message) for w in caught]
+    assert all(w.filename == __file__ and "loop_factory" in str(w.message) for w in ours)
+
+
+_WARNING_FREE = """
+import asyncio, os, signal, socket, subprocess, sys, tempfile
+import kevents_asyncio
+from kevents_asyncio import *  # names of deprecated things stay out of a star-import
+from kevents import Filter, Flag, KEvent
+
+async def main():
+    loop = asyncio.get_running_loop()
+    got = loop.create_future()
+    if sys.platform != "win32":
+        loop.add_signal_handler(signal.SIGUSR1, got.set_result, "signal")
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert await got == "signal"
+        loop.remove_signal_handler(signal.SIGUSR1)
+        p = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "print(7)", stdout=subprocess.PIPE)
+        assert (await p.communicate())[0].strip() == b"7" and p.returncode == 0
+        p = subprocess.Popen([sys.executable, "-c", "pass"])
+        assert (await kevents_asyncio.wait_process_exit(p.pid)).exitcode == 0
+        p.wait()
+    a, b = socket.socketpair()
+    r, w = await asyncio.open_connection(sock=a)
+    b.send(b"x")
+    assert await r.read(1) == b"x"
+    w.close()
+    b.close()
+    ev = await kevents_asyncio.wait_kevent(KEvent(1, Filter.TIMER, Flag.ADD, data=1))
+    assert ev.filter == Filter.TIMER
+    with tempfile.TemporaryDirectory() as d:
+        fut = asyncio.ensure_future(kevents_asyncio.wait_file_change(d))
+        await asyncio.sleep(0.05)
+        open(os.path.join(d, "f"), "w").close()
+        await asyncio.wait_for(fut, 10)
+    return "ok"
+
+print(kevents_asyncio.run(main()))
+if sys.version_info >= (3, 12):
+    print(asyncio.run(main(), loop_factory=kevents_asyncio.new_event_loop))
+"""
+
+
+def test_entry_points_are_warning_free() -> None:
+    """Issue 16.3: importing and running the adapter under -W error::DeprecationWarning
+    (asyncio.iscoroutinefunction and the policies are deprecated from 3.14)."""
+    proc = subprocess.run(
+        [PY, "-X", "dev", "-W", "error::DeprecationWarning", "-c", _WARNING_FREE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    expected = ["ok", "ok"] if sys.version_info >= (3, 12) else ["ok"]
+    assert proc.stdout.split() == expected, proc.stderr
 
 
 def test_wakeup_is_a_user_event_not_a_self_pipe() -> None:
@@ -81,6 +152,33 @@ def test_wakeup_is_a_user_event_not_a_self_pipe() -> None:
         loop.close()
     assert loop.queue.closed
     loop._write_to_self()  # ignored once closed, as asyncio's self-pipe is
+
+
+def test_one_trigger_per_loop_turn() -> None:
+    """Issue 14: wake-ups between two turns of the loop cost one trigger (one system
+    call); every callback still runs, and the next turn's wake-up triggers again."""
+    loop = kevents_asyncio.new_event_loop()
+    sent = []
+    trigger = loop._wake
+
+    def counting(*args: Any) -> Any:
+        sent.append(args)
+        return trigger(*args)
+
+    loop._wake = counting
+    try:
+        ran: list[int] = []
+        for i in range(1000):
+            loop.call_soon_threadsafe(ran.append, i)
+        assert len(sent) == 1
+        loop.run_until_complete(asyncio.sleep(0))
+        assert ran == list(range(1000))
+        fut = loop.create_future()
+        threading.Timer(0.05, loop.call_soon_threadsafe, (fut.set_result, 7)).start()
+        assert loop.run_until_complete(asyncio.wait_for(fut, 10)) == 7  # not lost
+        assert len(sent) == 2
+    finally:
+        loop.close()
 
 
 def test_threadsafe_wakeups_from_many_threads() -> None:
@@ -489,3 +587,82 @@ def test_signal_handler_refused_while_a_receiver_watches() -> None:
 
     run(main())
     assert signal.getsignal(signal.SIGUSR2) == before
+
+
+class _Collect(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.chunks: list[Any] = []
+        self.eof = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    def eof_received(self) -> None:
+        self.eof.set_result(None)
+
+
+def test_socket_reads_use_the_loops_buffer() -> None:
+    """Issue 14: a read allocates the bytes it hands over and nothing else (asyncio's
+    own transports allocate 256 KiB per read); the protocol still gets bytes of its
+    own, all of them, then EOF."""
+    import socket
+    import tracemalloc
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        with a:
+            transport, proto = await loop.connect_accepted_socket(_Collect, b)
+
+            async def hops(first: int, last: int) -> None:
+                for i in range(first, last):
+                    await loop.sock_sendall(a, b"%d," % i)
+                    while len(proto.chunks) <= i:  # one message in flight: one chunk
+                        await asyncio.sleep(0)
+
+            await hops(0, 20)  # warm up, then measure the steady state
+            tracemalloc.start()
+            try:
+                await hops(20, 200)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            assert peak < 64 * 1024, f"{peak} bytes allocated at once while reading"
+            big = os.urandom(1 << 20)  # more than the buffer: several reads
+            await loop.sock_sendall(a, big)
+            a.shutdown(socket.SHUT_WR)
+            await asyncio.wait_for(proto.eof, 10)
+            assert all(type(c) is bytes for c in proto.chunks)
+            got = b"".join(proto.chunks)
+            assert got == b"".join(b"%d," % i for i in range(200)) + big
+            transport.close()
+
+    run(main())
+
+
+def test_datagram_reads_use_the_loops_buffer() -> None:
+    import socket
+
+    class Datagrams(asyncio.DatagramProtocol):
+        def __init__(self) -> None:
+            self.got: asyncio.Queue[tuple[bytes, Any]] = asyncio.Queue()
+
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            self.got.put_nowait((data, addr))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        transport, proto = await loop.create_datagram_endpoint(
+            Datagrams, local_addr=("127.0.0.1", 0)
+        )
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            target = transport.get_extra_info("sockname")
+            for payload in (b"one", b"", b"x" * 60000, b"two"):
+                s.sendto(payload, target)
+                data, addr = await asyncio.wait_for(proto.got.get(), 10)
+                assert (type(data), data, addr) == (bytes, payload, s.getsockname())
+        transport.close()
+
+    run(main())

@@ -250,3 +250,117 @@ def test_queues_are_closed_when_the_run_or_block_ends() -> None:
 
     trio.run(main)
     assert seen[1].kq.closed
+
+
+def test_busy_exchange_routes_each_event_to_its_task() -> None:
+    """Tasks collect events for each other before parking (issue 14): every event
+    still reaches the task of its key, once, in order."""
+    import socket
+
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            a, b = socket.socketpair()
+            with a, b:
+                seen: dict[int, int] = {a.fileno(): 0, b.fileno(): 0}
+
+                async def side(sock: socket.socket, hops: int) -> None:
+                    key = (sock.fileno(), int(Filter.READ))
+                    q.register(KEvent(sock, Filter.READ, Flag.ADD | Flag.CLEAR))
+                    stream = q.events(key)
+                    for _ in range(hops):
+                        ev = await stream.__anext__()
+                        assert (ev.ident, ev.filter) == (sock.fileno(), Filter.READ)
+                        assert sock.recv(64) == b"x"
+                        seen[sock.fileno()] += 1
+                        sock.send(b"x")
+                    await stream.aclose()
+
+                with trio.fail_after(20):
+                    async with trio.open_nursery() as n:
+                        n.start_soon(side, b, 200)
+                        n.start_soon(side, a, 200)
+                        await trio.sleep(0.01)
+                        a.send(b"x")
+                assert seen == {a.fileno(): 200, b.fileno(): 200}
+
+    trio.run(main)
+
+
+def test_a_cancelled_wait_takes_no_event() -> None:
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            q.register(KEvent(5, Filter.USER, Flag.ADD | Flag.CLEAR))
+            q.trigger(5, data=1)
+            stream = q.events((5, int(Filter.USER)))
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await stream.__anext__()  # cancelled before it collects anything
+            assert scope.cancelled_caught
+            # not lost with the cancelled task's waiter: with no task waiting for its
+            # key, the event reaches the general stream
+            with trio.fail_after(5):
+                ev = await q.__anext__()
+            assert (ev.ident, ev.data) == (5, 1)
+
+    trio.run(main)
+
+
+def test_warning_free() -> None:
+    """Issue 16.3: the Trio adapter under -W error::DeprecationWarning."""
+    code = """
+import subprocess, sys, trio, kevents_trio as kt
+from kevents import Filter, Flag, KEvent
+async def main():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert (await kt.wait_process_exit(p.pid)).exitcode == 0
+    p.wait()
+    async with kt.open_queue() as q:
+        ev = await q.wait_kevent(KEvent(1, Filter.TIMER, Flag.ADD, data=1))
+        assert ev.filter == Filter.TIMER
+    print("ok")
+trio.run(main)
+"""
+    proc = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_wait_kevent_again_on_a_descriptor() -> None:
+    """Issue 14: waiting again on the same READ key re-enables the registration; a
+    descriptor closed and its number reused meanwhile still gets a fresh one; a
+    cancelled wait leaves nothing registered."""
+    import socket
+
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            a, b = socket.socketpair()
+            fd = b.fileno()
+            for i in range(3):
+                a.send(b"x")
+                with trio.fail_after(5):
+                    ev = await q.wait_kevent(KEvent(b, Filter.READ))
+                assert (ev.ident, ev.data) == (fd, 1), i
+                b.recv(1)
+            assert (fd, int(Filter.READ)) in q._disabled  # kept, disabled, for the next
+            a.close()
+            b.close()
+            c, d = socket.socketpair()  # one of them takes fd's number again
+            with c, d:
+                reused, other = (c, d) if c.fileno() == fd else (d, c)
+                assert reused.fileno() == fd
+                other.send(b"yz")
+                with trio.fail_after(5):
+                    ev = await q.wait_kevent(KEvent(reused, Filter.READ))
+                assert (ev.ident, ev.data) == (fd, 2)
+                reused.recv(2)
+                with trio.move_on_after(0.05) as scope:
+                    await q.wait_kevent(KEvent(reused, Filter.READ))
+                assert scope.cancelled_caught and (fd, int(Filter.READ)) not in q._disabled
+                with pytest.raises(FileNotFoundError):  # deleted by the cancellation
+                    q.kq.control([KEvent(fd, Filter.READ, Flag.DELETE)], 0)
+
+    trio.run(main)
