@@ -388,20 +388,32 @@ class kqueue:
         _open.discard(self)
         queue = self._queue
         self._queue = None
+        err = 0
+        if _VERSION >= (3, 15):
+            # gh-146205: 3.15 reports the close(2) error, EBADF when the descriptor was
+            # closed behind the object's back (before, the error was lost)
+            try:
+                _os.fstat(fd)
+            except OSError as exc:
+                err = exc.errno or _errno.EBADF
         if queue is not None:
             # closing the descriptor ends the kqueue for every object that names it
             queue.close()
             token = _tokens.pop(queue, None)
             if token is not None:
-                token()  # closes the token descriptor, once
+                with _contextlib.suppress(OSError):
+                    token()  # closes the token descriptor, once
         else:
-            # CPython closes whatever fd fromfd() was given, and never reports an error
+            # CPython closes whatever fd fromfd() was given
             with _contextlib.suppress(OSError):
                 _os.close(fd)
+        if err:
+            raise OSError(err, _os.strerror(err))
 
     def __del__(self) -> None:
         if getattr(self, "_fd", -1) >= 0:
-            self.close()  # tp_finalize: closed silently, as CPython's (D60)
+            with _contextlib.suppress(OSError):
+                self.close()  # tp_finalize: closed silently, as CPython's (D60)
 
     def control(
         self,
@@ -433,9 +445,13 @@ class kqueue:
         if timeout is not None:
             try:
                 ns = _capi.seconds_to_ns(timeout)
+            except (OverflowError, ValueError):
+                if _VERSION >= (3, 15):
+                    raise  # gh-154836: out of range is OverflowError, NaN ValueError
+                ns = None
             except Exception:
                 ns = None
-            if ns is None:  # every failure becomes this TypeError, without a context
+            if ns is None:  # the failure becomes this TypeError, without a context
                 raise TypeError(
                     f"timeout argument must be a number or None, got {_capi.type_name(timeout)}"
                 )
