@@ -11,8 +11,8 @@ Numbers are FreeBSD's. Deliberate differences: an interrupted wait resumes witho
 applying the change list a second time (CPython re-applies it, h2o/h2o#1109); constants
 for filters and notes CPython does not export (USER, timer units, ...) are added under
 the same naming scheme; and where the interpreter itself writes a type's name into a
-message (an unsupported comparison, a wrong argument count of ``fromfd``'s caller...) it
-says ``kevent``/``kqueue``, not ``select.kevent``.
+message (an unsupported comparison, ``hash()``) it says ``kevent``/``kqueue``, not
+``select.kevent``.
 
 ``install()`` puts these names into the real :mod:`select` module, so unchanged code
 such as :class:`selectors.KqueueSelector` runs on Linux and Windows; it is explicit:
