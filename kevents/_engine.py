@@ -411,6 +411,14 @@ class Engine:
             if not self.released:
                 self.released = True
                 self.backend.close()
+                # Story: the sources point back at the engine (and the TIMER source is
+                # also engine.timers), so a queue was cyclic garbage even after close():
+                # ~30 objects left to the collector, whose later, random passes then ran
+                # the finalizers (issue 20). Nothing reads them after the release: every
+                # entry point checks ``closed`` first (D61).
+                self.sources = {}
+                self.timers = None
+                self.prepare = None
 
     @contextlib.contextmanager
     def aio_batch(self) -> Iterator[None]:

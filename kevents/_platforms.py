@@ -195,6 +195,15 @@ TABLE: dict[str, Row] = {
             "DELETE; macOS adds LINK), derived from st_nlink (D29)",
         ),
     },
+    "VNODE removed directory": {
+        "linux": (
+            "differs",
+            "inotify reports nothing on a directory removed while a descriptor holds "
+            "it: its NOTE_DELETE is derived when the same queue also watches the parent "
+            "directory (after the parent's event, as FreeBSD orders them); watched "
+            "alone it never comes (D62)",
+        ),
+    },
     "VNODE extensions": {
         "linux": (
             "differs",

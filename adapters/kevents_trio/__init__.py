@@ -277,24 +277,30 @@ async def open_queue(backend: str | None = None) -> AsyncIterator[TrioQueue]:
 
 # -- task-level helpers over one queue per Trio run ------------------------------------------
 
-_SHARED: trio.lowlevel.RunVar[TrioQueue] = trio.lowlevel.RunVar("kevents_trio_queue")
+_SHARED: trio.lowlevel.RunVar[TrioQueue | None] = trio.lowlevel.RunVar("kevents_trio_queue")
 
 
 def _shared() -> TrioQueue:
     try:
-        return _SHARED.get()
+        shared = _SHARED.get()
     except LookupError:
-        q = TrioQueue(kevents.Queue())
+        shared = None
+    if shared is not None:
+        return shared
+    q = TrioQueue(kevents.Queue())
 
-        async def dispatch_until_run_ends() -> None:
-            try:
-                await q._dispatch()
-            finally:
-                q.close()
+    async def dispatch_until_run_ends() -> None:
+        try:
+            await q._dispatch()
+        finally:
+            q.close()
+            # Trio's runner is cyclic garbage after trio.run() returns; the closed
+            # queue must not hang from its run-locals and be collected with it (D61)
+            _SHARED.set(None)
 
-        trio.lowlevel.spawn_system_task(dispatch_until_run_ends, name="kevents_trio dispatcher")
-        _SHARED.set(q)
-        return q
+    trio.lowlevel.spawn_system_task(dispatch_until_run_ends, name="kevents_trio dispatcher")
+    _SHARED.set(q)
+    return q
 
 
 async def wait_kevent(change: KEvent) -> KEvent:

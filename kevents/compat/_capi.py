@@ -82,11 +82,22 @@ def as_file_descriptor(o: Any) -> int:
             raise TypeError("argument must be an int, or have a fileno() method.") from None
         fno = meth()
         if not isinstance(fno, int):
+            if VERSION >= (3, 15):
+                raise TypeError(
+                    f"{fq_name(type(o))}.fileno() must return an int, not {fq_name(type(fno))}"
+                )
             raise TypeError("fileno() returned a non-integer")
         fd = _c_int(fno)
     if fd < 0:
         raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
     return fd
+
+
+def fq_name(t: type) -> str:
+    """``%T``: the type's fully qualified name, without "builtins." or "__main__."."""
+    if t.__module__ in ("builtins", "__main__"):
+        return t.__qualname__
+    return f"{t.__module__}.{t.__qualname__}"
 
 
 def _c_int(v: int) -> int:
@@ -108,14 +119,23 @@ def unit_h(v: Any) -> int:
     return i
 
 
+def _bitwise(i: int, bits: int) -> int:
+    """The bitwise units keep the low bits; 3.15 deprecates a value outside both the
+    signed and the unsigned range of the C type (a DeprecationWarning at the caller)."""
+    if VERSION >= (3, 15) and not -(1 << (bits - 1)) <= i < (1 << bits):
+        # frames: _bitwise <- unit_* <- _kevent_init <- kevent.__init__ <- the call
+        warnings.warn("integer value out of range", DeprecationWarning, stacklevel=5)
+    return i & ((1 << bits) - 1)
+
+
 def unit_H(v: Any) -> int:
     """``H``: unsigned short, no overflow check (the bits are kept, bpo-11973)."""
-    return index(v) & _U16
+    return _bitwise(index(v), 16)
 
 
 def unit_I(v: Any) -> int:
     """``I``: unsigned int, no overflow check."""
-    return index(v) & _U32
+    return _bitwise(index(v), 32)
 
 
 def unit_L(v: Any) -> int:
@@ -131,9 +151,9 @@ def unit_K(v: Any) -> int:
     """``K``: unsigned long long, no overflow check. Only an int before 3.14; 3.14 also
     takes ``__index__`` (gh-132987)."""
     if isinstance(v, int):
-        return int(v) & _U64
+        return _bitwise(int(v), 64)
     if VERSION >= (3, 14) and hasattr(type(v), "__index__"):
-        return index(v) & _U64
+        return _bitwise(index(v), 64)
     raise ConvertError(f"must be int, not {'None' if v is None else tp_name(type(v))}")
 
 
@@ -265,22 +285,38 @@ _NS_MIN = float(-(1 << 63))
 
 
 def seconds_to_ns(obj: Any) -> int:
-    """Seconds (a float, an int or an ``__index__`` object) to nanoseconds, rounded away
-    from zero; ValueError for NaN, OverflowError beyond a 64-bit nanosecond count,
-    TypeError for any other type. (``kqueue.control`` turns each into its TypeError.)"""
+    """Seconds to nanoseconds, rounded away from zero: a float, or an int (``bool``, an
+    ``__index__`` object); 3.15 also takes any real number through ``__float__``
+    (Decimal, Fraction). ValueError for NaN, OverflowError beyond a 64-bit nanosecond
+    count, TypeError for any other type (up to 3.14 ``kqueue.control`` turns each of
+    them into its own TypeError; 3.15 keeps the first two, gh-154836)."""
     if isinstance(obj, float):
         d = float.__float__(obj)  # PyFloat_AsDouble of a float reads the value itself
-        if d != d:
-            raise ValueError("Invalid value NaN (not a number)")
-        d *= 1e9
-        if not _NS_MIN <= d < -_NS_MIN:
-            raise OverflowError("timestamp out of range for platform time_t")
-        return int(d) if d == int(d) else (int(d) + 1 if d > 0 else int(d) - 1)
-    sec = as_long_long(obj)
-    ns = sec * 1_000_000_000
-    if not _LONG_MIN <= ns <= _LONG_MAX:
-        raise OverflowError("timestamp too large to convert to C _PyTime_t")
-    return ns
+    elif VERSION >= (3, 15) and not hasattr(type(obj), "__index__"):
+        if not hasattr(type(obj), "__float__"):
+            raise TypeError(f"must be real number, not {type_name(obj)}")
+        d = float(obj)
+    else:
+        sec = index(obj)  # PyLong_AsLongLong; its overflow is reported as pytime's
+        ns = sec * 1_000_000_000
+        if not _LONG_MIN <= ns <= _LONG_MAX:
+            raise OverflowError(_TIME_RANGE_INT)
+        return ns
+    if d != d:
+        raise ValueError("Invalid value NaN (not a number)")
+    d *= 1e9
+    if not _NS_MIN <= d < -_NS_MIN:
+        raise OverflowError(_TIME_RANGE_FLOAT)
+    return int(d) if d == int(d) else (int(d) + 1 if d > 0 else int(d) - 1)
+
+
+if VERSION >= (3, 14):
+    _TIME_RANGE_FLOAT = _TIME_RANGE_INT = "timestamp out of range for C PyTime_t"
+else:
+    _TIME_RANGE_FLOAT = "timestamp out of range for platform time_t"
+    _TIME_RANGE_INT = "timestamp too large to convert to C " + (
+        "PyTime_t" if VERSION >= (3, 13) else "_PyTime_t"
+    )
 
 
 def type_name(obj: Any) -> str:

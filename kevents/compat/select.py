@@ -11,8 +11,8 @@ Numbers are FreeBSD's. Deliberate differences: an interrupted wait resumes witho
 applying the change list a second time (CPython re-applies it, h2o/h2o#1109); constants
 for filters and notes CPython does not export (USER, timer units, ...) are added under
 the same naming scheme; and where the interpreter itself writes a type's name into a
-message (an unsupported comparison, a wrong argument count of ``fromfd``'s caller...) it
-says ``kevent``/``kqueue``, not ``select.kevent``.
+message (an unsupported comparison, ``hash()``) it says ``kevent``/``kqueue``, not
+``select.kevent``.
 
 ``install()`` puts these names into the real :mod:`select` module, so unchanged code
 such as :class:`selectors.KqueueSelector` runs on Linux and Windows; it is explicit:
@@ -126,18 +126,41 @@ class kevent:
     data: int
     udata: int
 
-    def __new__(cls, *args: _Any, **kwargs: _Any) -> kevent:
-        self = object.__new__(cls)
-        _zero(self)  # PyType_GenericNew: a zeroed struct kevent
-        return self
-
     def __init_subclass__(cls, **kwargs: _Any) -> None:
         raise TypeError("type 'select.kevent' is not an acceptable base type")
 
     def __init__(self, *args: _Any, **kwargs: _Any) -> None:
+        # fast path: ints that every converter takes as they are (no wrap, no warning)
+        if not kwargs and 0 < len(args) <= 6:
+            ident, filt, flags, fflags, data, udata = args + _DEFAULTS[len(args) :]
+            if (
+                ident.__class__ is int
+                and filt.__class__ is int
+                and flags.__class__ is int
+                and fflags.__class__ is int
+                and data.__class__ is int
+                and udata.__class__ is int
+                and 0 <= ident <= _U64
+                and -0x8000 <= filt <= 0x7FFF
+                and 0 <= flags <= 0xFFFF
+                and 0 <= fflags <= 0xFFFFFFFF
+                and -(1 << 63) <= data < (1 << 63)
+                and 0 <= udata <= _U64
+            ):
+                _SET_IDENT(self, ident)
+                _SET_FILTER(self, filt)
+                _SET_FLAGS(self, flags)
+                _SET_FFLAGS(self, fflags)
+                _SET_DATA(self, data)
+                _SET_UDATA(self, udata)
+                return
         _kevent_init(self, args, kwargs)
 
     def __setattr__(self, name: str, value: _Any) -> None:
+        bounds = _BOUNDS.get(name)
+        if bounds is not None and value.__class__ is int and bounds[0] <= value <= bounds[1]:
+            _STORE[name](self, value)  # in the member's range: every version stores it
+            return
         setter = _SETTERS.get(name)
         if setter is None:
             extra = " and no __dict__ for setting new attributes" if _VERSION >= (3, 13) else ""
@@ -153,7 +176,11 @@ class kevent:
             f"'select.kevent' object has no attribute '{name}'", name=name, obj=self
         )
 
-    def __getattr__(self, name: str) -> _Any:  # only reached for unknown names
+    def __getattr__(self, name: str) -> _Any:
+        # only reached when the slot is empty: a kevent made by __new__ alone reads as
+        # PyType_GenericNew's zeroed struct kevent; any other name does not exist
+        if name in _BOUNDS:
+            return 0
         raise AttributeError(
             f"'select.kevent' object has no attribute '{name}'", name=name, obj=self
         )
@@ -203,13 +230,28 @@ _SETTERS = {
     "data": _capi.set_long_long,
     "udata": _capi.set_ulong_long,
 }
+#: what each member holds without conversion loss (the fast path of __setattr__)
+_BOUNDS = {
+    "ident": (0, _U64),
+    "filter": (-0x8000, 0x7FFF),
+    "flags": (0, 0xFFFF),
+    "fflags": (0, 0xFFFFFFFF),
+    "data": (-(1 << 63), (1 << 63) - 1),
+    "udata": (0, _U64),
+}
+#: EV_SET(&e, 0, EVFILT_READ, EV_ADD, 0, 0, 0) after the given positional arguments
+_DEFAULTS = (0, KQ_FILTER_READ, KQ_EV_ADD, 0, 0, 0)
 _VERSION = _capi.VERSION
 _new_kevent = object.__new__
 
 
 def _zero(k: kevent) -> None:
-    for store in _STORE.values():
-        store(k, 0)
+    _SET_IDENT(k, 0)
+    _SET_FILTER(k, 0)
+    _SET_FLAGS(k, 0)
+    _SET_FFLAGS(k, 0)
+    _SET_DATA(k, 0)
+    _SET_UDATA(k, 0)
 
 
 def _kevent_init(self: kevent, args: tuple[_Any, ...], kwargs: dict[str, _Any]) -> None:
@@ -388,20 +430,32 @@ class kqueue:
         _open.discard(self)
         queue = self._queue
         self._queue = None
+        err = 0
+        if _VERSION >= (3, 15):
+            # gh-146205: 3.15 reports the close(2) error, EBADF when the descriptor was
+            # closed behind the object's back (before, the error was lost)
+            try:
+                _os.fstat(fd)
+            except OSError as exc:
+                err = exc.errno or _errno.EBADF
         if queue is not None:
             # closing the descriptor ends the kqueue for every object that names it
             queue.close()
             token = _tokens.pop(queue, None)
             if token is not None:
-                token()  # closes the token descriptor, once
+                with _contextlib.suppress(OSError):
+                    token()  # closes the token descriptor, once
         else:
-            # CPython closes whatever fd fromfd() was given, and never reports an error
+            # CPython closes whatever fd fromfd() was given
             with _contextlib.suppress(OSError):
                 _os.close(fd)
+        if err:
+            raise OSError(err, _os.strerror(err))
 
     def __del__(self) -> None:
         if getattr(self, "_fd", -1) >= 0:
-            self.close()  # tp_finalize: closed silently, as CPython's (D60)
+            with _contextlib.suppress(OSError):
+                self.close()  # tp_finalize: closed silently, as CPython's (D60)
 
     def control(
         self,
@@ -433,9 +487,13 @@ class kqueue:
         if timeout is not None:
             try:
                 ns = _capi.seconds_to_ns(timeout)
+            except (OverflowError, ValueError):
+                if _VERSION >= (3, 15):
+                    raise  # gh-154836: out of range is OverflowError, NaN ValueError
+                ns = None
             except Exception:
                 ns = None
-            if ns is None:  # every failure becomes this TypeError, without a context
+            if ns is None:  # the failure becomes this TypeError, without a context
                 raise TypeError(
                     f"timeout argument must be a number or None, got {_capi.type_name(timeout)}"
                 )

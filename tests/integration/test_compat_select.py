@@ -92,7 +92,11 @@ def test_fromfd_aliases_the_same_queue() -> None:  # C-22
     with pytest.raises(OSError) as info:
         kq2.control(None, 1, 0)
     assert info.value.errno == errno.EBADF
+    if sys.version_info >= (3, 15):  # gh-146205: closing a dead descriptor says so
+        with pytest.raises(OSError):
+            kq2.close()
     kq2.close()
+    assert kq2.closed
 
 
 def test_fromfd_of_a_non_queue_is_ebadf() -> None:

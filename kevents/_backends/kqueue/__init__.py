@@ -96,8 +96,9 @@ class KqueueBackend:
         if max_events < 0:
             raise ValueError(f"max_events must be >= 0, not {max_events}")
         ns = timeout_to_ns(timeout)
-        # select.kqueue refuses a timeout beyond a 64-bit nanosecond count (TypeError),
-        # so a longer wait is made of clamped ones, as the engine's (MAX_WAIT_NS)
+        # select.kqueue refuses a timeout beyond a 64-bit nanosecond count (TypeError,
+        # OverflowError from 3.15), so a longer wait is made of clamped ones, as the
+        # engine's (MAX_WAIT_NS)
         clamped = ns is not None and ns > MAX_WAIT_NS
         seconds = None if ns is None else min(ns, MAX_WAIT_NS) / 1e9
         todo = _materialise(changes)

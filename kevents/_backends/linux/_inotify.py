@@ -86,11 +86,13 @@ class Inotify:
                 chunk = os.read(self.fd, 65536)
             except BlockingIOError:
                 return
+            batch = []
             pos = 0
             while pos < len(chunk):
                 wd, mask, _cookie, length = _HEADER.unpack_from(chunk, pos)
-                name = chunk[pos + 16 : pos + 16 + length].rstrip(b"\0")
+                batch.append((wd, mask, chunk[pos + 16 : pos + 16 + length].rstrip(b"\0")))
                 pos += 16 + length
+            for wd, mask, name in freebsd_order(batch):
                 if mask & IN_Q_OVERFLOW:
                     for subs in list(self.subs.values()):
                         for cb in list(subs.values()):
@@ -113,3 +115,32 @@ class Inotify:
         if self.fd >= 0:
             lib.kev_close(self.fd)
             self.fd = -1
+
+
+def freebsd_order(batch: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """Reorder one read's events as FreeBSD activates the knotes of the same operation.
+
+    Story (D62): the queue is first-in first-out on both systems, so the order in which
+    one operation touches its vnodes is the order of the events. FreeBSD's
+    ``vop_remove_post`` posts the directory's NOTE_WRITE, then the file's NOTE_DELETE;
+    ``vop_rename_post`` posts the directories, then NOTE_RENAME on the moved file, then
+    NOTE_DELETE on a file it replaced. Linux (verified on 6.x) sends an unlink's
+    IN_ATTRIB on the file (its link count) before the directory's IN_DELETE, and a
+    rename over an existing name gives IN_MOVED_FROM, IN_MOVED_TO, the replaced file's
+    IN_ATTRIB, then the moved file's IN_MOVE_SELF. The kernel writes the events of one
+    operation next to each other, so two adjacent events on different watches of the
+    shapes above are swapped; anything else keeps the kernel's order. (rmdir needs no
+    swap: the removed directory gets no event at all while its descriptor is open, and
+    vnode.py derives its NOTE_DELETE after the parent's event.)
+    """
+    out = list(batch)
+    for i in range(1, len(out)):
+        wd, mask, name = out[i]
+        pwd, pmask, pname = out[i - 1]
+        if pname or not pmask & IN_ATTRIB or pwd == wd:
+            continue
+        unlink = bool(name) and mask & IN_DELETE and not mask & IN_ISDIR
+        replaced = not name and mask & IN_MOVE_SELF and i >= 2 and out[i - 2][1] & IN_MOVED_TO != 0
+        if unlink or replaced:
+            out[i - 1], out[i] = out[i], out[i - 1]
+    return out

@@ -20,7 +20,10 @@ Differences from FreeBSD (also in the platform table): a growing ftruncate is
 NOTE_WRITE|NOTE_EXTEND (inotify reports truncation as IN_MODIFY), BSD says
 NOTE_ATTRIB|NOTE_EXTEND; NOTE_DELETE comes with every unlink of a name, like BSD
 (D29), with NOTE_LINK too (as macOS); NOTE_OPEN/CLOSE/CLOSE_WRITE/READ map to IN_OPEN,
-IN_CLOSE_NOWRITE, IN_CLOSE_WRITE and IN_ACCESS.
+IN_CLOSE_NOWRITE, IN_CLOSE_WRITE and IN_ACCESS; a removed directory reports NOTE_DELETE
+only when the queue watches its parent too (inotify says nothing to the directory
+itself, D62). The events of one operation come in FreeBSD's order (_inotify.py:
+freebsd_order, D62).
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from . import _inotify as ino
 from .read_write import FdSource
 
 if TYPE_CHECKING:
-    pass
+    from ..._engine import Engine
+    from . import LinuxBackend
 
 _DELETE, _WRITE, _EXTEND = int(NoteVnode.DELETE), int(NoteVnode.WRITE), int(NoteVnode.EXTEND)
 _ATTRIB, _LINK, _RENAME = int(NoteVnode.ATTRIB), int(NoteVnode.LINK), int(NoteVnode.RENAME)
@@ -120,6 +124,12 @@ class VnodeSource(FdSource):
     filter = Filter.VNODE
     userspace = True
 
+    def __init__(self, engine: Engine, backend: LinuxBackend) -> None:
+        super().__init__(engine, backend)
+        #: the knotes on directories, looked at when a watched directory loses a
+        #: subdirectory (the removed one gets no inotify event of its own)
+        self.dirs: set[Knote] = set()
+
     def attach(self, kn: Knote) -> None:
         mode = kn.identity[2]  # type: ignore[index]
         if mode in (stat.S_IFSOCK, stat.S_IFIFO):
@@ -129,6 +139,8 @@ class VnodeSource(FdSource):
         kn.priv.wd = self.backend.get_inotify().watch(
             kn, kn.ident, _mask(kn.sfflags), lambda mask, name: self._changed(kn, mask, name)
         )
+        if stat.S_ISDIR(st.st_mode):
+            self.dirs.add(kn)
 
     def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
         if _mask(fflags) & ~_mask(kn.sfflags):  # more inotify events needed: widen the watch
@@ -138,9 +150,31 @@ class VnodeSource(FdSource):
         kn.sfflags, kn.sdata = fflags, data
 
     def detach(self, kn: Knote) -> None:
+        self.dirs.discard(kn)
         vn: _Vnode | None = kn.priv
         if vn is not None and self.backend.inotify is not None:
             self.backend.inotify.unwatch(kn, vn.wd)
+
+    def close(self) -> None:
+        self.dirs.clear()
+
+    def _removed_dirs(self) -> None:
+        """A watched directory lost a subdirectory (rmdir, or a rename over an empty
+        one): a directory knote whose directory is now gone gets NOTE_DELETE, after the
+        parent's NOTE_WRITE|NOTE_LINK, as FreeBSD's vop_rmdir_post posts them (D62)."""
+        for kn in list(self.dirs):
+            vn: _Vnode = kn.priv
+            if vn.st.st_nlink == 0:
+                continue
+            try:
+                st = os.fstat(kn.ident)
+            except OSError:
+                continue
+            if st.st_nlink == 0:
+                vn.st = st
+                if kn.sfflags & _DELETE:
+                    kn.fflags |= _DELETE
+                    self.engine.enqueue(kn)
 
     def _changed(self, kn: Knote, mask: int, name: bytes) -> None:
         vn: _Vnode = kn.priv
@@ -176,6 +210,8 @@ class VnodeSource(FdSource):
             if kn.sfflags & _NAMES:
                 kn.ext = tuple(vn.names)
             self.engine.enqueue(kn)
+        if name and mask & ino.IN_ISDIR and mask & (ino.IN_DELETE | ino.IN_MOVED_TO):
+            self._removed_dirs()
 
     def event(self, kn: Knote) -> bool:
         return bool(kn.fflags)

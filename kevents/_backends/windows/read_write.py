@@ -284,6 +284,8 @@ class Sockets:
             del self.socks[sock.handle]
         if sock.pending and sock.op is not None:
             self.backend.cancel(sock.op)  # the block lives on in backend.ops until then
+        elif sock.op is not None:
+            sock.op.keep = None  # no packet to come: break the op <-> sock cycle (D61)
 
     def changed(self, kn: Knote) -> None:
         st: _KnState | None = kn.priv
@@ -377,6 +379,7 @@ class Sockets:
         sock: _Sock = op.keep
         sock.pending = False
         if sock.dead or self.closed:
+            op.keep = None  # the last packet of a forgotten socket: no cycle left (D61)
             return
         if status == STATUS_CANCELLED:
             self.dirty.add(sock)
