@@ -323,6 +323,14 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
             return transp
 
         def _child_exited(self, ev: KEvent, transp: Any) -> None:
+            # One more turn, so the pipes' last data is read before the exit is seen;
+            # the child is reaped only then, in the step that publishes its exit: until
+            # the transport has a returncode, send_signal() calls os.kill(pid), and the
+            # pid must still be our zombie, never a freed one the kernel may have given
+            # to another process (CPython gh-127049, tested from 3.14 on).
+            self.call_soon(self._reap_child, ev, transp)
+
+        def _reap_child(self, ev: KEvent, transp: Any) -> None:
             pid = int(ev.ident)
             try:
                 reaped, status = os.waitpid(pid, os.WNOHANG)
@@ -335,5 +343,4 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
             else:
                 _logger.warning("Unknown child process pid %d, will report returncode 255", pid)
                 code = 255
-            # one more turn, so the pipes' last data is read before the exit is seen
-            self.call_soon(transp._process_exited, code)
+            transp._process_exited(code)
