@@ -21,6 +21,8 @@ elif [ "$rc" != 0 ]; then
 fi
 
 mkdir -p "$cache/runs"
+# copies left by runs that were killed (their trap never ran)
+find "$cache/runs" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf --one-file-system {} +
 work=$(mktemp -d "$cache/runs/run.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # The working tree as it is (uncommitted changes included), without what is built or

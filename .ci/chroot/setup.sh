@@ -5,8 +5,8 @@
 #   .ci/chroot/setup.sh        # builds it once, later runs only print the summary
 # Lives under ${KEVENTS_CACHE:-~/.cache/kevents}/chroot, outside the checkout, so every
 # clone on the machine shares it. Idempotent: once the stamp file exists a run does no
-# network access and starts nothing. Exit 3 = a chroot cannot be built here (not root,
-# or debootstrap not installable); the tier is then skipped, as the Wine tier is.
+# network access and starts nothing. Exit 3 = no chroot can be built or entered here (not
+# root, or debootstrap not installable); the tier is then skipped, as the Wine tier is.
 # .ci/chroot/enter.sh runs commands inside it.
 set -euo pipefail
 suite=forky
@@ -19,12 +19,12 @@ cache=${KEVENTS_CACHE:-$HOME/.cache/kevents}/chroot
 tree=$cache/$suite
 stamp=$cache/.ready-$(echo "$suite ${pkgs[*]} v1" | sha1sum | cut -c1-12)
 
-ready() { [ -e "$stamp" ] && [ -x "$tree/usr/bin/env" ]; }
-if ready; then head -n1 "$stamp"; exit 0; fi
 if [ "$(id -u)" != 0 ]; then
-    echo "chroot/setup.sh: building a chroot needs root (debootstrap, mount)" >&2
+    echo "chroot/setup.sh: the chroot tier needs root (debootstrap, mount, chroot)" >&2
     exit 3
 fi
+ready() { [ -e "$stamp" ] && [ -x "$tree/usr/bin/env" ]; }
+if ready; then head -n1 "$stamp"; exit 0; fi
 mkdir -p "$cache"
 exec 9>"$cache/.lock"  # two concurrent first runs must not build the same tree
 flock 9
@@ -63,8 +63,9 @@ echo "chroot/setup.sh: debootstrap $suite from $mirror (one-time, ~200 MB, a few
 log=$cache/debootstrap.log
 # In a mount namespace of its own: debootstrap mounts proc and sys inside the tree while
 # it installs, and one that fails half-way would leave them mounted on the host.
-if ! unshare --mount --propagation private debootstrap --variant=minbase --include="$(IFS=,; echo "${pkgs[*]}")" \
-        "$suite" "$new" "$mirror" "$script" >"$log" 2>&1; then
+if ! unshare --mount --propagation private debootstrap --variant=minbase \
+        --include="$(IFS=,; echo "${pkgs[*]}")" "$suite" "$new" "$mirror" "$script" \
+        >"$log" 2>&1; then
     tail -n 20 "$log" >&2
     echo "chroot/setup.sh: debootstrap failed (see $log)" >&2
     exit 1
