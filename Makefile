@@ -3,9 +3,11 @@ PYVER ?= 3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OTHER_PYVERS ?= 3.12 3.13
+# the newest CPythons, from Debian's forky suite in a cached chroot (pyenv stops at 3.13)
+CHROOT_PYVERS ?= 3.14 3.15
 
-.PHONY: build demo test lint typecheck pytest pytest-nospeedups pytest-other flake docs bench \
-	wine-test clean
+.PHONY: build demo test lint typecheck pytest pytest-nospeedups pytest-other pytest-chroot flake \
+	docs bench wine-test clean
 
 build:
 	@.ci/setup-venv.sh $(PYVER) $(VENV)
@@ -46,6 +48,11 @@ pytest-other:
 			|| exit 1; \
 	done
 
+# the suite (-m "not slow", with CPython's own kqueue/selectors/asyncio tests of each
+# version) built and run inside the chroot of .ci/chroot/setup.sh; skipped without root
+pytest-chroot:
+	@.ci/chroot-tier.sh $(CHROOT_PYVERS)
+
 docs: build
 	$(VENV)/bin/sphinx-build -q -W -b html docs docs/_build/html
 
@@ -55,7 +62,7 @@ wine-test: build
 bench: build
 	$(PY) tests/benchmarks/run_all.py
 
-test: lint typecheck pytest flake pytest-nospeedups pytest-other docs wine-test
+test: lint typecheck pytest flake pytest-nospeedups pytest-other pytest-chroot docs wine-test
 
 clean:
 	rm -rf build docs/_build kevents/_native*.so *.egg-info
