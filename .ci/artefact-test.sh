@@ -61,9 +61,10 @@ for v in $pyvers; do
     if [ "$v" = "$first" ] && [ "$(uname -s)" = Linux ]; then
         echo "== auditwheel (this machine's glibc; manylinux images are not used here)"
         "$root/.venv-$first/bin/auditwheel" show "$wheel"
-        PATH=$root/.venv-$first/bin:$PATH "$root/.venv-$first/bin/auditwheel" repair -q \
-            -w "$work/repaired" "$wheel"
-        ls "$work/repaired"
+        PATH=$root/.venv-$first/bin:$PATH "$root/.venv-$first/bin/auditwheel" repair \
+            -w "$work/repaired" "$wheel" 2>&1 | grep -v "^INFO:"
+        repaired=$(ls "$work"/repaired/kevents-*manylinux*.whl)
+        "$root/.venv-$first/bin/python" "$src/.ci/artefact_check.py" wheel "$repaired" "$src"
     fi
 done
 echo "artefact test ok: $(basename "$sdist") and its wheels on Python $pyvers"

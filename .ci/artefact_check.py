@@ -57,7 +57,7 @@ def check_wheel(wheel: Path, source: Path) -> None:
     dist_info = meta_name.rsplit("/", 1)[0]
     assert meta["License-Expression"] == "MIT", meta["License-Expression"]
     assert f"{dist_info}/licenses/LICENSE" in names, "LICENSE is not in the wheel"
-    runtime = {n for n in names if not n.startswith(dist_info + "/")}
+    runtime = {n for n in names if not n.startswith(dist_info + "/") and not n.endswith("/")}
     expected: set[str] = set()
     for root in (source, source / "adapters"):
         for package in PACKAGES:

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import AsyncIterator
 from typing import assert_type
 
 import kevents_asyncio
@@ -170,6 +171,14 @@ def compat_round() -> None:
     assert callable(kselect.install)  # install() would patch the select module: not here
 
 
+async def _one_sigusr2(signals: AsyncIterator[tuple[int, int]]) -> None:
+    """Send SIGUSR2 once; a receiver reports it once, with its count."""
+    os.kill(os.getpid(), signal.SIGUSR2)
+    async for signum, count in signals:
+        assert (signum, count) == (signal.SIGUSR2, 1)
+        return
+
+
 async def _first_asyncio_change(path: str) -> KEvent:
     async for ev in kevents_asyncio.file_changes(path):
         assert_type(ev, KEvent)
@@ -190,10 +199,7 @@ async def asyncio_main() -> str:
     assert_type(status, kevents_asyncio.ExitStatus)
     child.wait()
     async with kevents_asyncio.open_signal_receiver(signal.SIGUSR2) as signals:
-        os.kill(os.getpid(), signal.SIGUSR2)
-        async for signum, count in signals:
-            assert (signum, count) == (signal.SIGUSR2, 1)
-            break
+        await _one_sigusr2(signals)
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "f")
         with open(path, "wb") as f:
@@ -246,10 +252,7 @@ async def trio_main() -> str:
     assert_type(status, kevents_trio.ExitStatus)
     child.wait()
     async with kevents_trio.open_signal_receiver(signal.SIGUSR2) as signals:
-        os.kill(os.getpid(), signal.SIGUSR2)
-        async for signum, count in signals:
-            assert (signum, count) == (signal.SIGUSR2, 1)
-            break
+        await _one_sigusr2(signals)
     async with kevents_trio.open_queue() as q:
         assert_type(q, kevents_trio.TrioQueue)
         q.register(KEvent(9, Filter.USER, Flag.ADD | Flag.CLEAR))
