@@ -7,7 +7,7 @@ OTHER_PYVERS ?= 3.12 3.13
 CHROOT_PYVERS ?= 3.14 3.15
 
 .PHONY: build demo test lint typecheck pytest pytest-nospeedups pytest-other pytest-chroot flake \
-	docs bench wine-test clean
+	docs bench wine-test artefact-test clean
 
 build:
 	@.ci/setup-venv.sh $(PYVER) $(VENV)
@@ -15,14 +15,14 @@ build:
 demo: build
 	$(PY) -m kevents demo
 
-SOURCES := kevents tests examples docs $(wildcard adapters)
+SOURCES := kevents tests examples docs $(wildcard adapters) $(wildcard .ci/*.py)
 
 lint: build
 	$(VENV)/bin/ruff check $(SOURCES)
 	$(VENV)/bin/ruff format --check $(SOURCES)
 
 typecheck: build
-	$(VENV)/bin/mypy kevents $(wildcard adapters)
+	$(VENV)/bin/mypy kevents $(wildcard adapters) $(wildcard .ci/*.py) tests/typing/user_sample.py
 
 pytest: build
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
@@ -62,7 +62,12 @@ wine-test: build
 bench: build
 	$(PY) tests/benchmarks/run_all.py
 
-test: lint typecheck pytest flake pytest-nospeedups pytest-other pytest-chroot docs wine-test
+# what a user installs, as a user gets it: sdist -> wheel -> fresh venv -> smoke test (D71)
+artefact-test:
+	@.ci/artefact-test.sh
+
+test: lint typecheck pytest flake pytest-nospeedups pytest-other pytest-chroot docs wine-test \
+	artefact-test
 
 clean:
 	rm -rf build docs/_build kevents/_native*.so *.egg-info

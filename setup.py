@@ -8,7 +8,8 @@ limited-API code by default; speedups.c defines Py_LIMITED_API itself), so one
 CPython (3.14t) has no limited API before 3.15, and cffi itself then builds
 ``kevents._native`` against the full API: that build is a separate, non-abi3 wheel
 (``cp314-cp314t``) and leaves the fast path out (its limited-API source does not
-compile there, and it was written for a GIL), so the Python engine runs.
+compile there, and it was not reviewed for running without the GIL), so the Python
+engine runs.
 """
 
 import re

@@ -22,7 +22,7 @@ from typing import Any
 
 from ._backends._contract import Backend, Source
 from ._errors import UnsupportedError, oserror
-from ._event import Filter, Flag, KEvent
+from ._event import Filter, Flag, HasFileno, KEvent
 from ._knote import Knote
 
 _ADD = int(Flag.ADD)
@@ -292,7 +292,10 @@ class Engine:
                 ready.append(kn)
 
     def control(
-        self, changes: Iterable[KEvent] | None, max_events: int, timeout: float | None
+        self,
+        changes: Iterable[KEvent[int | HasFileno]] | None,
+        max_events: int,
+        timeout: float | None,
     ) -> list[KEvent]:
         if max_events.__class__ is not int:
             if isinstance(max_events, bool) or not isinstance(max_events, int):
@@ -482,7 +485,7 @@ def _filter_name(filt: int) -> str:
     return f"Filter.{f.name}" if f is not None else f"filter {filt}"
 
 
-def _materialise(changes: Iterable[KEvent] | None) -> list[KEvent]:
+def _materialise(changes: Iterable[KEvent[int | HasFileno]] | None) -> list[KEvent]:
     """Copy the change list first (a lying ``__len__`` is fine, bpo-30058), check types
     and ranges, and resolve ``fileno()`` objects, before any change is applied."""
     if changes is None:
@@ -502,5 +505,6 @@ def _materialise(changes: Iterable[KEvent] | None) -> list[KEvent]:
             raise ValueError("data does not fit in 64 bits")
         if ident >= 2**64:
             raise ValueError("ident does not fit in 64 bits")
-        todo.append(ch if ident is ch.ident else ch._replace(ident=ident))
+        # an int ident in both branches now (a type checker cannot see it: D70)
+        todo.append(ch if ident is ch.ident else ch._replace(ident=ident))  # type: ignore[arg-type]
     return todo

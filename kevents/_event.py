@@ -7,7 +7,7 @@ translates them to the host kernel's values, so a number never crosses platforms
 from __future__ import annotations
 
 import enum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol
 
 
 class Filter(enum.IntEnum):
@@ -127,7 +127,30 @@ VNODE_CHANGES = int(
 )
 
 
-class KEvent(NamedTuple):
+class HasFileno(Protocol):
+    """Anything with ``fileno()`` (a socket, a file object...): accepted as an ident."""
+
+    def fileno(self) -> int: ...
+
+
+# Story (D70): a change may name its descriptor by any object with fileno(), resolved
+# once when the change is applied; an event always carries the int. KEvent is generic in
+# its ident's type so that a type checker knows both: KEvent(sock, Filter.READ) is a
+# KEvent[socket], accepted where a change may be HasFileno (Queue.control), while a bare
+# KEvent means KEvent[int] (the PEP 696 default), as control() returns. Covariant: a
+# KEvent is an immutable tuple. The default needs typing_extensions before 3.13, for the
+# type checker only: at run time nothing reads it.
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    Ident = TypeVar("Ident", bound="int | HasFileno", covariant=True, default=int)
+else:
+    from typing import TypeVar
+
+    Ident = TypeVar("Ident", covariant=True)
+
+
+class KEvent(NamedTuple, Generic[Ident]):
     """One change (input) or one event (output): ``struct kevent``.
 
     Immutable and ordered like :class:`select.kevent` (as the tuple ident, filter,
@@ -135,7 +158,7 @@ class KEvent(NamedTuple):
     ``ext`` carries kevents' optional per-filter extras (e.g. Linux ``siginfo``).
     """
 
-    ident: int
+    ident: Ident
     filter: int = Filter.READ
     flags: int = Flag.ADD
     fflags: int = 0

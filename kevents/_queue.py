@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from ._backends import choose, make_backend
 from ._engine import Engine
 from ._errors import UnsupportedError
-from ._event import KEvent
+from ._event import HasFileno, KEvent
 from ._fork import track
 
 
@@ -24,7 +24,10 @@ class _Impl(Protocol):
     @property
     def closed(self) -> bool: ...
     def control(
-        self, changes: Iterable[KEvent] | None, max_events: int, timeout: float | None
+        self,
+        changes: Iterable[KEvent[int | HasFileno]] | None,
+        max_events: int,
+        timeout: float | None,
     ) -> list[KEvent]: ...
     def submit(self, op: str, fd: int, buffer: Any, offset: int, udata: Any) -> int: ...
     def close_fd(self, fd: int) -> None: ...
@@ -59,7 +62,7 @@ class Queue:
 
     def control(
         self,
-        changelist: Iterable[KEvent] | None,
+        changelist: Iterable[KEvent[int | HasFileno]] | None,
         max_events: int,
         timeout: float | None = None,
     ) -> list[KEvent]:

@@ -36,7 +36,7 @@ from typing import Any
 from ..._aio import perform, pin
 from ..._engine import MAX_WAIT_NS, _materialise, timeout_to_ns
 from ..._errors import UnsupportedError, oserror
-from ..._event import Filter, Flag, KEvent, NoteProc, NoteTimer, NoteUser
+from ..._event import Filter, Flag, HasFileno, KEvent, NoteProc, NoteTimer, NoteUser
 from .constants import FREEBSD, OsTable, host_table
 
 _ACTIONS = int(
@@ -89,7 +89,10 @@ class KqueueBackend:
         return int(self.kq.fileno())
 
     def control(
-        self, changes: Iterable[KEvent] | None, max_events: int, timeout: float | None
+        self,
+        changes: Iterable[KEvent[int | HasFileno]] | None,
+        max_events: int,
+        timeout: float | None,
     ) -> list[KEvent]:
         if isinstance(max_events, bool) or not isinstance(max_events, int):
             raise TypeError("max_events must be an integer")
