@@ -355,20 +355,27 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
         "queue is made (kept for the process's life); Python's handlers still run",
     ),
     "VNODE directories": (
-        "unsupported",
-        "os.open cannot open a directory on Windows, so a directory has no "
-        "descriptor to watch; VNODE idents must be regular files (else EINVAL)",
+        "differs",
+        "os.open cannot open a directory on Windows: get its descriptor from "
+        "kevents' open_directory(path) (D83). A move between directories is an "
+        "add and a remove to ReadDirectoryChangesW, so it is NOTE_WRITE (+ NOTE_LINK "
+        "for a directory) without BSD's NOTE_EXTEND, as on Linux",
     ),
     "VNODE rename and delete": (
         "differs",
         "files opened by Python lack FILE_SHARE_DELETE, so a watched file cannot be "
-        "renamed or deleted while the descriptor is open (sharing violation); "
-        "a rename by a program that can is reported and followed",
+        "renamed or deleted while the descriptor is open (sharing violation); a "
+        "descriptor that shares deletion (open_directory's, or CreateFileW's with "
+        "FILE_SHARE_DELETE) can be, and its rename is reported and followed. Wine 8: "
+        "a deleted file stays in its directory until its last handle closes, and "
+        "GetFinalPathNameByHandleW keeps a renamed file's old name (kevents takes the "
+        "new name from the rename's own notification)",
     ),
     "VNODE extensions": (
-        "unsupported",
-        "TRUNCATE and NAMES are refused with ENOTSUP; RESCAN is delivered when "
-        "ReadDirectoryChangesW's buffer overflows (zero-byte completion)",
+        "differs",
+        "TRUNCATE from the re-stat (the size shrank), NAMES from a watched directory's "
+        "entries; RESCAN is delivered when ReadDirectoryChangesW's buffer overflows "
+        "(zero-byte completion)",
     ),
     "VNODE OPEN/CLOSE/READ notes": (
         "unsupported",
@@ -439,7 +446,7 @@ WINDOWS_FILTERS = {
     "READ": "AFD poll; zero-byte pipe reads",
     "WRITE": "AFD poll; pipe quota",
     "AIO": "overlapped I/O",
-    "VNODE": "ReadDirectoryChangesW (files)",
+    "VNODE": "ReadDirectoryChangesW",
     "PROC": "process handle wait",
     "SIGNAL": "console control events",
     "TIMER": "heap + port timeout",
@@ -512,6 +519,8 @@ def support_matrix() -> list[tuple[str, dict[str, str]]]:
             NoteVnode.RENAME,
             NoteVnode.REVOKE,
             NoteVnode.RESCAN,
+            NoteVnode.TRUNCATE,
+            NoteVnode.NAMES,
         )
         cells = {
             "Linux": "kevents extension" if ext else "inotify + stat",

@@ -410,6 +410,118 @@ def test_vnode_write_extend_attrib(q: Queue, tmp_path: object) -> None:
         os.close(fd)
 
 
+def _open_shared(path: str) -> int:
+    """A read descriptor that lets others rename and delete the file (FILE_SHARE_DELETE,
+    which os.open never grants)."""
+    import msvcrt
+
+    from kevents._backends.windows._ffi import FILE_SHARE_ALL, GENERIC_READ, ffi, kernel32
+
+    name = ffi.new("uint16_t[]", [ord(c) for c in path] + [0])
+    h = kernel32.CreateFileW(name, GENERIC_READ, FILE_SHARE_ALL, ffi.NULL, 3, 0, ffi.NULL)
+    assert h != ffi.cast("void *", -1)
+    fd: int = msvcrt.open_osfhandle(int(ffi.cast("uintptr_t", h)), os.O_RDONLY)  # type: ignore[attr-defined,unused-ignore]
+    return fd
+
+
+def _vnode(q: Queue, fd: int, notes: int) -> None:
+    assert q.control([KEvent(fd, Filter.VNODE, Flag.ADD | Flag.CLEAR, notes)], 0) == []
+
+
+_ALL = NoteVnode.WRITE | NoteVnode.DELETE | NoteVnode.RENAME | NoteVnode.LINK
+
+
+@win
+def test_vnode_unlink_order_directory_first(q: Queue, tmp_path: object) -> None:
+    from kevents._backends.windows.vnode import open_directory
+
+    d = str(tmp_path)
+    path = os.path.join(d, "f")
+    open(path, "wb").close()
+    dfd, ffd = open_directory(d), _open_shared(path)
+    try:
+        _vnode(q, dfd, _ALL)
+        _vnode(q, ffd, _ALL)
+        os.unlink(path)
+        if os.path.exists(path):
+            pytest.skip(
+                "Wine 8: a deleted file stays in its directory while open (delete on "
+                "close); Windows 10 1903+ unlinks at once (POSIX semantics)"
+            )
+        got = q.control(None, 4, 2)
+        got += q.control(None, 4, 0.2) if len(got) < 2 else []
+        # FreeBSD's vop_remove_post: the directory's NOTE_WRITE, then the file's DELETE
+        assert [(ev.ident, ev.fflags) for ev in got] == [
+            (dfd, NoteVnode.WRITE),
+            (ffd, NoteVnode.DELETE),
+        ]
+    finally:
+        os.close(ffd)
+        os.close(dfd)
+
+
+@win
+def test_vnode_rename_order_and_names(q: Queue, tmp_path: object) -> None:
+    from kevents._backends.windows.vnode import open_directory
+
+    d = str(tmp_path)
+    path = os.path.join(d, "f")
+    open(path, "wb").close()
+    dfd, ffd = open_directory(d), _open_shared(path)
+    try:
+        _vnode(q, dfd, _ALL | NoteVnode.NAMES)
+        _vnode(q, ffd, _ALL)
+        os.rename(path, os.path.join(d, "g"))
+        got = q.control(None, 4, 2)
+        got += q.control(None, 4, 0.2) if len(got) < 2 else []
+        assert [(ev.ident, ev.fflags) for ev in got] == [
+            (dfd, NoteVnode.WRITE),
+            (ffd, NoteVnode.RENAME),
+        ]
+        assert set(got[0].ext) == {("f", "moved_from"), ("g", "moved_to")}
+        with open(os.path.join(d, "g"), "ab") as f:  # follows the file under its new name
+            f.write(b"x")
+        (ev,) = q.control(None, 4, 2)
+        assert (ev.ident, ev.fflags) == (ffd, NoteVnode.WRITE)
+    finally:
+        os.close(ffd)
+        os.close(dfd)
+
+
+@win
+def test_vnode_directory_mkdir_rmdir_and_own_rename(q: Queue, tmp_path: object) -> None:
+    from kevents._backends.windows.vnode import open_directory
+
+    d = str(tmp_path)
+    sub = os.path.join(d, "sub")
+    pfd = open_directory(d)
+    try:
+        _vnode(q, pfd, _ALL)
+        os.mkdir(sub)
+        (ev,) = q.control(None, 4, 2)
+        assert (ev.ident, ev.fflags) == (pfd, NoteVnode.WRITE | NoteVnode.LINK)
+        sfd = open_directory(sub)
+        try:
+            _vnode(q, sfd, _ALL)
+            os.rename(sub, sub + "2")  # the watched directory itself moves
+            got = {ev.ident: ev.fflags for ev in q.control(None, 4, 2)}
+            got.update({ev.ident: ev.fflags for ev in q.control(None, 4, 0.2)})
+            assert got == {pfd: NoteVnode.WRITE, sfd: NoteVnode.RENAME}
+            open(os.path.join(sub + "2", "x"), "wb").close()  # its own watch still works
+            (ev,) = q.control(None, 4, 2)
+            assert (ev.ident, ev.fflags) == (sfd, NoteVnode.WRITE)
+            os.unlink(os.path.join(sub + "2", "x"))
+            assert q.control(None, 4, 2)[0].ident == sfd
+            q.control([KEvent(sfd, Filter.VNODE, Flag.DELETE)], 0)  # closes its watch
+        finally:
+            os.close(sfd)
+        os.rmdir(sub + "2")
+        (ev,) = q.control(None, 4, 2)
+        assert (ev.ident, ev.fflags) == (pfd, NoteVnode.WRITE | NoteVnode.LINK)
+    finally:
+        os.close(pfd)
+
+
 @win
 def test_signal_console_events_counted(q: Queue) -> None:
     from kevents._backends.windows import signal as wsig
