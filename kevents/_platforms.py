@@ -393,8 +393,11 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
     ),
     "TIMER resolution": (
         "differs",
-        "the port wait is in whole milliseconds, rounded up (never early); real "
-        "Windows rounds waits to the ~15.6 ms system tick. Wine 8: precise",
+        "a high-resolution waitable timer (CREATE_WAITABLE_TIMER_HIGH_RESOLUTION, "
+        "Windows 10 1803+) wakes the port through a wait packet at the deadline; "
+        "without one (older Windows, or no wait packets: Wine 8) the port wait is in "
+        "whole milliseconds, rounded up (never early), and real Windows ends it on "
+        "the ~15.6 ms system tick. Wine 8: the port wait is precise (D84)",
     ),
     "EVFILT_EMPTY": ("unsupported", "no send-queue-empty notification"),
     "EVFILT_FS, LIO, SENDFILE": ("unsupported", "FreeBSD-only kernel facilities"),

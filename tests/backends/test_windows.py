@@ -321,19 +321,96 @@ def test_console_input_counts_records() -> None:
         assert all(ev.data > 0 for ev in got)
 
 
+class FakeWaitPackets:
+    """The kernel's side of NtCreate/Associate/CancelWaitCompletionPacket, played in
+    user space, for a Windows without them (Wine 8): so the wait-packet path of
+    kevents (association, re-arm, cancel, the packets it expects) runs in the Wine tier.
+
+    A packet object is an event (a real handle, so kevents can close it); an association
+    starts a thread that waits for the target or the packet's cancel event and then
+    posts exactly what the kernel would queue: the association's key, ApcContext and
+    IoStatusInformation. One-shot, like the real association."""
+
+    def __init__(self) -> None:
+        from kevents._backends.windows._ffi import ffi, kernel32
+
+        self.ffi, self.k = ffi, kernel32
+        self.associations = 0
+
+    def calls(self) -> tuple[object, object, object]:
+        return self.create, self.associate, self.cancel
+
+    def create(self, out: object, access: int, attrs: object) -> int:
+        ev = self.k.CreateEventW(self.ffi.NULL, 1, 0, self.ffi.NULL)
+        out[0] = ev  # type: ignore[index]
+        return 0
+
+    def associate(
+        self,
+        packet: object,
+        port: object,
+        target: object,
+        key: object,
+        apc: object,
+        status: int,
+        info: int,
+        signalled: object,
+    ) -> int:
+        ffi, k = self.ffi, self.k
+        k.ResetEvent(packet)
+        handles = ffi.new("void *[]", [target, packet])
+        key_, apc_ = int(ffi.cast("uintptr_t", key)), int(ffi.cast("uintptr_t", apc))
+        self.associations += 1
+
+        def wait() -> None:
+            if k.WaitForMultipleObjects(2, handles, 0, 0xFFFFFFFF) == 0:
+                k.PostQueuedCompletionStatus(port, info, key_, ffi.cast("OVERLAPPED *", apc_))
+
+        threading.Thread(target=wait, name="fake-wait-packet", daemon=True).start()
+        return 0
+
+    def cancel(self, packet: object, remove: int) -> int:
+        self.k.SetEvent(packet)
+        return 0
+
+
+@pytest.fixture(params=["thread", "packet"])
+def wait_path(request: pytest.FixtureRequest) -> Iterator[FakeWaitPackets | None]:
+    """Both ways a handle wait reaches the port: helper threads, and wait packets (by
+    FakeWaitPackets where ntdll lacks them, as on Wine 8)."""
+    from kevents._backends.windows import _waits
+
+    saved = _waits._calls, _waits._packets_ok
+    fake: FakeWaitPackets | None = None
+    if request.param == "packet":
+        if _waits.packets_available() and saved[0] is not None:
+            _waits.use_packet_calls(saved[0])  # the real ones
+        else:
+            fake = FakeWaitPackets()
+            _waits.use_packet_calls(fake.calls())  # type: ignore[arg-type]
+    else:
+        _waits._packets_ok = False
+    try:
+        yield fake
+    finally:
+        _waits._calls, _waits._packets_ok = saved
+
+
 @win
 @pytest.mark.parametrize("code", [0, 3, 255, 0x1234])
-def test_proc_exit_codes(q: Queue, code: int) -> None:
+def test_proc_exit_codes(q: Queue, code: int, wait_path: FakeWaitPackets | None) -> None:
     p = subprocess.Popen([sys.executable, "-c", f"import os; os._exit({code})"])
     q.control([KEvent(p.pid, Filter.PROC, Flag.ADD, NoteProc.EXIT)], 0)
     (ev,) = q.control(None, 4, 20)
     assert ev.fflags & NoteProc.EXIT and ev.flags & Flag.EOF
     assert os.waitstatus_to_exitcode(ev.data) == code
     assert p.wait(5) == code
+    if wait_path is not None:
+        assert wait_path.associations == 1  # the packet path was the one taken
 
 
 @win
-def test_proc_delete_before_exit(q: Queue) -> None:
+def test_proc_delete_before_exit(q: Queue, wait_path: FakeWaitPackets | None) -> None:
     p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         q.control([KEvent(p.pid, Filter.PROC, Flag.ADD, NoteProc.EXIT)], 0)
@@ -342,6 +419,46 @@ def test_proc_delete_before_exit(q: Queue) -> None:
         p.kill()
         p.wait(5)
     expect_no_events(q, 0.3)
+
+
+@win
+def test_proc_many_children_and_close_with_waits_armed(
+    wait_path: FakeWaitPackets | None,
+) -> None:
+    # more than one helper thread's 63 handles; the queue closes with waits armed
+    sleepers = [
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range(70)
+    ]
+    try:
+        with Queue(backend="iocp") as q:
+            changes = [KEvent(p.pid, Filter.PROC, Flag.ADD, NoteProc.EXIT) for p in sleepers]
+            assert q.control(changes, 0) == []
+            sleepers[-1].kill()
+            (ev,) = q.control(None, 4, 20)
+            assert ev.ident == sleepers[-1].pid
+            sleepers[0].kill()
+            (ev,) = q.control(None, 4, 20)
+            assert ev.ident == sleepers[0].pid
+    finally:
+        for p in sleepers:
+            p.kill()
+            p.wait(10)
+
+
+@win
+def test_timer_on_both_wait_paths(wait_path: FakeWaitPackets | None) -> None:
+    from kevents import NoteTimer
+
+    with Queue(backend="iocp") as q:
+        q.control([KEvent(1, Filter.TIMER, Flag.ADD, NoteTimer.USECONDS, 3000)], 0)
+        for _ in range(5):
+            (ev,) = q.control(None, 4, 5)
+            assert ev.ident == 1 and ev.data >= 1
+        backend = q._engine.backend  # type: ignore[union-attr]
+        # with wait packets, the high-resolution waitable timer is armed through them
+        assert (backend.hires not in (None, False)) == (wait_path is not None)
+        if wait_path is not None:
+            assert wait_path.associations >= 1
 
 
 @win
