@@ -341,18 +341,39 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
     ),
     "SIGNAL numbers": (
         "unsupported",
-        "only console control events: SIGINT (CTRL_C), SIGBREAK (CTRL_BREAK) and "
-        "SIGHUP = 1 (CTRL_CLOSE); other signal numbers are EV_ERROR ENOTSUP. "
-        "Wine 8: CTRL_BREAK cannot be generated and CTRL_C needs a console",
+        "SIGINT, SIGBREAK, SIGTERM, SIGABRT (raised in the process or console events) "
+        "and SIGHUP = 1 (CTRL_CLOSE only); SIGFPE, SIGILL, SIGSEGV (a Python handler "
+        "cannot return from a fault) and other numbers are EV_ERROR ENOTSUP. Wine 8: "
+        "CTRL_BREAK cannot be generated and CTRL_C needs a console",
     ),
     "SIGNAL counts": (
         "differs",
-        "counts console events delivered to the process's handler",
+        "counts runs of kevents' chaining Python handler (signal.raise_signal, C "
+        "raise(), console events of those signals) and console CTRL_CLOSE events; "
+        "Python runs handlers in the main thread, so deliveries raised by other threads "
+        "before it gets there count once, and a count waits for the main thread to run "
+        "Python (a wakeup fd wakes a main thread blocked in a queue) (D85)",
     ),
     "SIGNAL disposition": (
         "differs",
-        "a console control handler returning FALSE is installed when the first "
-        "queue is made (kept for the process's life); Python's handlers still run",
+        "while a knote watches SIGINT/SIGBREAK/SIGTERM/SIGABRT, a chaining Python "
+        "handler is installed (signal.signal) that applies the previous disposition "
+        "after counting (SIG_DFL: restored and raised again); restored when the last "
+        "knote goes. A console control handler returning FALSE is installed with the "
+        "first queue (kept for the process's life); Python's handlers still run",
+    ),
+    "SIGNAL later signal.signal()": (
+        "differs",
+        "replaces kevents' handler; adding or enabling a knote installs it again on "
+        "top, chaining to the new handler (as on Linux). signal.set_wakeup_fd: kevents "
+        "sets its own and forwards every byte to the one set before; one set after "
+        "replaces it (counts then wait for the main thread to run Python)",
+    ),
+    "SIGNAL outside the main thread": (
+        "differs",
+        "Python installs handlers in the main thread only: a knote added by another "
+        "thread counts SIGINT/SIGBREAK console events only; SIGTERM/SIGABRT ones are "
+        "EV_ERROR ENOTSUP",
     ),
     "VNODE directories": (
         "differs",
@@ -451,7 +472,7 @@ WINDOWS_FILTERS = {
     "AIO": "overlapped I/O",
     "VNODE": "ReadDirectoryChangesW",
     "PROC": "process handle wait",
-    "SIGNAL": "console control events",
+    "SIGNAL": "chaining Python handler + console events",
     "TIMER": "heap + port timeout",
     "USER": "user space + posted packet",
 }

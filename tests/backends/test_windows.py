@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from kevents import Filter, Flag, KEvent, NoteProc, NoteVnode, Queue
-from kevents.testing import expect_no_events
+from kevents.testing import expect_no_events, run_isolated
 
 win = pytest.mark.skipif(sys.platform != "win32", reason="Windows backend")
 
@@ -643,17 +643,91 @@ def test_vnode_directory_mkdir_rmdir_and_own_rename(q: Queue, tmp_path: object) 
 def test_signal_console_events_counted(q: Queue) -> None:
     from kevents._backends.windows import signal as wsig
 
-    q.control([KEvent(wsig.SIGBREAK, Filter.SIGNAL)], 0)
-    wsig.on_console_event(1)
-    wsig.on_console_event(1)
+    # SIGHUP is CTRL_CLOSE only (SIGINT and SIGBREAK console events reach the knote
+    # through the chained Python handler, which the CRT's console handler runs)
+    q.control([KEvent(wsig.SIGHUP, Filter.SIGNAL)], 0)
+    wsig.on_console_event(2)
+    wsig.on_console_event(2)
     (ev,) = q.control(None, 4, 2)
-    assert ev.ident == wsig.SIGBREAK and ev.data == 2
-    threading.Timer(0.2, wsig.on_console_event, (1,)).start()
+    assert ev.ident == wsig.SIGHUP and ev.data == 2
+    threading.Timer(0.2, wsig.on_console_event, (2,)).start()
     (ev,) = q.control(None, 4, 5)  # wakes a blocked waiter
     assert ev.data == 1
 
 
 @win
+def test_signal_raise_signal_counts_and_chains() -> None:
+    run_isolated(
+        """
+        import signal, threading
+        from kevents import Filter, Flag, KEvent, Queue
+
+        seen = []
+        signal.signal(signal.SIGTERM, lambda s, f: seen.append(s))
+        with Queue(backend="iocp") as q:
+            q.control([KEvent(signal.SIGTERM, Filter.SIGNAL)], 0)
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
+            (ev,) = q.control(None, 4, 2)
+            assert (ev.ident, ev.data) == (signal.SIGTERM, 2), ev
+            assert seen == [signal.SIGTERM] * 2, seen  # the program's handler still ran
+            # SIGINT keeps its default: KeyboardInterrupt, and the knote counts it
+            q.control([KEvent(signal.SIGINT, Filter.SIGNAL)], 0)
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                pass
+            else:
+                raise AssertionError("SIGINT's default handler did not run")
+            (ev,) = q.control(None, 4, 2)
+            assert (ev.ident, ev.data) == (signal.SIGINT, 1), ev
+            q.control([KEvent(signal.SIGTERM, Filter.SIGNAL, Flag.DELETE)], 0)
+            assert signal.getsignal(signal.SIGTERM).__name__ == "<lambda>"  # restored
+            q.control([KEvent(signal.SIGINT, Filter.SIGNAL, Flag.DELETE)], 0)
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        """
+    )
+
+
+@win
+def test_signal_ignored_counts_and_cross_thread_raise_wakes() -> None:
+    run_isolated(
+        """
+        import signal, socket, threading
+        from kevents import Filter, Flag, KEvent, Queue
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # BSD style: the queue counts
+        mine_r, mine_w = socket.socketpair()  # the program's own wakeup fd
+        mine_w.setblocking(False)
+        signal.set_wakeup_fd(mine_w.fileno())
+        with Queue(backend="iocp") as q:
+            q.control([KEvent(signal.SIGTERM, Filter.SIGNAL)], 0)
+            for _ in range(3):
+                signal.raise_signal(signal.SIGTERM)  # ignored: the process lives
+            (ev,) = q.control(None, 4, 2)
+            assert ev.data == 3, ev
+            # raised by another thread while the main thread waits in the queue
+            threading.Timer(0.3, signal.raise_signal, (signal.SIGTERM,)).start()
+            (ev,) = q.control(None, 4, 10)
+            assert ev.data == 1, ev
+            mine_r.settimeout(5)
+            assert signal.SIGTERM in mine_r.recv(16)  # the program's wakeup fd still works
+            # off the main thread a SIGTERM knote cannot install the handler
+            got = []
+            t = threading.Thread(
+                target=lambda: got.extend(q.control([KEvent(signal.SIGABRT, Filter.SIGNAL)], 1, 0))
+            )
+            t.start()
+            t.join()
+            assert got and got[0].flags & Flag.ERROR, got
+            (ev,) = q.control([KEvent(signal.SIGSEGV, Filter.SIGNAL)], 1, 0)
+            assert ev.flags & Flag.ERROR, ev  # a fault's handler cannot be Python's
+        """
+    )
+
+
+@win
 def test_signal_other_numbers_unsupported(q: Queue) -> None:
-    (ev,) = q.control([KEvent(15, Filter.SIGNAL)], 1, 0)
-    assert ev.flags & Flag.ERROR and ev.data == errno.ENOTSUP
+    for sig in (11, 8, 4, 10):  # SIGSEGV, SIGFPE, SIGILL: faults; 10: no such signal
+        (ev,) = q.control([KEvent(sig, Filter.SIGNAL)], 1, 0)
+        assert ev.flags & Flag.ERROR and ev.data == errno.ENOTSUP
