@@ -336,8 +336,10 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
     "PROC wait mechanism": (
         "differs",
         "wait completion packets on Windows 8+ (self-tested); Wine 8: not exported, so "
-        "helper threads (WaitForMultipleObjects, 63 handles each) post to the port. "
-        "The packet path is unverified in this project's CI",
+        "helper threads (WaitForMultipleObjects, 63 handles each) post to the port "
+        "(KEVENTS_WIN_WAIT=thread forces them). The Wine tier runs both paths, the "
+        "packet one against an emulation of the three ntdll calls; the GitHub "
+        "workflow's Windows job runs both on a real kernel (D86)",
     ),
     "SIGNAL numbers": (
         "unsupported",
