@@ -69,7 +69,7 @@ def test_connect_read_and_write_pipe() -> None:
         rt, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(r, "rb", 0)
         )
-        wt, wp = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(w, "wb", 0))
+        wt, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(w, "wb", 0))
         wt.write(b"hello ")
         wt.write(b"pipe")
         wt.close()  # flushes, then closes the write end: the reader sees EOF
