@@ -354,39 +354,69 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
     "PROC wait mechanism": (
         "differs",
         "wait completion packets on Windows 8+ (self-tested); Wine 8: not exported, so "
-        "helper threads (WaitForMultipleObjects, 63 handles each) post to the port. "
-        "The packet path is unverified in this project's CI",
+        "helper threads (WaitForMultipleObjects, 63 handles each) post to the port "
+        "(KEVENTS_WIN_WAIT=thread forces them). The Wine tier runs both paths, the "
+        "packet one against an emulation of the three ntdll calls; the GitHub "
+        "workflow's Windows job runs both on a real kernel (D86)",
     ),
     "SIGNAL numbers": (
         "unsupported",
-        "only console control events: SIGINT (CTRL_C), SIGBREAK (CTRL_BREAK) and "
-        "SIGHUP = 1 (CTRL_CLOSE); other signal numbers are EV_ERROR ENOTSUP. "
-        "Wine 8: CTRL_BREAK cannot be generated and CTRL_C needs a console",
+        "SIGINT, SIGBREAK, SIGTERM, SIGABRT (raised in the process or console events) "
+        "and SIGHUP = 1 (CTRL_CLOSE only); SIGFPE, SIGILL, SIGSEGV (a Python handler "
+        "cannot return from a fault) and other numbers are EV_ERROR ENOTSUP. Wine 8: "
+        "CTRL_BREAK cannot be generated and CTRL_C needs a console",
     ),
     "SIGNAL counts": (
         "differs",
-        "counts console events delivered to the process's handler",
+        "counts runs of kevents' chaining Python handler (signal.raise_signal, C "
+        "raise(), console events of those signals) and console CTRL_CLOSE events; "
+        "Python runs handlers in the main thread, so deliveries raised by other threads "
+        "before it gets there count once, and a count waits for the main thread to run "
+        "Python (a wakeup fd wakes a main thread blocked in a queue) (D85)",
     ),
     "SIGNAL disposition": (
         "differs",
-        "a console control handler returning FALSE is installed when the first "
-        "queue is made (kept for the process's life); Python's handlers still run",
+        "while a knote watches SIGINT/SIGBREAK/SIGTERM/SIGABRT, a chaining Python "
+        "handler is installed (signal.signal) that applies the previous disposition "
+        "after counting (SIG_DFL: restored and raised again); restored when the last "
+        "knote goes. A console control handler returning FALSE is installed with the "
+        "first queue (kept for the process's life); Python's handlers still run",
+    ),
+    "SIGNAL later signal.signal()": (
+        "differs",
+        "replaces kevents' handler; adding or enabling a knote installs it again on "
+        "top, chaining to the new handler (as on Linux). signal.set_wakeup_fd: kevents "
+        "sets its own and forwards every byte to the one set before; one set after "
+        "replaces it (counts then wait for the main thread to run Python)",
+    ),
+    "SIGNAL outside the main thread": (
+        "differs",
+        "Python installs handlers in the main thread only: a knote added by another "
+        "thread counts SIGINT/SIGBREAK console events only; SIGTERM/SIGABRT ones are "
+        "EV_ERROR ENOTSUP",
     ),
     "VNODE directories": (
-        "unsupported",
-        "os.open cannot open a directory on Windows, so a directory has no "
-        "descriptor to watch; VNODE idents must be regular files (else EINVAL)",
+        "differs",
+        "os.open cannot open a directory on Windows: get its descriptor from "
+        "kevents' open_directory(path) (D83). A move between directories is an "
+        "add and a remove to ReadDirectoryChangesW, so it is NOTE_WRITE (+ NOTE_LINK "
+        "for a directory) without BSD's NOTE_EXTEND, as on Linux",
     ),
     "VNODE rename and delete": (
         "differs",
         "files opened by Python lack FILE_SHARE_DELETE, so a watched file cannot be "
-        "renamed or deleted while the descriptor is open (sharing violation); "
-        "a rename by a program that can is reported and followed",
+        "renamed or deleted while the descriptor is open (sharing violation); a "
+        "descriptor that shares deletion (open_directory's, or CreateFileW's with "
+        "FILE_SHARE_DELETE) can be, and its rename is reported and followed. Wine 8: "
+        "a deleted file stays in its directory until its last handle closes, and "
+        "GetFinalPathNameByHandleW keeps a renamed file's old name (kevents takes the "
+        "new name from the rename's own notification)",
     ),
     "VNODE extensions": (
-        "unsupported",
-        "TRUNCATE and NAMES are refused with ENOTSUP; RESCAN is delivered when "
-        "ReadDirectoryChangesW's buffer overflows (zero-byte completion)",
+        "differs",
+        "TRUNCATE from the re-stat (the size shrank), NAMES from a watched directory's "
+        "entries; RESCAN is delivered when ReadDirectoryChangesW's buffer overflows "
+        "(zero-byte completion)",
     ),
     "VNODE OPEN/CLOSE/READ notes": (
         "unsupported",
@@ -404,8 +434,11 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
     ),
     "TIMER resolution": (
         "differs",
-        "the port wait is in whole milliseconds, rounded up (never early); real "
-        "Windows rounds waits to the ~15.6 ms system tick. Wine 8: precise",
+        "a high-resolution waitable timer (CREATE_WAITABLE_TIMER_HIGH_RESOLUTION, "
+        "Windows 10 1803+) wakes the port through a wait packet at the deadline; "
+        "without one (older Windows, or no wait packets: Wine 8) the port wait is in "
+        "whole milliseconds, rounded up (never early), and real Windows ends it on "
+        "the ~15.6 ms system tick. Wine 8: the port wait is precise (D84)",
     ),
     "EVFILT_EMPTY": ("unsupported", "no send-queue-empty notification"),
     "EVFILT_FS, LIO, SENDFILE": ("unsupported", "FreeBSD-only kernel facilities"),
@@ -457,9 +490,9 @@ WINDOWS_FILTERS = {
     "READ": "AFD poll; zero-byte pipe reads",
     "WRITE": "AFD poll; pipe quota",
     "AIO": "overlapped I/O",
-    "VNODE": "ReadDirectoryChangesW (files)",
+    "VNODE": "ReadDirectoryChangesW",
     "PROC": "process handle wait",
-    "SIGNAL": "console control events",
+    "SIGNAL": "chaining Python handler + console events",
     "TIMER": "heap + port timeout",
     "USER": "user space + posted packet",
 }
@@ -530,6 +563,8 @@ def support_matrix() -> list[tuple[str, dict[str, str]]]:
             NoteVnode.RENAME,
             NoteVnode.REVOKE,
             NoteVnode.RESCAN,
+            NoteVnode.TRUNCATE,
+            NoteVnode.NAMES,
         )
         cells = {
             "Linux": "kevents extension" if ext else "inotify + stat",

@@ -371,7 +371,10 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
 
     # -- subprocesses: exit through the PROC filter ------------------------------------
 
-    if sys.platform != "win32":
+    if sys.platform == "win32":  # pragma: no cover - Windows: pipes by READ/WRITE (D87)
+        from ._windows_pipes import connect_read_pipe, connect_write_pipe
+        from ._windows_pipes import make_subprocess_transport as _make_subprocess_transport
+    else:
 
         async def _make_subprocess_transport(
             self,

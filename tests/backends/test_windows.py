@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from kevents import Filter, Flag, KEvent, NoteProc, NoteVnode, Queue
-from kevents.testing import expect_no_events
+from kevents.testing import expect_no_events, run_isolated
 
 win = pytest.mark.skipif(sys.platform != "win32", reason="Windows backend")
 
@@ -321,19 +321,96 @@ def test_console_input_counts_records() -> None:
         assert all(ev.data > 0 for ev in got)
 
 
+class FakeWaitPackets:
+    """The kernel's side of NtCreate/Associate/CancelWaitCompletionPacket, played in
+    user space, for a Windows without them (Wine 8): so the wait-packet path of
+    kevents (association, re-arm, cancel, the packets it expects) runs in the Wine tier.
+
+    A packet object is an event (a real handle, so kevents can close it); an association
+    starts a thread that waits for the target or the packet's cancel event and then
+    posts exactly what the kernel would queue: the association's key, ApcContext and
+    IoStatusInformation. One-shot, like the real association."""
+
+    def __init__(self) -> None:
+        from kevents._backends.windows._ffi import ffi, kernel32
+
+        self.ffi, self.k = ffi, kernel32
+        self.associations = 0
+
+    def calls(self) -> tuple[object, object, object]:
+        return self.create, self.associate, self.cancel
+
+    def create(self, out: object, access: int, attrs: object) -> int:
+        ev = self.k.CreateEventW(self.ffi.NULL, 1, 0, self.ffi.NULL)
+        out[0] = ev  # type: ignore[index]
+        return 0
+
+    def associate(
+        self,
+        packet: object,
+        port: object,
+        target: object,
+        key: object,
+        apc: object,
+        status: int,
+        info: int,
+        signalled: object,
+    ) -> int:
+        ffi, k = self.ffi, self.k
+        k.ResetEvent(packet)
+        handles = ffi.new("void *[]", [target, packet])
+        key_, apc_ = int(ffi.cast("uintptr_t", key)), int(ffi.cast("uintptr_t", apc))
+        self.associations += 1
+
+        def wait() -> None:
+            if k.WaitForMultipleObjects(2, handles, 0, 0xFFFFFFFF) == 0:
+                k.PostQueuedCompletionStatus(port, info, key_, ffi.cast("OVERLAPPED *", apc_))
+
+        threading.Thread(target=wait, name="fake-wait-packet", daemon=True).start()
+        return 0
+
+    def cancel(self, packet: object, remove: int) -> int:
+        self.k.SetEvent(packet)
+        return 0
+
+
+@pytest.fixture(params=["thread", "packet"])
+def wait_path(request: pytest.FixtureRequest) -> Iterator[FakeWaitPackets | None]:
+    """Both ways a handle wait reaches the port: helper threads, and wait packets (by
+    FakeWaitPackets where ntdll lacks them, as on Wine 8)."""
+    from kevents._backends.windows import _waits
+
+    saved = _waits._calls, _waits._packets_ok
+    fake: FakeWaitPackets | None = None
+    if request.param == "packet":
+        if _waits.packets_available() and saved[0] is not None:
+            _waits.use_packet_calls(saved[0])  # the real ones
+        else:
+            fake = FakeWaitPackets()
+            _waits.use_packet_calls(fake.calls())  # type: ignore[arg-type]
+    else:
+        _waits._packets_ok = False
+    try:
+        yield fake
+    finally:
+        _waits._calls, _waits._packets_ok = saved
+
+
 @win
 @pytest.mark.parametrize("code", [0, 3, 255, 0x1234])
-def test_proc_exit_codes(q: Queue, code: int) -> None:
+def test_proc_exit_codes(q: Queue, code: int, wait_path: FakeWaitPackets | None) -> None:
     p = subprocess.Popen([sys.executable, "-c", f"import os; os._exit({code})"])
     q.control([KEvent(p.pid, Filter.PROC, Flag.ADD, NoteProc.EXIT)], 0)
     (ev,) = q.control(None, 4, 20)
     assert ev.fflags & NoteProc.EXIT and ev.flags & Flag.EOF
     assert os.waitstatus_to_exitcode(ev.data) == code
     assert p.wait(5) == code
+    if wait_path is not None:
+        assert wait_path.associations == 1  # the packet path was the one taken
 
 
 @win
-def test_proc_delete_before_exit(q: Queue) -> None:
+def test_proc_delete_before_exit(q: Queue, wait_path: FakeWaitPackets | None) -> None:
     p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         q.control([KEvent(p.pid, Filter.PROC, Flag.ADD, NoteProc.EXIT)], 0)
@@ -342,6 +419,46 @@ def test_proc_delete_before_exit(q: Queue) -> None:
         p.kill()
         p.wait(5)
     expect_no_events(q, 0.3)
+
+
+@win
+def test_proc_many_children_and_close_with_waits_armed(
+    wait_path: FakeWaitPackets | None,
+) -> None:
+    # more than one helper thread's 63 handles; the queue closes with waits armed
+    sleepers = [
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range(70)
+    ]
+    try:
+        with Queue(backend="iocp") as q:
+            changes = [KEvent(p.pid, Filter.PROC, Flag.ADD, NoteProc.EXIT) for p in sleepers]
+            assert q.control(changes, 0) == []
+            sleepers[-1].kill()
+            (ev,) = q.control(None, 4, 20)
+            assert ev.ident == sleepers[-1].pid
+            sleepers[0].kill()
+            (ev,) = q.control(None, 4, 20)
+            assert ev.ident == sleepers[0].pid
+    finally:
+        for p in sleepers:
+            p.kill()
+            p.wait(10)
+
+
+@win
+def test_timer_on_both_wait_paths(wait_path: FakeWaitPackets | None) -> None:
+    from kevents import NoteTimer
+
+    with Queue(backend="iocp") as q:
+        q.control([KEvent(1, Filter.TIMER, Flag.ADD, NoteTimer.USECONDS, 3000)], 0)
+        for _ in range(5):
+            (ev,) = q.control(None, 4, 5)
+            assert ev.ident == 1 and ev.data >= 1
+        backend = q._engine.backend  # type: ignore[union-attr]
+        # with wait packets, the high-resolution waitable timer is armed through them
+        assert (backend.hires not in (None, False)) == (wait_path is not None)
+        if wait_path is not None:
+            assert wait_path.associations >= 1
 
 
 @win
@@ -410,21 +527,207 @@ def test_vnode_write_extend_attrib(q: Queue, tmp_path: object) -> None:
         os.close(fd)
 
 
+def _open_shared(path: str) -> int:
+    """A read descriptor that lets others rename and delete the file (FILE_SHARE_DELETE,
+    which os.open never grants)."""
+    import msvcrt
+
+    from kevents._backends.windows._ffi import FILE_SHARE_ALL, GENERIC_READ, ffi, kernel32
+
+    name = ffi.new("uint16_t[]", [ord(c) for c in path] + [0])
+    h = kernel32.CreateFileW(name, GENERIC_READ, FILE_SHARE_ALL, ffi.NULL, 3, 0, ffi.NULL)
+    assert h != ffi.cast("void *", -1)
+    fd: int = msvcrt.open_osfhandle(int(ffi.cast("uintptr_t", h)), os.O_RDONLY)  # type: ignore[attr-defined,unused-ignore]
+    return fd
+
+
+def _vnode(q: Queue, fd: int, notes: int) -> None:
+    assert q.control([KEvent(fd, Filter.VNODE, Flag.ADD | Flag.CLEAR, notes)], 0) == []
+
+
+_ALL = NoteVnode.WRITE | NoteVnode.DELETE | NoteVnode.RENAME | NoteVnode.LINK
+
+
+@win
+def test_vnode_unlink_order_directory_first(q: Queue, tmp_path: object) -> None:
+    from kevents._backends.windows.vnode import open_directory
+
+    d = str(tmp_path)
+    path = os.path.join(d, "f")
+    open(path, "wb").close()
+    dfd, ffd = open_directory(d), _open_shared(path)
+    try:
+        _vnode(q, dfd, _ALL)
+        _vnode(q, ffd, _ALL)
+        os.unlink(path)
+        if os.path.exists(path):
+            pytest.skip(
+                "Wine 8: a deleted file stays in its directory while open (delete on "
+                "close); Windows 10 1903+ unlinks at once (POSIX semantics)"
+            )
+        got = q.control(None, 4, 2)
+        got += q.control(None, 4, 0.2) if len(got) < 2 else []
+        # FreeBSD's vop_remove_post: the directory's NOTE_WRITE, then the file's DELETE
+        assert [(ev.ident, ev.fflags) for ev in got] == [
+            (dfd, NoteVnode.WRITE),
+            (ffd, NoteVnode.DELETE),
+        ]
+    finally:
+        os.close(ffd)
+        os.close(dfd)
+
+
+@win
+def test_vnode_rename_order_and_names(q: Queue, tmp_path: object) -> None:
+    from kevents._backends.windows.vnode import open_directory
+
+    d = str(tmp_path)
+    path = os.path.join(d, "f")
+    open(path, "wb").close()
+    dfd, ffd = open_directory(d), _open_shared(path)
+    try:
+        _vnode(q, dfd, _ALL | NoteVnode.NAMES)
+        _vnode(q, ffd, _ALL)
+        os.rename(path, os.path.join(d, "g"))
+        got = q.control(None, 4, 2)
+        got += q.control(None, 4, 0.2) if len(got) < 2 else []
+        assert [(ev.ident, ev.fflags) for ev in got] == [
+            (dfd, NoteVnode.WRITE),
+            (ffd, NoteVnode.RENAME),
+        ]
+        assert set(got[0].ext) == {("f", "moved_from"), ("g", "moved_to")}
+        with open(os.path.join(d, "g"), "ab") as f:  # follows the file under its new name
+            f.write(b"x")
+        (ev,) = q.control(None, 4, 2)
+        assert (ev.ident, ev.fflags) == (ffd, NoteVnode.WRITE)
+    finally:
+        os.close(ffd)
+        os.close(dfd)
+
+
+@win
+def test_vnode_directory_mkdir_rmdir_and_own_rename(q: Queue, tmp_path: object) -> None:
+    from kevents._backends.windows.vnode import open_directory
+
+    d = str(tmp_path)
+    sub = os.path.join(d, "sub")
+    pfd = open_directory(d)
+    try:
+        _vnode(q, pfd, _ALL)
+        os.mkdir(sub)
+        (ev,) = q.control(None, 4, 2)
+        assert (ev.ident, ev.fflags) == (pfd, NoteVnode.WRITE | NoteVnode.LINK)
+        sfd = open_directory(sub)
+        try:
+            _vnode(q, sfd, _ALL)
+            os.rename(sub, sub + "2")  # the watched directory itself moves
+            got = {ev.ident: ev.fflags for ev in q.control(None, 4, 2)}
+            got.update({ev.ident: ev.fflags for ev in q.control(None, 4, 0.2)})
+            assert got == {pfd: NoteVnode.WRITE, sfd: NoteVnode.RENAME}
+            open(os.path.join(sub + "2", "x"), "wb").close()  # its own watch still works
+            (ev,) = q.control(None, 4, 2)
+            assert (ev.ident, ev.fflags) == (sfd, NoteVnode.WRITE)
+            os.unlink(os.path.join(sub + "2", "x"))
+            assert q.control(None, 4, 2)[0].ident == sfd
+            q.control([KEvent(sfd, Filter.VNODE, Flag.DELETE)], 0)  # closes its watch
+        finally:
+            os.close(sfd)
+        os.rmdir(sub + "2")
+        (ev,) = q.control(None, 4, 2)
+        assert (ev.ident, ev.fflags) == (pfd, NoteVnode.WRITE | NoteVnode.LINK)
+    finally:
+        os.close(pfd)
+
+
 @win
 def test_signal_console_events_counted(q: Queue) -> None:
     from kevents._backends.windows import signal as wsig
 
-    q.control([KEvent(wsig.SIGBREAK, Filter.SIGNAL)], 0)
-    wsig.on_console_event(1)
-    wsig.on_console_event(1)
+    # SIGHUP is CTRL_CLOSE only (SIGINT and SIGBREAK console events reach the knote
+    # through the chained Python handler, which the CRT's console handler runs)
+    q.control([KEvent(wsig.SIGHUP, Filter.SIGNAL)], 0)
+    wsig.on_console_event(2)
+    wsig.on_console_event(2)
     (ev,) = q.control(None, 4, 2)
-    assert ev.ident == wsig.SIGBREAK and ev.data == 2
-    threading.Timer(0.2, wsig.on_console_event, (1,)).start()
+    assert ev.ident == wsig.SIGHUP and ev.data == 2
+    threading.Timer(0.2, wsig.on_console_event, (2,)).start()
     (ev,) = q.control(None, 4, 5)  # wakes a blocked waiter
     assert ev.data == 1
 
 
 @win
+def test_signal_raise_signal_counts_and_chains() -> None:
+    run_isolated(
+        """
+        import signal, threading
+        from kevents import Filter, Flag, KEvent, Queue
+
+        seen = []
+        signal.signal(signal.SIGTERM, lambda s, f: seen.append(s))
+        with Queue(backend="iocp") as q:
+            q.control([KEvent(signal.SIGTERM, Filter.SIGNAL)], 0)
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
+            (ev,) = q.control(None, 4, 2)
+            assert (ev.ident, ev.data) == (signal.SIGTERM, 2), ev
+            assert seen == [signal.SIGTERM] * 2, seen  # the program's handler still ran
+            # SIGINT keeps its default: KeyboardInterrupt, and the knote counts it
+            q.control([KEvent(signal.SIGINT, Filter.SIGNAL)], 0)
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                pass
+            else:
+                raise AssertionError("SIGINT's default handler did not run")
+            (ev,) = q.control(None, 4, 2)
+            assert (ev.ident, ev.data) == (signal.SIGINT, 1), ev
+            q.control([KEvent(signal.SIGTERM, Filter.SIGNAL, Flag.DELETE)], 0)
+            assert signal.getsignal(signal.SIGTERM).__name__ == "<lambda>"  # restored
+            q.control([KEvent(signal.SIGINT, Filter.SIGNAL, Flag.DELETE)], 0)
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        """
+    )
+
+
+@win
+def test_signal_ignored_counts_and_cross_thread_raise_wakes() -> None:
+    run_isolated(
+        """
+        import signal, socket, threading
+        from kevents import Filter, Flag, KEvent, Queue
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # BSD style: the queue counts
+        mine_r, mine_w = socket.socketpair()  # the program's own wakeup fd
+        mine_w.setblocking(False)
+        signal.set_wakeup_fd(mine_w.fileno())
+        with Queue(backend="iocp") as q:
+            q.control([KEvent(signal.SIGTERM, Filter.SIGNAL)], 0)
+            for _ in range(3):
+                signal.raise_signal(signal.SIGTERM)  # ignored: the process lives
+            (ev,) = q.control(None, 4, 2)
+            assert ev.data == 3, ev
+            # raised by another thread while the main thread waits in the queue
+            threading.Timer(0.3, signal.raise_signal, (signal.SIGTERM,)).start()
+            (ev,) = q.control(None, 4, 10)
+            assert ev.data == 1, ev
+            mine_r.settimeout(5)
+            assert signal.SIGTERM in mine_r.recv(16)  # the program's wakeup fd still works
+            # off the main thread a SIGTERM knote cannot install the handler
+            got = []
+            t = threading.Thread(
+                target=lambda: got.extend(q.control([KEvent(signal.SIGABRT, Filter.SIGNAL)], 1, 0))
+            )
+            t.start()
+            t.join()
+            assert got and got[0].flags & Flag.ERROR, got
+            (ev,) = q.control([KEvent(signal.SIGSEGV, Filter.SIGNAL)], 1, 0)
+            assert ev.flags & Flag.ERROR, ev  # a fault's handler cannot be Python's
+        """
+    )
+
+
+@win
 def test_signal_other_numbers_unsupported(q: Queue) -> None:
-    (ev,) = q.control([KEvent(15, Filter.SIGNAL)], 1, 0)
-    assert ev.flags & Flag.ERROR and ev.data == errno.ENOTSUP
+    for sig in (11, 8, 4, 10):  # SIGSEGV, SIGFPE, SIGILL: faults; 10: no such signal
+        (ev,) = q.control([KEvent(sig, Filter.SIGNAL)], 1, 0)
+        assert ev.flags & Flag.ERROR and ev.data == errno.ENOTSUP

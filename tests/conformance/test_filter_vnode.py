@@ -139,12 +139,17 @@ def test_replaced_by_rename(kq: Queue, target: tuple[pathlib.Path, int]) -> None
     assert notes(kq) & V.DELETE
 
 
-@pytest.mark.skipif(
-    sys.platform == "win32",
-    reason="os.open cannot open a directory on Windows (table: VNODE directories)",
-)
+def open_dir(path: pathlib.Path) -> int:
+    """A descriptor of a directory (os.open cannot open one on Windows)."""
+    if sys.platform == "win32":
+        from kevents._backends.windows.vnode import open_directory
+
+        return open_directory(path)
+    return os.open(path, os.O_RDONLY)
+
+
 def test_directory(kq: Queue, tmp_path: pathlib.Path) -> None:  # C-111
-    fd = os.open(tmp_path, os.O_RDONLY)
+    fd = open_dir(tmp_path)
     try:
         watch(kq, fd, V.WRITE | V.LINK)
         (tmp_path / "file").write_bytes(b"x")
@@ -158,9 +163,8 @@ def test_directory(kq: Queue, tmp_path: pathlib.Path) -> None:  # C-111
         os.close(fd)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="os.open cannot open a directory on Windows")
 def test_directory_names(kq: Queue, backend: str, tmp_path: pathlib.Path) -> None:
-    fd = os.open(tmp_path, os.O_RDONLY)
+    fd = open_dir(tmp_path)
     try:
         if not extensions(kq, backend, fd, V.WRITE | V.NAMES):
             return

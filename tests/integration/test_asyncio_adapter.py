@@ -556,14 +556,14 @@ def test_add_kevent_twice_is_refused() -> None:
 
 @pytest.mark.skipif(sys.platform != "win32", reason="Windows console control events")
 def test_signal_handler_for_console_events() -> None:
-    from kevents._backends.windows import signal as wsig
-
     async def main() -> list[int]:
         loop = asyncio.get_running_loop()
         got: list[int] = []
         loop.add_signal_handler(signal.SIGBREAK, got.append, 1)
-        # what the console control handler does on Ctrl-Break (Wine cannot raise one)
-        threading.Timer(0.05, wsig.on_console_event, (1,)).start()
+        # what the C runtime's console handler does on Ctrl-Break (Wine cannot raise
+        # one): it calls the signal's C handler, as raise() does; from another thread,
+        # as the console's own thread would
+        threading.Timer(0.05, signal.raise_signal, (signal.SIGBREAK,)).start()
         for _ in range(250):
             if got:
                 break

@@ -8,7 +8,8 @@ Every filter is a packet source on the queue's port (design note §0, §5):
 * VNODE: overlapped ReadDirectoryChangesW on the parent directory (vnode);
 * AIO: overlapped ReadFile/WriteFile on a private overlapped twin (aio);
 * SIGNAL: a console control handler posting packets (signal);
-* TIMER and USER: the portable user-space sources; the port's wait timeout is the timer.
+* TIMER and USER: the portable user-space sources; the port's wait timeout is the timer,
+  sharpened by a high-resolution waitable timer where wait packets exist (_arm_hires).
 
 Story: the engine calls ``prepare`` under its lock right before ``wait``, ``wait``
 without it and ``translate`` with it. Kernel requests (AFD polls especially) are issued
@@ -45,7 +46,9 @@ from ..._filters.timer import TimerSource
 from ..._filters.user import UserSource
 from .._contract import Source
 from ._ffi import (
+    CREATE_WAITABLE_TIMER_HIGH_RESOLUTION,
     INVALID_HANDLE_VALUE,
+    TIMER_ALL_ACCESS,
     WAIT_TIMEOUT,
     addr,
     check_handle,
@@ -117,6 +120,11 @@ class IocpBackend:
         self.sleep_until = -1  # monotonic deadline of the blocked waiters (-1: none)
         self.pool: list[Any] = []
         self.lock = threading.Lock()  # guards wake_posted against helper threads
+        #: the high-resolution waitable timer (None: not made yet, False: unavailable),
+        #: its wait, and the deadline it is set for (see _arm_hires)
+        self.hires: Any = None
+        self.hires_wait: Any = None
+        self.hires_due = -1
         LIVE.add(self)
 
     # -- helpers for sources ---------------------------------------------------------------
@@ -207,7 +215,7 @@ class IocpBackend:
                 "sockets: data is SO_SNDBUF (no free-space query); pipes: "
                 "WriteQuotaAvailable, re-checked while full; files, devices: always ready",
             ),
-            Filter.TIMER: ("heap + port timeout", "GetQueuedCompletionStatusEx timeout, ceil ms"),
+            Filter.TIMER: ("heap + port timeout", self.timer_mechanism()),
             Filter.USER: ("user space + posted packet", "PostQueuedCompletionStatus wakes"),
             Filter.PROC: ("process handle wait", wait_mechanism()),
             Filter.SIGNAL: (
@@ -237,12 +245,73 @@ class IocpBackend:
                 wait_ns = min(wait_ns, cap)
         if self.engine is not None and self.engine.ready:
             wait_ns = 0  # a hook's re-check found a knote ready: only gather, do not sleep
-        deadline = time.monotonic_ns() + wait_ns
+        now = time.monotonic_ns()
+        timers = self.engine.timers if self.engine is not None else None
+        if wait_ns > 0 and timers is not None and timers.heap and self.hires is not False:
+            top = timers.heap[0][0]
+            if top - now <= wait_ns:  # this wait ends at a timer's deadline
+                self._arm_hires(top, now)
+        deadline = now + wait_ns
         with self.lock:
             if self.sleep_until < 0 or deadline < self.sleep_until:
                 self.sleep_until = deadline
             self.blocked += 1
         return wait_ns
+
+    def _arm_hires(self, due_ns: int, now: int) -> None:
+        """Have a packet wake the port at ``due_ns`` (CLOCK_MONOTONIC), finer than the
+        port's own timeout.
+
+        Story: GetQueuedCompletionStatusEx's timeout is whole milliseconds and real
+        Windows ends it on the system tick (15.6 ms by default), so a 1 ms timer could
+        fire up to 16 ms late. A waitable timer made with
+        CREATE_WAITABLE_TIMER_HIGH_RESOLUTION (Windows 10 1803+) fires within about
+        0.5 ms, and a wait completion packet turns it into a packet on this port. The
+        port timeout stays as the upper bound. Only with wait packets: through a helper
+        thread (their fallback) each timer would cost a thread hop, and where packets
+        are missing (Wine 8) the port timeout is precise already. Older Windows refuse
+        the flag (ERROR_INVALID_PARAMETER): then the port timeout alone, as before.
+        """
+        if self.hires is None:
+            from ._waits import HandleWait, duplicate, packets_available
+
+            self.hires = False
+            if not packets_available():
+                return
+            h = kernel32.CreateWaitableTimerExW(
+                ffi.NULL, ffi.NULL, CREATE_WAITABLE_TIMER_HIGH_RESOLUTION, TIMER_ALL_ACCESS
+            )
+            if h == ffi.NULL:
+                return
+            try:
+                self.hires_wait = HandleWait(
+                    self, duplicate(h, "DuplicateHandle"), self._hires_fired
+                )
+            except OSError:
+                kernel32.CloseHandle(h)
+                return
+            self.hires = h
+        if due_ns == self.hires_due and self.hires_wait.armed:
+            return  # already set for this deadline
+        due = ffi.new("int64_t *", -max(1, (due_ns - now + 99) // 100))  # relative, 100 ns
+        if not kernel32.SetWaitableTimer(self.hires, due, 0, ffi.NULL, ffi.NULL, 0):
+            return
+        self.hires_due = due_ns
+        self.hires_wait.arm()
+
+    def _hires_fired(self) -> None:
+        self.hires_due = -1  # the wake is the point: the engine expires the timers
+
+    def timer_mechanism(self) -> str:
+        from ._waits import packets_available
+
+        if packets_available():
+            return (
+                "a high-resolution waitable timer delivered by a wait packet, where "
+                "Windows has CREATE_WAITABLE_TIMER_HIGH_RESOLUTION (10 1803+); the port "
+                "timeout (whole ms, on the system tick) otherwise"
+            )
+        return "GetQueuedCompletionStatusEx timeout, ceil ms (no wait packets)"
 
     def wait(self, room: int, timeout_ns: int) -> Any:
         if self.closed:
@@ -325,6 +394,10 @@ class IocpBackend:
         if self.ops:
             _LEAKED.extend(self.ops.values())
             self.ops.clear()
+        if self.hires_wait is not None:
+            self.hires_wait.close()
+            kernel32.CloseHandle(self.hires)
+            self.hires_wait = None
         with self.lock:
             self.closed = True
             kernel32.CloseHandle(self.port)

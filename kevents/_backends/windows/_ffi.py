@@ -194,6 +194,7 @@ int __stdcall WSAIoctl(uintptr_t s, uint32_t code, void *inbuf, uint32_t inlen,
 int __stdcall WSAGetLastError(void);
 int __stdcall ioctlsocket(uintptr_t s, int32_t cmd, uint32_t *argp);
 int __stdcall recv(uintptr_t s, char *buf, int len, int flags);
+int __stdcall send(uintptr_t s, const char *buf, int len, int flags);
 int __stdcall getsockopt(uintptr_t s, int level, int optname, char *optval, int *optlen);
 """
 

@@ -17,15 +17,41 @@ Our handler runs *before* the CRT's, so a queue woken at once could re-block bef
 Python has noted the signal: after a console event, waits are cut into short slices
 for ``GRACE_NS`` so the engine gets to run Python code (and raise) in time.
 
-Other signals (SIGTERM, SIGABRT, SIGFPE, SIGILL, SIGSEGV) only exist as in-process
-``raise()`` or faults; they are refused with ENOTSUP (a ``signal.set_wakeup_fd``
-bridge could add them later). Wine 8 cannot generate CTRL_BREAK and needs a console
-for CTRL_C; the tests drive the handler function directly.
+Signals raised inside the process (``signal.raise_signal``, the C runtime's
+``raise``, ``os.kill(os.getpid(), CTRL_C_EVENT)`` which is a console event anyway)
+never reach a console handler: the C runtime calls the C-level handler of the signal
+directly, which is Python's, which only records it for the main thread. So while a
+SIGNAL knote watches SIGINT, SIGBREAK, SIGTERM or SIGABRT, kevents installs a
+*chaining Python-level handler* (signal.signal, main thread only): it counts the
+delivery into every watching queue, then does what the previous disposition says (calls
+the program's handler; nothing for SIG_IGN; for SIG_DFL restores it and raises again,
+so the default action still happens, as on BSD where EVFILT_SIGNAL never changes the
+disposition). A console event for a chained signal is then counted by the handler
+only, never twice. The program may replace the handler later (signal.signal): adding or
+enabling a knote installs it again on top, chaining to the new one, as on Linux. The
+previous disposition comes back when the last knote goes, if ours is still installed.
+
+Python runs handlers in the main thread only, between bytecodes: a main thread
+blocked in a queue's wait would never get there. So the first chain also sets
+``signal.set_wakeup_fd`` to a private socket pair, whose reader thread wakes every
+queue for each byte and forwards the byte to the wakeup descriptor the program had set
+before (asyncio's loops set one), so that one keeps working. A wakeup descriptor the
+program sets afterwards replaces ours: its own wake-ups still work, and ours fall back
+to "counted when the main thread next runs Python".
+
+SIGFPE, SIGILL and SIGSEGV are refused (ENOTSUP): a Python-level handler for a real
+fault returns into the faulting instruction. SIGHUP has no C-runtime signal: it is
+CTRL_CLOSE only. A knote added outside the main thread cannot install the handler:
+SIGINT and SIGBREAK then count console events only; SIGTERM and SIGABRT are refused
+(ENOTSUP). Wine 8 cannot generate CTRL_BREAK and needs a console for CTRL_C; the tests
+drive the console handler function directly.
 """
 
 from __future__ import annotations
 
 import errno
+import signal as _signal
+import socket
 import sys
 import threading
 import time
@@ -34,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 from ..._event import Filter, Flag
 from ..._knote import Knote
 from .._contract import Source
-from ._ffi import ffi, kernel32
+from ._ffi import ffi, kernel32, ws2_32
 
 if TYPE_CHECKING:
     from ..._engine import Engine
@@ -44,16 +70,20 @@ assert sys.platform == "win32" or TYPE_CHECKING
 
 SIGHUP = 1
 SIGINT = 2
+SIGTERM = 15
 SIGBREAK = 21
+SIGABRT = 22
 #: console control event -> the signal kevents reports for it
 CTRL_TO_SIGNAL = {0: SIGINT, 1: SIGBREAK, 2: SIGHUP}
-SUPPORTED = frozenset(CTRL_TO_SIGNAL.values())
+#: signals a chaining Python-level handler counts (raise_signal and C raise)
+CHAINED = frozenset({SIGINT, SIGBREAK, SIGTERM, SIGABRT})
+SUPPORTED = frozenset(CTRL_TO_SIGNAL.values()) | CHAINED
 #: how long after a console event waits are sliced, so Python's handler gets to run
 GRACE_NS = 200_000_000
 _SLICE_NS = 10_000_000
 _CLEAR = int(Flag.CLEAR)
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: the Python handler may run while it is held
 #: (backend, token) per signal number, for every SIGNAL knote of every queue
 _watchers: dict[int, dict[int, tuple[IocpBackend, int]]] = {}
 _installed: Any = None
@@ -67,13 +97,108 @@ def on_console_event(ctrl_type: int) -> int:
 
     _last_event = time.monotonic_ns()
     sig = CTRL_TO_SIGNAL.get(ctrl_type)
-    with _lock:
-        targets = list(_watchers.get(sig, {}).values()) if sig is not None else []
-    for backend, token in targets:
-        backend.post(token, 1)
+    # a chained signal is counted by our Python handler, which the CRT's runs next
+    if sig is not None and not _chained_now(sig):
+        _deliver(sig)
     for backend in list(LIVE):
         backend.wake()
     return 0  # FALSE: let the next handler (the CRT's, Python's) run too
+
+
+def _deliver(sig: int) -> None:
+    with _lock:
+        targets = list(_watchers.get(sig, {}).values())
+    for backend, token in targets:
+        backend.post(token, 1)
+
+
+# -- the chaining Python-level handler --------------------------------------------------------
+
+#: signal -> [previous disposition, number of knotes relying on the chain]
+_chains: dict[int, list[Any]] = {}
+_wakeup: list[Any] = []  # [reader socket, writer socket, previous wakeup fd] once set
+
+
+def _chained_now(sig: int) -> bool:
+    try:
+        return sig in _chains and _signal.getsignal(sig) is _handler
+    except ValueError:
+        return False
+
+
+def _handler(sig: int, frame: Any) -> None:
+    """Count the delivery, then apply the previous disposition (see the module story)."""
+    _deliver(sig)
+    chain = _chains.get(sig)
+    prev = chain[0] if chain is not None else _signal.SIG_DFL
+    if callable(prev):
+        prev(sig, frame)
+    elif prev != _signal.SIG_IGN:  # SIG_DFL (or None: set outside Python)
+        _signal.signal(sig, _signal.SIG_DFL)
+        _chains.pop(sig, None)
+        _signal.raise_signal(sig)
+
+
+def _acquire(sig: int) -> bool:
+    """Install (or re-install on top) the chain for ``sig``; False off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    current = _signal.getsignal(sig)
+    chain = _chains.get(sig)
+    if current is not _handler:
+        _signal.signal(sig, _handler)
+        if chain is None:
+            chain = _chains[sig] = [current, 0]
+        else:
+            chain[0] = current  # the program replaced ours: chain to its choice now
+    assert chain is not None
+    chain[1] += 1
+    _install_wakeup()
+    return True
+
+
+def _release(sig: int) -> None:
+    chain = _chains.get(sig)
+    if chain is None:
+        return
+    chain[1] -= 1
+    if chain[1] > 0:
+        return
+    try:
+        if _signal.getsignal(sig) is _handler:
+            _signal.signal(sig, chain[0] if chain[0] is not None else _signal.SIG_DFL)
+        del _chains[sig]
+    except ValueError:
+        pass  # off the main thread: ours stays installed, chaining with no knote left
+
+
+def _install_wakeup() -> None:
+    """Once: a wakeup fd whose bytes wake every queue and go on to the program's own."""
+    if _wakeup:
+        return
+    r, w = socket.socketpair()
+    r.setblocking(True)
+    w.setblocking(False)
+    previous = _signal.set_wakeup_fd(w.fileno(), warn_on_full_buffer=False)
+    _wakeup.extend((r, w, previous))
+    threading.Thread(target=_wakeup_reader, name="kevents-signal-wakeup", daemon=True).start()
+
+
+def _wakeup_reader() -> None:
+    from . import LIVE
+
+    r, _, previous = _wakeup
+    while True:
+        try:
+            data = r.recv(512)
+        except OSError:
+            return
+        if not data:
+            return
+        for backend in list(LIVE):
+            backend.wake()
+        if previous != -1:
+            ws2_32.send(previous, data, len(data), 0)  # best effort, as CPython's own
 
 
 def install() -> None:
@@ -105,13 +230,21 @@ class SignalSource(Source):
         backend.prewait.append(grace_cap)
 
     def attach(self, kn: Knote) -> None:
-        if kn.ident not in SUPPORTED:
-            if 0 < kn.ident < 65:
+        sig = kn.ident
+        if sig not in SUPPORTED:
+            if 0 < sig < 65:
                 raise OSError(
                     errno.ENOTSUP,
-                    "SIGNAL on Windows: only SIGINT, SIGBREAK and SIGHUP (console events)",
+                    "SIGNAL on Windows: SIGINT, SIGBREAK, SIGHUP, SIGTERM and SIGABRT only",
                 )
             raise OSError(errno.EINVAL, "not a signal number")
+        chained = False
+        if sig in CHAINED:
+            with _lock:
+                chained = _acquire(sig)
+            if not chained and sig not in CTRL_TO_SIGNAL:
+                raise OSError(errno.ENOTSUP, "SIGTERM/SIGABRT knotes: main thread only")
+        kn.priv = chained
         kn.flags |= _CLEAR  # BSD's filt_sigattach: signal knotes are always EV_CLEAR
         kn.data = 0
 
@@ -127,7 +260,16 @@ class SignalSource(Source):
     def detach(self, kn: Knote) -> None:
         with _lock:
             _watchers.get(kn.ident, {}).pop(id(kn), None)
+            if kn.priv:
+                kn.priv = False
+                _release(kn.ident)
         self.backend.posted.pop(kn.token, None)
+
+    def enable(self, kn: Knote) -> None:
+        if kn.priv and not _chained_now(kn.ident):  # replaced meanwhile: on top again
+            with _lock:
+                _release(kn.ident)
+                kn.priv = _acquire(kn.ident)
 
     def event(self, kn: Knote) -> bool:
         return kn.data > 0

@@ -19,11 +19,22 @@ and the notes come from the difference, as on Linux:
 * a completion with 0 bytes (or ERROR_NOTIFY_ENUM_DIR) means the kernel's buffer
   overflowed: every knote of that watcher gets NoteVnode.RESCAN with re-stat notes.
 
+A watched *directory* (a descriptor from :func:`open_directory`: os.open cannot open
+one on Windows) is also the target of its own watcher: every entry added, removed or
+renamed is NOTE_WRITE, plus NOTE_LINK when the entry is a subdirectory (mkdir, rmdir:
+its parent's link count changes on BSD), and with NoteVnode.NAMES the (name, what)
+pairs in ``ev.ext``, as on Linux. Changes *inside* an entry (a file written, a
+subdirectory's own entries) post nothing on the directory, as on BSD. The directory's
+own rename and deletion come from its parent's watcher, like a file's. One packet can
+hold several actions; for each, the directory's knotes are reported before the entry's
+own knote, which is FreeBSD's order (vop_remove_post: the directory's NOTE_WRITE, then
+the file's NOTE_DELETE; vop_rmdir_post, vop_rename_post alike).
+
 ReadDirectoryChangesExW with extended information (Windows 10 1709+) would save the
-re-stat but is missing in Wine 8; not used. Python's os.open cannot open a directory on
-Windows, so directory idents are not possible; files opened by Python lack
-FILE_SHARE_DELETE, so they cannot be renamed or deleted while watched (table rows).
-On real Windows, size/mtime notifications may lag until the cache flushes.
+re-stat but is missing in Wine 8; not used. Files opened by Python lack
+FILE_SHARE_DELETE, so they cannot be renamed or deleted while watched (table rows);
+:func:`open_directory` shares everything, so a watched directory can be. On real
+Windows, size/mtime notifications may lag until the cache flushes.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ from ._ffi import (
     FILE_FLAG_OVERLAPPED,
     FILE_LIST_DIRECTORY,
     FILE_NOTIFY_ALL,
+    FILE_READ_ATTRIBUTES,
     FILE_SHARE_ALL,
     INVALID_HANDLE_VALUE,
     OPEN_EXISTING,
@@ -68,7 +80,16 @@ assert sys.platform == "win32" or TYPE_CHECKING
 _DELETE, _WRITE, _EXTEND = int(NoteVnode.DELETE), int(NoteVnode.WRITE), int(NoteVnode.EXTEND)
 _ATTRIB, _LINK, _RENAME = int(NoteVnode.ATTRIB), int(NoteVnode.LINK), int(NoteVnode.RENAME)
 _REVOKE, _RESCAN = int(NoteVnode.REVOKE), int(NoteVnode.RESCAN)
+_TRUNCATE, _NAMES = int(NoteVnode.TRUNCATE), int(NoteVnode.NAMES)
 _SUPPORTED = _DELETE | _WRITE | _EXTEND | _ATTRIB | _LINK | _RENAME | _REVOKE
+_SUPPORTED |= _TRUNCATE | _NAMES | _RESCAN
+#: what a directory's entry actions are called in NoteVnode.NAMES (Linux's words)
+_WHAT = {
+    FILE_ACTION_ADDED: "created",
+    FILE_ACTION_REMOVED: "deleted",
+    FILE_ACTION_RENAMED_OLD_NAME: "moved_from",
+    FILE_ACTION_RENAMED_NEW_NAME: "moved_to",
+}
 _EOF, _ONESHOT = int(Flag.EOF), int(Flag.ONESHOT)
 _BUF = 64 * 1024  # the limit for network shares
 
@@ -84,6 +105,37 @@ def _final_path(fd: int) -> str:
     return "".join(map(chr, ffi.unpack(buf, n)))
 
 
+def open_directory(path: str | os.PathLike[str]) -> int:
+    """A descriptor for directory ``path`` that VNODE can watch (``os.open`` cannot open
+    a directory on Windows). Every sharing mode is granted, so the directory can still be
+    renamed or deleted while watched. Close it with ``os.close``."""
+    import msvcrt
+
+    name = ffi.new("uint16_t[]", [ord(c) for c in os.fspath(path)] + [0])
+    h = kernel32.CreateFileW(
+        name,
+        FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES,
+        FILE_SHARE_ALL,
+        ffi.NULL,
+        OPEN_EXISTING,
+        FILE_FLAG_BACKUP_SEMANTICS,
+        ffi.NULL,
+    )
+    if h == INVALID_HANDLE_VALUE:
+        raise winerror("CreateFileW(directory)")
+    try:
+        fd: int = msvcrt.open_osfhandle(  # type: ignore[attr-defined,unused-ignore]
+            int(ffi.cast("uintptr_t", h)), os.O_RDONLY
+        )
+    except OSError:
+        kernel32.CloseHandle(h)
+        raise
+    if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", os.fspath(path))
+    return fd
+
+
 def _notes(old: os.stat_result, new: os.stat_result) -> int:
     notes = 0
     if new.st_nlink != old.st_nlink:
@@ -96,6 +148,8 @@ def _notes(old: os.stat_result, new: os.stat_result) -> int:
         notes |= _WRITE
         if new.st_size > old.st_size:
             notes |= _EXTEND
+        elif new.st_size < old.st_size:
+            notes |= _TRUNCATE
     elif (new.st_mode, new.st_ctime_ns) != (old.st_mode, old.st_ctime_ns) or (
         getattr(new, "st_file_attributes", 0) != getattr(old, "st_file_attributes", 0)
     ):
@@ -104,12 +158,17 @@ def _notes(old: os.stat_result, new: os.stat_result) -> int:
 
 
 class _Vnode:
-    __slots__ = ("dir", "name", "st")
+    __slots__ = ("dir", "name", "names", "path", "st", "subdirs")
 
     def __init__(self, directory: str, name: str, st: os.stat_result) -> None:
-        self.dir = directory
+        self.dir = directory  # the parent directory ("" for a root)
         self.name = name
         self.st = st
+        #: a watched directory: its own path, the (name, what) pairs not yet delivered,
+        #: and (when NOTE_LINK is asked for) the names of its subdirectories
+        self.path = ""
+        self.names: list[tuple[str, str]] = []
+        self.subdirs: set[str] | None = None
 
 
 class _Watcher:
@@ -118,7 +177,8 @@ class _Watcher:
     def __init__(self, source: VnodeSource, path: str) -> None:
         self.source = source
         self.path = path
-        self.knotes: set[Knote] = set()
+        self.knotes: set[Knote] = set()  # knotes of entries, matched by name
+        self.dirs: set[Knote] = set()  # knotes of this directory itself
         self.op: Op | None = None
         name = ffi.new("uint16_t[]", [ord(c) for c in path] + [0])
         h = kernel32.CreateFileW(
@@ -169,21 +229,29 @@ class _Watcher:
         if status == STATUS_CANCELLED:
             return
         overflow = status >= 0 and nbytes == 0
-        if status < 0 and not overflow:
-            for kn in list(self.knotes):  # the directory went away: revoke
-                self.source.report(kn, _REVOKE, final=True)
-            return
-        try:
-            self.arm()  # re-arm first: narrow the window of missed changes
-        except OSError:
-            for kn in list(self.knotes):
-                self.source.report(kn, _REVOKE, final=True)
+        if status >= 0:
+            try:
+                self.arm()  # re-arm first: narrow the window of missed changes
+            except OSError:
+                status = -1
+        if status < 0:
+            self.gone()
             return
         if overflow:
+            for kn in list(self.dirs):
+                self.source.report(kn, _RESCAN)
             for kn in list(self.knotes):
                 self.source.restat(kn, _RESCAN)
             return
         self.parse(op.keep, nbytes)
+
+    def gone(self) -> None:
+        """The watch failed: the directory was deleted (or its volume went away)."""
+        for kn in list(self.dirs):
+            if not kn.priv.name:  # no parent watch to report it: say it here
+                self.source.report(kn, _DELETE)
+        for kn in list(self.knotes):
+            self.source.report(kn, _REVOKE, final=True)
 
     def parse(self, buf: Any, nbytes: int) -> None:
         offset = 0
@@ -199,18 +267,58 @@ class _Watcher:
         by_name: dict[str, list[Knote]] = {}
         for kn in self.knotes:
             by_name.setdefault(kn.priv.name.lower(), []).append(kn)
-        for action, name in actions:
+        for i, (action, name) in enumerate(actions):
+            if self.dirs and action in _WHAT:  # the directory first: FreeBSD's order
+                self.entry_changed(action, name)
             for kn in by_name.get(name.lower(), ()):
+                is_dir = bool(kn.priv.path)
                 if action == FILE_ACTION_RENAMED_OLD_NAME:
-                    self.source.renamed(kn)
+                    # a rename within the directory is an OLD/NEW pair: the new name is
+                    # right there (Wine 8's GetFinalPathNameByHandleW keeps the old one)
+                    nxt = actions[i + 1] if i + 1 < len(actions) else (0, "")
+                    new_name = nxt[1] if nxt[0] == FILE_ACTION_RENAMED_NEW_NAME else None
+                    self.source.renamed(kn, new_name)
                 elif action == FILE_ACTION_REMOVED:
-                    self.source.restat(kn, _DELETE)
+                    # a move to another directory is a removal here: the handle's path
+                    # tells it from an unlink
+                    if self.source.moved_away(kn):
+                        self.source.renamed(kn)
+                    elif is_dir:
+                        self.source.report(kn, _DELETE)  # rmdir: the handle stays valid
+                    else:
+                        self.source.restat(kn, _DELETE)
                 elif action in (
                     FILE_ACTION_MODIFIED,
                     FILE_ACTION_ADDED,
                     FILE_ACTION_RENAMED_NEW_NAME,
                 ):
-                    self.source.restat(kn, 0)
+                    # a directory's own size and mtime change with its entries, which
+                    # its own watcher reports: from here only its attributes count
+                    self.source.restat(kn, 0, _ATTRIB if is_dir else -1)
+
+    def entry_changed(self, action: int, name: str) -> None:
+        """An entry of this (watched) directory was added, removed or renamed."""
+        added = action in (FILE_ACTION_ADDED, FILE_ACTION_RENAMED_NEW_NAME)
+        key = name.lower()
+        subdir: bool | None = None
+        for kn in list(self.dirs):
+            vn: _Vnode = kn.priv
+            notes = _WRITE
+            if vn.subdirs is not None:
+                if added:
+                    if subdir is None:
+                        subdir = os.path.isdir(ntpath.join(self.path, name))
+                    if subdir:
+                        vn.subdirs.add(key)
+                else:
+                    subdir = key in vn.subdirs
+                    vn.subdirs.discard(key)
+                # mkdir and rmdir change the link count (a rename within it does not)
+                if subdir and action in (FILE_ACTION_ADDED, FILE_ACTION_REMOVED):
+                    notes |= _LINK
+            if kn.sfflags & _NAMES:
+                vn.names.append((name, _WHAT[action]))
+            self.source.report(kn, notes)
 
 
 class VnodeSource(Source):
@@ -225,19 +333,36 @@ class VnodeSource(Source):
         self.closed = False
 
     def identify(self, ident: int) -> object:
+        # Story: the handle and the file index, not st_dev: Wine 8 loses a directory's
+        # volume serial (st_dev 0) once it is renamed, which would look like a new file
+        import msvcrt
+
         st = os.fstat(ident)
-        return (st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode))
+        handle = msvcrt.get_osfhandle(ident)  # type: ignore[attr-defined,unused-ignore]
+        return (handle, st.st_ino, stat.S_IFMT(st.st_mode))
 
     def attach(self, kn: Knote) -> None:
         mode = kn.identity[2]  # type: ignore[index]
-        if mode != stat.S_IFREG:
-            raise OSError(errno.EINVAL, "VNODE on Windows watches regular files only")
-        if kn.sfflags & ~(_SUPPORTED | _RESCAN):
+        if mode not in (stat.S_IFREG, stat.S_IFDIR):
+            raise OSError(errno.EINVAL, "VNODE needs a file or directory")
+        if kn.sfflags & ~_SUPPORTED:
             raise OSError(errno.ENOTSUP, "VNODE note not available on Windows")
         path = _final_path(kn.ident)
         directory, name = ntpath.split(path)
-        kn.priv = _Vnode(directory, name, os.fstat(kn.ident))
-        self._watcher(directory).knotes.add(kn)
+        vn = _Vnode(directory if name else "", name, os.fstat(kn.ident))
+        kn.priv = vn
+        try:
+            if mode == stat.S_IFDIR:
+                vn.path = path
+                if kn.sfflags & _LINK:
+                    with os.scandir(path) as it:
+                        vn.subdirs = {e.name.lower() for e in it if e.is_dir()}
+                self._watcher(path).dirs.add(kn)
+            if name:
+                self._watcher(directory).knotes.add(kn)
+        except OSError:
+            self._unwatch(kn)
+            raise
 
     def _watcher(self, directory: str) -> _Watcher:
         key = directory.lower()
@@ -246,51 +371,79 @@ class VnodeSource(Source):
             w = self.watchers[key] = _Watcher(self, directory)
         return w
 
-    def _unwatch(self, kn: Knote) -> None:
+    def _unwatch(self, kn: Knote, own: bool = True) -> None:
+        """Take ``kn`` out of its parent's watcher (and, with ``own``, its own)."""
         vn: _Vnode = kn.priv
-        key = vn.dir.lower()
-        w = self.watchers.get(key)
-        if w is not None:
-            w.knotes.discard(kn)
-            if not w.knotes:
-                del self.watchers[key]
-                w.close()
+        for path, own_watch in ((vn.dir, False), (vn.path, True)):
+            if not path or (own_watch and not own):
+                continue
+            key = path.lower()
+            w = self.watchers.get(key)
+            if w is not None:
+                (w.dirs if own_watch else w.knotes).discard(kn)
+                if not w.knotes and not w.dirs:
+                    del self.watchers[key]
+                    w.close()
 
     def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
-        if fflags & ~(_SUPPORTED | _RESCAN):
+        if fflags & ~_SUPPORTED:
             raise OSError(errno.ENOTSUP, "VNODE note not available on Windows")
+        vn: _Vnode = kn.priv
+        if vn.path and fflags & _LINK and vn.subdirs is None:
+            with os.scandir(vn.path) as it:
+                vn.subdirs = {e.name.lower() for e in it if e.is_dir()}
         kn.sfflags, kn.sdata = fflags, data
 
     def detach(self, kn: Knote) -> None:
         if kn.priv is not None:
             self._unwatch(kn)
 
-    def restat(self, kn: Knote, notes: int) -> None:
+    def restat(self, kn: Knote, notes: int, mask: int = -1) -> None:
+        """Report ``notes`` plus what a fresh stat shows changed (limited to ``mask``)."""
         vn: _Vnode = kn.priv
         try:
             st = os.fstat(kn.ident)
         except OSError:
             self.report(kn, notes | _REVOKE, final=True)
             return
-        notes |= _notes(vn.st, st)
+        notes |= _notes(vn.st, st) & mask
         vn.st = st
         self.report(kn, notes)
 
-    def renamed(self, kn: Knote) -> None:
+    def moved_away(self, kn: Knote) -> bool:
+        """Whether the file behind ``kn`` now lives under another path."""
         vn: _Vnode = kn.priv
         try:
-            directory, name = ntpath.split(_final_path(kn.ident))
+            path = _final_path(kn.ident)
         except OSError:
-            self.report(kn, _RENAME)
-            return
+            return False
+        return path.lower() != ntpath.join(vn.dir, vn.name).lower()
+
+    def renamed(self, kn: Knote, new_name: str | None = None) -> None:
+        vn: _Vnode = kn.priv
+        if new_name is not None:
+            directory, name = vn.dir, new_name
+        else:
+            try:
+                directory, name = ntpath.split(_final_path(kn.ident))
+            except OSError:
+                self.report(kn, _RENAME)
+                return
         if directory.lower() != vn.dir.lower():
             try:
-                self._unwatch(kn)
+                self._unwatch(kn, own=False)
                 vn.dir = directory
                 self._watcher(directory).knotes.add(kn)
             except OSError:
                 pass
         vn.name = name
+        if vn.path:  # a directory: its own watcher follows it; re-key it by the new path
+            new_path = ntpath.join(directory, name)
+            w = self.watchers.pop(vn.path.lower(), None)
+            if w is not None:
+                w.path = new_path
+                self.watchers.setdefault(new_path.lower(), w)
+            vn.path = new_path
         self.report(kn, _RENAME)
 
     def report(self, kn: Knote, notes: int, final: bool = False) -> None:
@@ -300,6 +453,8 @@ class VnodeSource(Source):
             kn.flags |= _ONESHOT
         if notes or final:
             kn.fflags |= notes
+            if kn.sfflags & _NAMES:
+                kn.ext = tuple(kn.priv.names)
             self.engine.enqueue(kn)
 
     def event(self, kn: Knote) -> bool:
@@ -307,6 +462,8 @@ class VnodeSource(Source):
 
     def clear(self, kn: Knote) -> None:
         kn.fflags = 0
+        kn.ext = None
+        kn.priv.names.clear()
 
     def close(self) -> None:
         self.closed = True
