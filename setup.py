@@ -1,5 +1,5 @@
 """Only what pyproject.toml cannot say: the cffi build hook (python-cffi/cffi#55) and,
-on Linux, the small CPython fast path of Queue.control (kevents/_cffi/speedups.c)."""
+on Linux, the C fast core kevents._speedups (kevents/_cffi/core.h lists its files)."""
 
 import re
 import sys
@@ -13,9 +13,13 @@ if sys.platform.startswith("linux"):
     ext_modules.append(
         Extension(
             "kevents._speedups",
-            ["kevents/_cffi/speedups.c"],
+            [
+                f"kevents/_cffi/{name}.c"
+                for name in ("speedups", "queue", "engine", "event", "linux_read_write")
+            ],
             include_dirs=["kevents/_cffi"],
             define_macros=[("KEV_PACKAGE_VERSION", f'"{version}"')],
+            extra_compile_args=["-O2", "-Wall", "-Werror=implicit-function-declaration"],
             py_limited_api=True,
         )
     )

@@ -329,8 +329,14 @@ class Engine:
             if self.closed and not waiting:
                 self._release()
 
-    def _collect(self, max_events: int, deadline: int | None, wait_ns: int | None) -> list[KEvent]:
-        """Wait and copy out; loops until an event, the deadline, or a close."""
+    def _collect(
+        self, max_events: int, deadline: int | None, wait_ns: int | None, first: Any = None
+    ) -> list[KEvent]:
+        """Wait and copy out; loops until an event, the deadline, or a close.
+
+        ``first`` (not None) is a batch the C core already waited for (engine.c hands
+        over here whatever it does not handle): it is merged as if the first
+        ``backend.wait`` had returned it; ``()`` is a wait that returned nothing."""
         backend = self.backend
         timers = self.timers
         lock = self.lock
@@ -341,17 +347,20 @@ class Engine:
             wait_ns = 0  # user-space events are due: only gather what the kernel has
         prepare = self.prepare
         while True:
-            if wait_ns and timers is not None and timers.heap:
-                wait_ns = timers.clip(wait_ns)
-            if prepare is not None:
-                with lock:
-                    if self.closed:
-                        raise ValueError("kevents queue closed while waiting")
-                    wait_ns = prepare(wait_ns if not self.ready else 0)
-            try:
-                vals = backend.wait(max_events, wait_ns)
-            except InterruptedError:
-                vals = None  # Python handlers ran; retry without re-applying changes (D9)
+            if first is not None:
+                vals, first = first, None
+            else:
+                if wait_ns and timers is not None and timers.heap:
+                    wait_ns = timers.clip(wait_ns)
+                if prepare is not None:
+                    with lock:
+                        if self.closed:
+                            raise ValueError("kevents queue closed while waiting")
+                        wait_ns = prepare(wait_ns if not self.ready else 0)
+                try:
+                    vals = backend.wait(max_events, wait_ns)
+                except InterruptedError:
+                    vals = None  # Python handlers ran; retry, changes not re-applied (D9)
             if (
                 vals
                 and vals.__class__ is list

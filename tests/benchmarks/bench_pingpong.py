@@ -75,9 +75,9 @@ def run_selectors(n: int) -> None:
     b.close()
 
 
-def run_kevents(n: int) -> None:
+def run_kevents(n: int, counts: bool = True) -> None:
     a, b = socket.socketpair()
-    kq = kevents.Queue()
+    kq = kevents.Queue(counts=counts)
     kq.control(
         [KEvent(a.fileno(), Filter.READ, udata=a), KEvent(b.fileno(), Filter.READ, udata=b)], 0
     )
@@ -93,12 +93,38 @@ def run_kevents(n: int) -> None:
     b.close()
 
 
+def run_kevents_nocounts(n: int) -> None:
+    """An event loop's queue: it never reads ``data`` (D43)."""
+    run_kevents(n, counts=False)
+
+
+def run_compat(n: int) -> None:
+    from kevents.compat import select as kselect
+
+    a, b = socket.socketpair()
+    kq = kselect.kqueue()
+    kq.control([kselect.kevent(a), kselect.kevent(b)], 0)
+    fb = b.fileno()
+    a.send(b"x")
+    control = kq.control
+    for _ in range(n):
+        for ev in control(None, 8):
+            s = b if ev.ident == fb else a
+            s.recv(1)
+            s.send(b"x")
+    kq.close()
+    a.close()
+    b.close()
+
+
 def main() -> dict[str, float]:
     rates = {
         "select.epoll": best_rate(run_epoll, N),
         "select.epoll + FIONREAD": best_rate(run_epoll_fionread, N),
         "selectors.DefaultSelector": best_rate(run_selectors, N),
         "kevents.Queue": best_rate(run_kevents, N),
+        "kevents.Queue(counts=False)": best_rate(run_kevents_nocounts, N),
+        "kevents.compat.select": best_rate(run_compat, N),
     }
     report(f"ping-pong over one socketpair ({N} hops)", rates, "select.epoll")
     print(

@@ -60,16 +60,13 @@ _MAX_ROOM = 65536  # events taken from the kernel per wait; more stay queued the
 
 
 def _load_speedups() -> Any:
-    """The optional C fast path (speedups.c), unless KEVENTS_SPEEDUPS=0 or not built."""
+    """The C fast core (kevents/_cffi/core.h), unless KEVENTS_SPEEDUPS=0 now or when
+    kevents was imported, or it is not built."""
     if os.environ.get("KEVENTS_SPEEDUPS", "1") == "0":
         return None
-    try:
-        from ... import _speedups  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    from ..._version import __version__
+    from ..._core import _speedups
 
-    return _speedups.fast_wait if __version__ == _speedups.VERSION else None
+    return _speedups
 
 
 class LinuxBackend:
@@ -99,7 +96,10 @@ class LinuxBackend:
         #: token -> (ident, filter, flags, udata, lowat) for knotes the C fast path may
         #: translate by itself (see speedups.c); kept current by read_write.py
         self.fast: dict[int, tuple[int, int, int, Any, int]] = {}
-        self.fast_wait = _load_speedups()
+        speedups = _load_speedups()
+        self.fast_wait = None if speedups is None else speedups.fast_wait
+        #: compute READ/WRITE ``data`` (FIONREAD...); Queue(counts=False) turns it off (D43)
+        self.counts = True
         try:
             self.innerfd = check(lib.kev_epoll_create())
             self._ctl(
@@ -189,23 +189,24 @@ class LinuxBackend:
         try:
             for fd, (token, events) in self.internal.items():
                 self._ctl(fresh, lib.EPOLL_CTL_ADD, fd, events, token)
-            self._ctl(
-                fresh,
-                lib.EPOLL_CTL_ADD,
-                inner,
-                lib.EPOLLIN,
-                self.new_token(inner, lib.KEV_ROLE_INNER),
-            )
             for token, kn in self.knotes.items():
                 events = kn.priv.events if kn.priv.armed else 0
                 if events:
                     epfd = inner if kn.filter == Filter.WRITE else fresh
                     lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_ADD, kn.ident, events, token)
+            # both numbers stay: the C core (Core._fast_setup) keeps them
+            check(lib.kev_dup2_cloexec(inner, self.innerfd))
+            self._ctl(
+                fresh,
+                lib.EPOLL_CTL_ADD,
+                self.innerfd,
+                lib.EPOLLIN,
+                self.new_token(self.innerfd, lib.KEV_ROLE_INNER),
+            )
             check(lib.kev_dup2_cloexec(fresh, self.epfd))
-            lib.kev_close(self.innerfd)
-            self.innerfd = inner
         finally:
             lib.kev_close(fresh)
+            lib.kev_close(inner)
         self.zombies.clear()
 
     # -- the contract ------------------------------------------------------------------------
@@ -282,11 +283,26 @@ class LinuxBackend:
     def fileno(self) -> int:
         return self.epfd
 
+    def fast_state(self, engine: Engine) -> tuple[Any, ...] | None:
+        """What the C core's control() reads (Core._fast_setup), or None without it."""
+        if self.fast_wait is None or engine.timers is None:
+            return None
+        return (
+            self.fast,
+            engine.ready,
+            engine.timers.heap,
+            engine.waiting,
+            engine.__dict__,
+            self.epfd,
+            self.innerfd,
+            self.counts,
+        )
+
     def wait(self, room: int, timeout_ns: int) -> Any:
         """Block for kernel records: a list of ready KEvents from the C fast path, or
         the flat sequence of raw records for ``translate``."""
         if self.fast_wait is not None:
-            return self.fast_wait(self.epfd, self.innerfd, room, timeout_ns, self.fast, KEvent)
+            return self.fast_wait(self.epfd, self.innerfd, room, timeout_ns, self.fast, self.counts)
         room = min(room, _MAX_ROOM)
         bufs = self.pool.pop() if self.pool else None
         if bufs is None or bufs[2] < room:
@@ -297,7 +313,9 @@ class LinuxBackend:
                 size,
             )
         try:
-            n = lib.kev_wait(self.epfd, self.innerfd, bufs[0], room, timeout_ns, bufs[1])
+            n = lib.kev_wait(
+                self.epfd, self.innerfd, bufs[0], room, timeout_ns, bufs[1], self.counts
+            )
             if n <= 0:
                 if n == -errno.EINTR:
                     raise InterruptedError(errno.EINTR, "interrupted")
@@ -314,6 +332,7 @@ class LinuxBackend:
             return
         # The hot path: one iteration per kernel record, kept flat on purpose.
         knotes = self.knotes
+        counts = self.counts
         new = tuple.__new__
         for i in range(0, len(vals), _WIDTH):
             token = vals[i]
@@ -340,7 +359,7 @@ class LinuxBackend:
             if kn.filter == _READ:
                 if events & _READ_EOF:
                     flags |= _EOF
-                elif data < st.lowat and (data or resolve_countable(kn)):
+                elif counts and data < st.lowat and (data or resolve_countable(kn)):
                     st.source.stale(kn)  # nothing (or too little) to read: not ready (D12)
                     continue
             elif events & _WRITE_EOF:
