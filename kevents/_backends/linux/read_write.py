@@ -179,13 +179,17 @@ class _EpollSource(FdSource):
             _set_rcvlowat(kn.ident, st.old_lowat)
 
     def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
-        self.check_fflags(fflags, kn)
-        kn.sfflags, kn.sdata = fflags, data
-        self.apply_lowat(kn)
-        st: _Reg = kn.priv
-        if st.armed:  # BSD re-runs the filter on every change: MOD re-evaluates readiness
-            self.backend.rearm(kn, st.events)
-        self.publish(kn)
+        try:
+            self.check_fflags(fflags, kn)
+            kn.sfflags, kn.sdata = fflags, data
+            self.apply_lowat(kn)
+            st: _Reg = kn.priv
+            if st.armed:  # BSD re-runs the filter on every change: MOD re-evaluates it
+                self.backend.rearm(kn, st.events)
+        finally:
+            # even a refused change has replaced udata (the engine does it first): the C
+            # core's view must follow (found by the differential test)
+            self.publish(kn)
 
     def enable(self, kn: Knote) -> None:
         st: _Reg = kn.priv
