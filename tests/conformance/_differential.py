@@ -5,14 +5,14 @@ made), comparing every returned event and every error.
 
 Both queues watch the same descriptors, so every event source is shared: socket and
 pipe traffic, EOF, closed and reused descriptor numbers, USER triggers, TIMERs that are
-due at once (an absolute time long past) or never, so timing cannot differ, child exits (waited for before
-looking), file changes, and, when ``signals`` is set (only in a child interpreter:
-dispositions are process-global), SIGUSR1 deliveries.
+due at once (an absolute time long past) or never (so timing cannot differ), child
+exits (waited for before looking), file changes, and, when ``signals`` is set (only
+in a child interpreter: dispositions are process-global), SIGUSR1 deliveries.
 """
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import os
 import random
 import signal
@@ -79,7 +79,7 @@ class World:
     def fds(self) -> list[int]:
         out = [s.fileno() for pair in self.pairs for s in pair if s.fileno() >= 0]
         out += [fd for pair in self.pipes for fd in pair]
-        out += self.files + [self.udp.fileno()] + self.closed
+        out += [*self.files, self.udp.fileno(), *self.closed]
         return out
 
     def ident(self, filt: int) -> Any:
@@ -129,27 +129,21 @@ class World:
         if what <= 2:
             a, b = rng.choice(self.pairs)
             if a.fileno() >= 0 and b.fileno() >= 0:
-                try:
+                with contextlib.suppress(OSError):
                     rng.choice([a, b]).send(b"x" * rng.randrange(1, 5))
-                except OSError:
-                    pass
         elif what == 3:
             for s in rng.choice(self.pairs):
                 if s.fileno() >= 0:
-                    try:
+                    with contextlib.suppress(OSError):
                         s.recv(2, socket.MSG_DONTWAIT)
-                    except OSError:
-                        pass
         elif what == 4:
             r, w = rng.choice(self.pipes)
             os.write(w, b"y")
         elif what == 5:
             r, w = rng.choice(self.pipes)
             os.set_blocking(r, False)
-            try:
+            with contextlib.suppress(BlockingIOError):
                 os.read(r, 1)
-            except BlockingIOError:
-                pass
         elif what == 6 and len(self.pairs) > 1:
             # close one side (EOF for the peer), or the fd under its knotes (stale)
             a, b = self.pairs.pop(rng.randrange(len(self.pairs)))
@@ -227,13 +221,13 @@ def run(seed: int, steps: int, backend: str = "linux", signals: bool = False) ->
             else:
                 changes = [world.change() for _ in range(rng.randrange(1, 5))]
             max_events = rng.choice([0, 1, 2, 8, 8, 64])
-            timeout = rng.choice([0, 0, 0.0, 0.001])
+            # a wait whose room an internal record (inotify, timerfd...) took loops until
+            # the deadline: with a real timeout, how often would depend on the load
+            timeout = rng.choice([0, 0.0, 0.001]) if max_events == 64 else 0
 
-            def call(q: kevents.Queue) -> list[KEvent]:
-                return q.control(changes, max_events, timeout)
-
-            got_c = _outcome(lambda: call(qc))
-            got_p = _outcome(lambda: call(qp))
+            args = (changes, max_events, timeout)
+            got_c = _outcome(lambda: qc.control(*args))  # noqa: B023 - called at once
+            got_p = _outcome(lambda: qp.control(*args))  # noqa: B023
             compared += 1
             if got_c != got_p:
                 raise AssertionError(
@@ -250,4 +244,4 @@ def run(seed: int, steps: int, backend: str = "linux", signals: bool = False) ->
 if __name__ == "__main__":
     for s in range(int(sys.argv[1]), int(sys.argv[2])):
         run(s, int(sys.argv[3]), signals=True)
-    print("ok", errno.errorcode[0] if 0 in errno.errorcode else "")
+    print("ok")
