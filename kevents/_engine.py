@@ -198,6 +198,13 @@ class Engine:
         if src.fd_based:
             if ident < 0 or ident > 0x7FFFFFFF:
                 return errno.EBADF
+            if flags & _DELETE:
+                kn = self.knotes.get((ident, filt))
+                if kn is not None:
+                    err: int | None = kn.source.delete_checked(kn)
+                    if err is not None:  # the kernel answered for fstat (D44)
+                        self.drop(kn)
+                        return err
             try:
                 identity = src.identify(ident)
             except OSError as exc:
@@ -395,6 +402,9 @@ class Engine:
             if self.closed:
                 return
             self.closed = True
+            begin_close = getattr(self.backend, "begin_close", None)
+            if begin_close is not None:
+                begin_close()  # the backend's fds take the kernel registrations with them
             for kn in list(self.knotes.values()):
                 self.drop(kn)
             for src in set(self.sources.values()):

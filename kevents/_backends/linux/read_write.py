@@ -191,6 +191,22 @@ class _EpollSource(FdSource):
             # core's view must follow (found by the differential test)
             self.publish(kn)
 
+    def delete_checked(self, kn: Knote) -> int | None:
+        """EV_DELETE without fstat (D44): EPOLL_CTL_DEL is keyed by (file, fd), so its
+        answer is the identity check. 0: the fd still names the knote's file; EBADF:
+        it is closed (BSD dropped the knote then). Anything else (ENOENT: another
+        file has the number, or the same file reopened) and a knote with no
+        registration (disabled) leave it to fstat, as before."""
+        st: _Reg = kn.priv
+        if not st.registered:
+            return None
+        ret = self.backend.unregister(kn)
+        st.registered = st.armed = False
+        self.backend.fast.pop(kn.token, None)
+        if ret == 0 or ret == -errno.EBADF:
+            return -ret
+        return None
+
     def enable(self, kn: Knote) -> None:
         st: _Reg = kn.priv
         if st.registered:
