@@ -222,7 +222,8 @@ class TimerSource(Source):
         """Shorten a wait so it ends at the next deadline."""
         if not self.heap:
             return wait_ns
-        return max(0, min(wait_ns, self.heap[0].priv.deadline - time.monotonic_ns()))
+        first: _Timer = self.heap[0].priv
+        return max(0, min(wait_ns, first.deadline - time.monotonic_ns()))
 
     def close(self) -> None:
         for kn in self.heap:
