@@ -63,8 +63,14 @@ def load_speedups() -> Any:
     return _speedups
 
 
+class PyEngineBase:
+    """The Python twin of ``_speedups.EngineBase``: Engine's flags are plain attributes."""
+
+
 _speedups = load_speedups()
 if TYPE_CHECKING:
     Core = PyCore
+    EngineBase = PyEngineBase
 else:
     Core = PyCore if _speedups is None else _speedups.Core
+    EngineBase = PyEngineBase if _speedups is None else _speedups.EngineBase

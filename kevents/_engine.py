@@ -21,6 +21,7 @@ from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 from ._backends._contract import Backend, Source
+from ._core import EngineBase
 from ._errors import UnsupportedError, oserror
 from ._event import Filter, Flag, KEvent
 from ._knote import Knote
@@ -77,16 +78,19 @@ def _ident_of(obj: Any) -> int:
     return fd
 
 
-class Engine:
-    """Knote table, change application and scan for one queue."""
+class Engine(EngineBase):
+    """Knote table, change application and scan for one queue.
+
+    ``closed`` and ``pending`` live in the C base (``_speedups.EngineBase``) when the
+    C core is loaded, so it reads them without a dict lookup (D42)."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.lock = threading.Lock()
         self.knotes: dict[tuple[int, int], Knote] = {}
         self.ready: deque[Knote] = deque()
-        self.pending = False
-        self.closed = False
+        self.pending: bool = False
+        self.closed: bool = False
         self.waiting: list[None] = []  # one entry per thread inside control()'s wait
         self.release_lock = threading.Lock()
         self.released = False

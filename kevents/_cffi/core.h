@@ -27,11 +27,10 @@
 typedef struct {
     PyObject_HEAD
     PyObject *engine;   /* kevents._engine.Engine (or a pass-through backend), or NULL */
-    PyObject *fast;     /* LinuxBackend.fast: token -> (ident, filter, flags, udata, lowat) */
+    PyObject *fast;     /* LinuxBackend.fast, a FastTable (linux_read_write.c) */
     PyObject *ready;    /* Engine.ready (a deque) */
     PyObject *heap;     /* TimerSource.heap (a list) */
     PyObject *waiting;  /* Engine.waiting (a list, one entry per waiting thread) */
-    PyObject *state;    /* Engine.__dict__: `closed` and `pending` read without getattr */
     int epfd, innerfd;  /* both keep their numbers for the queue's life (rebuild dup3s) */
     int counts;         /* LinuxBackend.counts: compute READ/WRITE data (D43) */
 } kev_core;
@@ -39,7 +38,8 @@ typedef struct {
 /* event.c */
 int kev_event_setup(PyObject *kevent_type);
 PyObject *kev_event_type(void);
-PyObject *kev_event_from_info(PyObject *info, int64_t data);
+PyObject *kev_event_new(PyObject *ident, PyObject *filter, PyObject *flags, int64_t data,
+                        PyObject *udata);
 
 /* linux_read_write.c */
 #define KEV_STACK_ROOM 256  /* records on the stack; larger waits use the heap */
@@ -50,9 +50,20 @@ int kev_wait_records(int epfd, int innerfd, int room, int64_t timeout_ns, int co
 PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int counts);
 PyObject *kev_raw_records(const int64_t *out, int n);
 PyObject *kev_fast_wait(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *kev_fast_type_new(void);
+int kev_fast_check(PyObject *obj);
 
-/* engine.c */
+/* engine.c: EngineBase, the C base of kevents._engine.Engine, holds the two flags the
+ * C core reads on every call, so reading them costs a load, not a dict lookup */
+typedef struct {
+    PyObject_HEAD
+    char closed;  /* Engine.closed */
+    char pending; /* Engine.pending */
+} kev_engine_state;
+
 int kev_engine_setup(void);
+PyObject *kev_engine_type_new(void);
+int kev_engine_check(PyObject *obj);
 PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames);
 

@@ -19,15 +19,13 @@
 #define KEV_MAX_WAIT_NS (24LL * 3600 * 1000000000LL)
 
 PyObject *kev_slow_control;
-static PyObject *s_closed, *s_pending, *s_collect, *s_release;
+static PyObject *s_collect, *s_release;
 
 int kev_engine_setup(void)
 {
-    s_closed = PyUnicode_InternFromString("closed");
-    s_pending = PyUnicode_InternFromString("pending");
     s_collect = PyUnicode_InternFromString("_collect");
     s_release = PyUnicode_InternFromString("_release");
-    return s_closed && s_pending && s_collect && s_release ? 0 : -1;
+    return s_collect && s_release ? 0 : -1;
 }
 
 /* time.monotonic_ns() */
@@ -74,18 +72,59 @@ static int kev_timeout_ns(PyObject *t, int64_t *ns)
     return 0;
 }
 
-/* bool(engine.<name>), read from the engine's __dict__ (plain attributes: no
- * descriptor to honour) */
-static int kev_attr_true(kev_core *c, PyObject *name)
+/* -- EngineBase ----------------------------------------------------------------------- */
+
+#ifndef Py_T_BOOL
+#include "structmember.h"
+#define Py_T_BOOL T_BOOL
+#endif
+#include <stddef.h>
+
+static PyTypeObject *kev_engine_type;
+
+static PyMemberDef kev_engine_members[] = {
+    {"closed", Py_T_BOOL, offsetof(kev_engine_state, closed), 0, "the queue is closed"},
+    {"pending", Py_T_BOOL, offsetof(kev_engine_state, pending), 0,
+     "the backend's pending signal is on"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static void kev_engine_dealloc(PyObject *self)
 {
-    PyObject *v = PyDict_GetItemWithError(c->state, name); /* borrowed */
-    if (v == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetObject(PyExc_AttributeError, name);
-        return -1;
-    }
-    return v == Py_False ? 0 : v == Py_True ? 1 : PyObject_IsTrue(v);
+    PyTypeObject *tp = Py_TYPE(self);
+    ((freefunc)PyType_GetSlot(tp, Py_tp_free))(self);
+    Py_DECREF(tp);
 }
+
+static PyType_Slot kev_engine_slots[] = {
+    {Py_tp_doc, (void *)"The C base of kevents._engine.Engine: its closed and pending flags."},
+    {Py_tp_members, kev_engine_members},
+    {Py_tp_dealloc, (void *)kev_engine_dealloc},
+    {Py_tp_new, (void *)PyType_GenericNew},
+    {0, NULL},
+};
+
+static PyType_Spec kev_engine_spec = {
+    "kevents._speedups.EngineBase", sizeof(kev_engine_state), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, kev_engine_slots,
+};
+
+PyObject *kev_engine_type_new(void)
+{
+    PyObject *tp = PyType_FromSpec(&kev_engine_spec);
+    if (tp != NULL) {
+        Py_XDECREF((PyObject *)kev_engine_type);
+        kev_engine_type = (PyTypeObject *)Py_NewRef(tp);
+    }
+    return tp;
+}
+
+int kev_engine_check(PyObject *obj)
+{
+    return kev_engine_type != NULL && PyObject_TypeCheck(obj, kev_engine_type);
+}
+
+#define KEV_ENGINE(c) ((kev_engine_state *)(c)->engine)
 
 /* Before the wait: not closed (D36: never block on fds a close may release), no ready
  * knotes (they make the wait 0) and no timers (they clip it). A pending signal needs no
@@ -94,18 +133,14 @@ static int kev_attr_true(kev_core *c, PyObject *name)
  * self.pending, no timers and not closed. 1 yes, 0 no, -1 error. */
 static int kev_quiet(kev_core *c, int after)
 {
+    if (KEV_ENGINE(c)->closed || (after && KEV_ENGINE(c)->pending))
+        return 0;
     Py_ssize_t n = PyObject_Size(c->ready);
     if (n != 0)
         return n < 0 ? -1 : 0;
     n = PyObject_Size(c->heap);
     if (n != 0)
         return n < 0 ? -1 : 0;
-    int t = after ? kev_attr_true(c, s_pending) : 0;
-    if (t != 0)
-        return t < 0 ? -1 : 0;
-    t = kev_attr_true(c, s_closed);
-    if (t != 0)
-        return t < 0 ? -1 : 0;
     return 1;
 }
 
@@ -148,10 +183,7 @@ static int kev_leave(kev_core *c, int open)
     if (n > 0 && PySequence_DelItem(c->waiting, n - 1) < 0)
         rc = -1;
     else if (n <= 1 && !open) {
-        int closed = kev_attr_true(c, s_closed);
-        if (closed < 0)
-            rc = -1;
-        else if (closed) {
+        if (KEV_ENGINE(c)->closed) {
             PyObject *r = PyObject_CallMethodObjArgs(c->engine, s_release, NULL);
             if (r == NULL)
                 rc = -1;
@@ -183,14 +215,12 @@ PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *ar
     Py_INCREF(c.ready);
     Py_INCREF(c.heap);
     Py_INCREF(c.waiting);
-    Py_INCREF(c.state);
     PyObject *result = kev_fast_control(&c, self, args, nargs, kwnames);
     Py_DECREF(c.engine);
     Py_DECREF(c.fast);
     Py_DECREF(c.ready);
     Py_DECREF(c.heap);
     Py_DECREF(c.waiting);
-    Py_DECREF(c.state);
     return result;
 }
 

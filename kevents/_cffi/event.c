@@ -24,8 +24,9 @@ int kev_event_setup(PyObject *kevent_type)
 PyObject *kev_event_type(void) { return (PyObject *)kev_type; }
 
 /* KEvent(kn.ident, kn.filter, flags, 0, data, kn.udata, None): the plain-knote event
- * of LinuxBackend.translate, from the fast table's (ident, filter, flags, udata, lowat). */
-PyObject *kev_event_from_info(PyObject *info, int64_t data)
+ * of LinuxBackend.translate. */
+PyObject *kev_event_new(PyObject *ident, PyObject *filter, PyObject *flags, int64_t data,
+                        PyObject *udata)
 {
     PyObject *ev = kev_alloc(kev_type, 7);
     if (ev == NULL)
@@ -35,14 +36,12 @@ PyObject *kev_event_from_info(PyObject *info, int64_t data)
         Py_DECREF(ev);
         return NULL;
     }
-    PyObject *items[7] = {
-        PyTuple_GetItem(info, 0), PyTuple_GetItem(info, 1), PyTuple_GetItem(info, 2),
-        kev_zero, d, PyTuple_GetItem(info, 3), Py_None,
-    };
-    for (int i = 0; i < 7; i++) {
-        if (i != 4)
-            Py_INCREF(items[i]);
-        PyTuple_SetItem(ev, i, items[i]);
-    }
+    PyTuple_SetItem(ev, 0, Py_NewRef(ident));
+    PyTuple_SetItem(ev, 1, Py_NewRef(filter));
+    PyTuple_SetItem(ev, 2, Py_NewRef(flags));
+    PyTuple_SetItem(ev, 3, Py_NewRef(kev_zero));
+    PyTuple_SetItem(ev, 4, d);
+    PyTuple_SetItem(ev, 5, Py_NewRef(udata));
+    PyTuple_SetItem(ev, 6, Py_NewRef(Py_None));
     return ev;
 }

@@ -17,7 +17,6 @@ static int core_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(c->ready);
     Py_VISIT(c->heap);
     Py_VISIT(c->waiting);
-    Py_VISIT(c->state);
     return 0;
 }
 
@@ -27,7 +26,6 @@ static void core_drop_fast(kev_core *c)
     Py_CLEAR(c->ready);
     Py_CLEAR(c->heap);
     Py_CLEAR(c->waiting);
-    Py_CLEAR(c->state);
     c->epfd = c->innerfd = -1;
 }
 
@@ -56,8 +54,9 @@ static PyObject *core_control(PyObject *self, PyObject *const *args, Py_ssize_t 
     return kev_engine_control((kev_core *)self, self, args, nargs, kwnames);
 }
 
-/* _fast_setup(fast, ready, heap, waiting, state, epfd, innerfd, counts): the engine's
- * state the C path reads (LinuxBackend.fast_state); _fast_setup(None) turns it off. */
+/* _fast_setup(fast, ready, heap, waiting, epfd, innerfd, counts): the engine's state
+ * the C path reads (LinuxBackend.fast_state), once Queue._engine is set (an
+ * EngineBase); _fast_setup(None) turns it off. */
 static PyObject *core_fast_setup(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     kev_core *c = (kev_core *)self;
@@ -65,15 +64,15 @@ static PyObject *core_fast_setup(PyObject *self, PyObject *const *args, Py_ssize
         core_drop_fast(c);
         Py_RETURN_NONE;
     }
-    if (nargs != 8 || !PyDict_Check(args[0]) || !PyList_Check(args[2]) ||
-        !PyList_Check(args[3]) || !PyDict_Check(args[4])) {
-        PyErr_SetString(PyExc_TypeError, "_fast_setup(fast, ready, heap, waiting, state, "
-                                         "epfd, innerfd, counts)");
+    if (nargs != 7 || !kev_fast_check(args[0]) || !PyList_Check(args[2]) ||
+        !PyList_Check(args[3]) || c->engine == NULL || !kev_engine_check(c->engine)) {
+        PyErr_SetString(PyExc_TypeError, "_fast_setup(fast, ready, heap, waiting, epfd, "
+                                         "innerfd, counts) after _engine = an EngineBase");
         return NULL;
     }
-    int epfd = (int)PyLong_AsLong(args[5]);
-    int innerfd = (int)PyLong_AsLong(args[6]);
-    int counts = PyObject_IsTrue(args[7]);
+    int epfd = (int)PyLong_AsLong(args[4]);
+    int innerfd = (int)PyLong_AsLong(args[5]);
+    int counts = PyObject_IsTrue(args[6]);
     if (PyErr_Occurred())
         return NULL;
     core_drop_fast(c);
@@ -81,7 +80,6 @@ static PyObject *core_fast_setup(PyObject *self, PyObject *const *args, Py_ssize
     c->ready = Py_NewRef(args[1]);
     c->heap = Py_NewRef(args[2]);
     c->waiting = Py_NewRef(args[3]);
-    c->state = Py_NewRef(args[4]);
     c->epfd = epfd;
     c->innerfd = innerfd;
     c->counts = counts;
@@ -98,7 +96,7 @@ static PyMethodDef core_methods[] = {
      "OSError and later changes are not applied. Signals interrupt the wait only to\n"
      "run Python handlers; the wait then resumes without re-applying changes."},
     {"_fast_setup", (PyCFunction)(void (*)(void))core_fast_setup, METH_FASTCALL,
-     "_fast_setup(fast, ready, heap, waiting, state, epfd, innerfd, counts)"},
+     "_fast_setup(fast, ready, heap, waiting, epfd, innerfd, counts)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -2,6 +2,9 @@
  * modules they mirror, and D42 for the design).
  *
  *   Core        the C base of kevents.Queue (queue.c)
+ *   EngineBase  the C base of kevents._engine.Engine: closed, pending (engine.c)
+ *   FastTable   LinuxBackend.fast, the C view of plain READ/WRITE knotes
+ *               (linux_read_write.c)
  *   fast_wait   one LinuxBackend.wait building KEvents in C (linux_read_write.c)
  *   setup(KEvent, slow_control)   the Python objects the C side needs, once
  *   VERSION     the package version this binary was built for
@@ -44,6 +47,15 @@ PyMODINIT_FUNC PyInit__speedups(void)
     if (m == NULL)
         return NULL;
     PyObject *core = kev_core_type_new(m);
+    PyObject *table = kev_fast_type_new(), *base = kev_engine_type_new();
+    if (table == NULL || PyModule_AddObject(m, "FastTable", table) < 0 || base == NULL ||
+        PyModule_AddObject(m, "EngineBase", base) < 0) {
+        Py_XDECREF(table);
+        Py_XDECREF(base);
+        Py_XDECREF(core);
+        Py_DECREF(m);
+        return NULL;
+    }
     if (core == NULL || PyModule_AddObject(m, "Core", core) < 0 ||
         PyModule_AddStringConstant(m, "VERSION", KEV_PACKAGE_VERSION) < 0) {
         Py_XDECREF(core);

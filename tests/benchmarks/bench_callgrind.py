@@ -119,7 +119,7 @@ def main() -> dict[str, float]:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed: run .ci/install-valgrind.sh")
         return {}
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHONHASHSEED="0")  # same dict layouts in every run
     results = {name: per_hop(body, env) for name, body in LOOPS.items()}
     nospeed = dict(env, KEVENTS_SPEEDUPS="0")
     results["kevents.Queue (KEVENTS_SPEEDUPS=0)"] = per_hop(LOOPS["kevents.Queue"], nospeed)

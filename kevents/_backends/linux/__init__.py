@@ -94,11 +94,12 @@ class LinuxBackend:
         #: tokens whose EPOLL_CTL_DEL failed; if one fires, the set is rebuilt
         self.zombies: set[int] = set()
         self.pool: list[tuple[Any, Any, int]] = []
-        #: token -> (ident, filter, flags, udata, lowat) for knotes the C fast path may
-        #: translate by itself (see speedups.c); kept current by read_write.py
-        self.fast: dict[int, tuple[int, int, int, Any, int]] = {}
         speedups = _load_speedups()
         self.fast_wait = None if speedups is None else speedups.fast_wait
+        #: token -> (ident, filter, flags, udata, lowat) for knotes the C core may
+        #: translate by itself (linux_read_write.c: a FastTable, or a dict nobody reads
+        #: without it); kept current by read_write.py
+        self.fast: Any = {} if speedups is None else speedups.FastTable()
         #: compute READ/WRITE ``data`` (FIONREAD...); Queue(counts=False) turns it off (D43)
         self.counts = True
         try:
@@ -307,7 +308,6 @@ class LinuxBackend:
             engine.ready,
             engine.timers.heap,
             engine.waiting,
-            engine.__dict__,
             self.epfd,
             self.innerfd,
             self.counts,
