@@ -15,7 +15,14 @@ if sys.platform.startswith("linux"):
             "kevents._speedups",
             [
                 f"kevents/_cffi/{name}.c"
-                for name in ("speedups", "queue", "engine", "event", "linux_read_write")
+                for name in (
+                    "speedups",
+                    "queue",
+                    "engine",
+                    "event",
+                    "linux_read_write",
+                    "compat_select",
+                )
             ],
             include_dirs=["kevents/_cffi"],
             define_macros=[("KEV_PACKAGE_VERSION", f'"{version}"')],

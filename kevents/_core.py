@@ -63,6 +63,13 @@ def load_speedups() -> Any:
     return _speedups
 
 
+def route_compat(kqueue: type, kevent: type) -> None:
+    """compat.select's hook (D42): with the C core loaded, ``kqueue.control`` runs its
+    steady state in C (compat_select.c) and is the Python method otherwise."""
+    if _speedups is not None:
+        _speedups.route_compat(kqueue, kevent, _speedups.Core)
+
+
 class PyEngineBase:
     """The Python twin of ``_speedups.EngineBase``: Engine's flags are plain attributes."""
 

@@ -11,6 +11,7 @@
  *   event.c             building KEvent tuples           kevents/_event.py
  *   linux_read_write.c  LinuxBackend.wait/translate for  kevents/_backends/linux/
  *                       kernel-armed READ/WRITE knotes   __init__.py, read_write.py
+ *   compat_select.c     kqueue.control's steady state    kevents/compat/select.py
  *
  * (These files have no .cdef: the cffi build of kevents._native ignores them.)
  * Anything these files do not handle goes back to the Python engine, which stays the
@@ -66,6 +67,10 @@ PyObject *kev_engine_type_new(void);
 int kev_engine_check(PyObject *obj);
 PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames);
+int kev_timeout_plain(PyObject *t, int64_t *ns);
+
+/* compat_select.c */
+PyObject *kev_route_compat(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 /* queue.c */
 PyObject *kev_core_type_new(PyObject *module);

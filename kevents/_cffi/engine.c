@@ -38,7 +38,7 @@ static int64_t kev_now_ns(void)
 
 /* timeout_to_ns for the plain cases: 1 and *ns (-1: forever), or 0 when the Python
  * engine must decide (bad types and values raise there, with its messages). */
-static int kev_timeout_ns(PyObject *t, int64_t *ns)
+int kev_timeout_plain(PyObject *t, int64_t *ns)
 {
     if (t == Py_None) {
         *ns = -1;
@@ -246,7 +246,7 @@ static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *
         return kev_slow(self, args, nargs, kwnames);
     }
     room = m > KEV_MAX_ROOM ? KEV_MAX_ROOM : (int)m;
-    if (!kev_timeout_ns(nargs == 3 ? args[2] : Py_None, &timeout_ns))
+    if (!kev_timeout_plain(nargs == 3 ? args[2] : Py_None, &timeout_ns))
         return kev_slow(self, args, nargs, kwnames);
     int quiet = kev_quiet(c, 0), open = 0;
     if (quiet <= 0)

@@ -29,6 +29,8 @@ static PyObject *kev_setup(PyObject *self, PyObject *const *args, Py_ssize_t nar
 static PyMethodDef kev_methods[] = {
     {"fast_wait", (PyCFunction)(void (*)(void))kev_fast_wait, METH_FASTCALL,
      "fast_wait(epfd, innerfd, room, timeout_ns, fast, counts) -> list | tuple"},
+    {"route_compat", (PyCFunction)(void (*)(void))kev_route_compat, METH_FASTCALL,
+     "route_compat(kqueue, kevent, Core): compat.select's control() in C (compat_select.c)"},
     {"setup", (PyCFunction)(void (*)(void))kev_setup, METH_FASTCALL,
      "setup(KEvent, slow_control): the event type and the Python Queue.control"},
     {NULL, NULL, 0, NULL},

@@ -199,6 +199,39 @@ def make_pair(backend: str) -> tuple[kevents.Queue, kevents.Queue]:
     return qc, qp
 
 
+def _compat_pair(backend: str) -> tuple[Any, Any]:
+    """(compat.select.kqueue on the C core, one on the Python engine), as make_pair."""
+    from kevents.compat import select as compat
+
+    old = os.environ.get("KEVENTS_SPEEDUPS")
+    qc = compat.kqueue(_backend=backend)
+    os.environ["KEVENTS_SPEEDUPS"] = "0"
+    try:
+        qp = compat.kqueue(_backend=backend)
+    finally:
+        if old is None:
+            del os.environ["KEVENTS_SPEEDUPS"]
+        else:
+            os.environ["KEVENTS_SPEEDUPS"] = old
+    return qc, qp
+
+
+def _as_compat(ch: KEvent) -> Any:
+    from kevents.compat import select as compat
+
+    try:
+        return compat.kevent(ch.ident, ch.filter, ch.flags, ch.fflags, ch.data, ch.udata)
+    except (ValueError, OverflowError):
+        return None  # refused by the constructor, the same way for both
+
+
+def _compat_outcome(fn: Callable[[], list[Any]]) -> Any:
+    try:
+        return ("ok", [k._key() for k in fn()])
+    except Exception as exc:
+        return ("error", type(exc).__name__, getattr(exc, "errno", None), str(exc))
+
+
 def run(seed: int, steps: int, backend: str = "linux", signals: bool = False) -> int:
     """Run one program; raise AssertionError at the first difference. Returns how many
     control() calls were compared."""
@@ -207,6 +240,7 @@ def run(seed: int, steps: int, backend: str = "linux", signals: bool = False) ->
         signal.signal(signal.SIGUSR1, lambda *a: None)
     world = World(rng, signals)
     qc, qp = make_pair(backend)
+    kc, kp = _compat_pair(backend)
     compared = 0
     try:
         for step in range(steps):
@@ -234,10 +268,24 @@ def run(seed: int, steps: int, backend: str = "linux", signals: bool = False) ->
                     f"seed {seed} step {step}: control({changes}, {max_events}, {timeout})\n"
                     f"  C core: {got_c}\n  Python: {got_p}"
                 )
+            # the same call through compat.select (C route against the Python method)
+            kchanges = None if changes is None else [_as_compat(ch) for ch in changes]
+            if kchanges is not None and None in kchanges:
+                continue
+            kargs = (kchanges, max_events, timeout)
+            got_c = _compat_outcome(lambda: kc.control(*kargs))  # noqa: B023
+            got_p = _compat_outcome(lambda: kp.control(*kargs))  # noqa: B023
+            if got_c != got_p:
+                raise AssertionError(
+                    f"seed {seed} step {step}: compat control({changes}, {max_events})\n"
+                    f"  C core: {got_c}\n  Python: {got_p}"
+                )
         return compared
     finally:
         qc.close()
         qp.close()
+        kc.close()
+        kp.close()
         world.close()
 
 
