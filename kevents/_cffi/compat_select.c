@@ -13,8 +13,33 @@ static PyObject *kev_compat_slow;   /* the Python kqueue.control */
 static PyTypeObject *kev_compat_kq; /* kevents.compat.select.kqueue */
 static PyTypeObject *kev_compat_ev; /* kevents.compat.select.kevent */
 static PyTypeObject *kev_core_type;
-static PyObject *s_fd, *s_queue, *s_ident, *s_filter, *s_flags, *s_fflags, *s_data,
-    *s_udata;
+/* The data descriptors (__slots__ members) of kqueue._fd, kqueue._queue and kevent's
+ * six fields, called directly: exact instances of these classes find them first anyway,
+ * and the type lookup of PyObject_SetAttr was a fifth of a hop. */
+typedef struct {
+    PyObject *descr;
+    descrgetfunc get;
+    descrsetfunc set;
+} kev_slot;
+
+static kev_slot q_fd, q_queue, k_ident, k_filter, k_flags, k_fflags, k_data, k_udata;
+
+static int kev_slot_init(kev_slot *slot, PyObject *type, const char *name)
+{
+    PyObject *d = PyObject_GetAttrString(type, name);
+    if (d == NULL)
+        return -1;
+    slot->get = (descrgetfunc)PyType_GetSlot(Py_TYPE(d), Py_tp_descr_get);
+    slot->set = (descrsetfunc)PyType_GetSlot(Py_TYPE(d), Py_tp_descr_set);
+    if (slot->get == NULL || slot->set == NULL) {
+        Py_DECREF(d);
+        PyErr_Format(PyExc_TypeError, "%s is not a data descriptor", name);
+        return -1;
+    }
+    Py_XDECREF(slot->descr);
+    slot->descr = d;
+    return 0;
+}
 
 static PyObject *compat_slow(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames)
@@ -40,13 +65,36 @@ done:
     return res;
 }
 
-static int compat_set(PyObject *k, PyObject *name, PyObject *v)
+static int compat_set(PyObject *k, kev_slot *slot, PyObject *v)
 {
     if (v == NULL)
         return -1;
-    int rc = PyObject_SetAttr(k, name, v);
+    int rc = slot->set(slot->descr, k, v);
     Py_DECREF(v);
     return rc;
+}
+
+static allocfunc kev_compat_alloc;
+static PyObject *kev_zero_int;
+
+/* a kevent straight from a plain knote's fields (kev_build_fn): fflags 0 */
+static PyObject *compat_event_new(PyObject *ident, PyObject *filter, PyObject *flags,
+                                  int64_t data, PyObject *udata)
+{
+    PyObject *k = kev_compat_alloc(kev_compat_ev, 0);
+    if (k == NULL)
+        return NULL;
+    if (compat_set(k, &k_ident, Py_NewRef(ident)) < 0 ||
+        compat_set(k, &k_filter, PyNumber_Long(filter)) < 0 ||
+        compat_set(k, &k_flags, PyNumber_Long(flags)) < 0 ||
+        compat_set(k, &k_fflags, Py_NewRef(kev_zero_int)) < 0 ||
+        compat_set(k, &k_data, PyLong_FromLongLong(data)) < 0 ||
+        compat_set(k, &k_udata, PyLong_Check(udata) ? Py_NewRef(udata) : Py_NewRef(kev_zero_int)) <
+            0) {
+        Py_DECREF(k);
+        return NULL;
+    }
+    return k;
 }
 
 /* out.append(kevent with ev's fields): ident, int(filter), int(flags), int(fflags),
@@ -57,12 +105,12 @@ static PyObject *compat_event(PyObject *ev, allocfunc alloc)
     if (k == NULL)
         return NULL;
     PyObject *udata = PyTuple_GetItem(ev, 5);
-    if (compat_set(k, s_ident, Py_NewRef(PyTuple_GetItem(ev, 0))) < 0 ||
-        compat_set(k, s_filter, PyNumber_Long(PyTuple_GetItem(ev, 1))) < 0 ||
-        compat_set(k, s_flags, PyNumber_Long(PyTuple_GetItem(ev, 2))) < 0 ||
-        compat_set(k, s_fflags, PyNumber_Long(PyTuple_GetItem(ev, 3))) < 0 ||
-        compat_set(k, s_data, PyNumber_Long(PyTuple_GetItem(ev, 4))) < 0 ||
-        compat_set(k, s_udata, PyLong_Check(udata) ? Py_NewRef(udata) : PyLong_FromLong(0)) <
+    if (compat_set(k, &k_ident, Py_NewRef(PyTuple_GetItem(ev, 0))) < 0 ||
+        compat_set(k, &k_filter, PyNumber_Long(PyTuple_GetItem(ev, 1))) < 0 ||
+        compat_set(k, &k_flags, PyNumber_Long(PyTuple_GetItem(ev, 2))) < 0 ||
+        compat_set(k, &k_fflags, PyNumber_Long(PyTuple_GetItem(ev, 3))) < 0 ||
+        compat_set(k, &k_data, PyNumber_Long(PyTuple_GetItem(ev, 4))) < 0 ||
+        compat_set(k, &k_udata, PyLong_Check(udata) ? Py_NewRef(udata) : PyLong_FromLong(0)) <
             0) {
         Py_DECREF(k);
         return NULL;
@@ -74,7 +122,7 @@ static PyObject *compat_control(PyObject *self, PyObject *const *args, Py_ssize_
                                 PyObject *kwnames)
 {
     int64_t timeout_ns;
-    if (kwnames != NULL || nargs < 2 || nargs > 3 || !PyObject_TypeCheck(self, kev_compat_kq))
+    if (kwnames != NULL || nargs < 2 || nargs > 3 || Py_TYPE(self) != kev_compat_kq)
         return compat_slow(self, args, nargs, kwnames);
     PyObject *changes = args[0], *maxev = args[1];
     if (changes != Py_None &&
@@ -88,14 +136,14 @@ static PyObject *compat_control(PyObject *self, PyObject *const *args, Py_ssize_
     if (!kev_timeout_plain(nargs == 3 ? args[2] : Py_None, &timeout_ns))
         return compat_slow(self, args, nargs, kwnames);
     /* not self.closed: self._fd >= 0 and the queue open (else Python raises) */
-    PyObject *fd = PyObject_GetAttr(self, s_fd);
+    PyObject *fd = q_fd.get(q_fd.descr, self, (PyObject *)kev_compat_kq);
     if (fd == NULL)
         return NULL;
     long fdv = PyLong_AsLong(fd);
     Py_DECREF(fd);
     if (fdv == -1 && PyErr_Occurred())
         return NULL;
-    PyObject *queue = PyObject_GetAttr(self, s_queue);
+    PyObject *queue = q_queue.get(q_queue.descr, self, (PyObject *)kev_compat_kq);
     if (queue == NULL)
         return NULL;
     kev_core *core = (kev_core *)queue;
@@ -107,10 +155,11 @@ static PyObject *compat_control(PyObject *self, PyObject *const *args, Py_ssize_
     }
     /* got = self._queue.control(changes, maxevents, timeout) */
     PyObject *qargs[3] = {Py_None, maxev, nargs == 3 ? args[2] : Py_None};
-    PyObject *got = kev_engine_control(core, queue, qargs, 3, NULL);
+    int built;
+    PyObject *got = kev_engine_control_with(core, queue, qargs, 3, compat_event_new, &built);
     Py_DECREF(queue);
-    if (got == NULL)
-        return NULL;
+    if (got == NULL || built)
+        return got;
     Py_ssize_t n = PyList_Size(got);
     PyObject *out = n < 0 ? NULL : PyList_New(n);
     allocfunc alloc = (allocfunc)PyType_GetSlot(kev_compat_ev, Py_tp_alloc);
@@ -139,19 +188,15 @@ PyObject *kev_route_compat(PyObject *module, PyObject *const *args, Py_ssize_t n
         PyErr_SetString(PyExc_TypeError, "route_compat(kqueue, kevent, Core)");
         return NULL;
     }
-    if (s_fd == NULL) {
-        s_fd = PyUnicode_InternFromString("_fd");
-        s_queue = PyUnicode_InternFromString("_queue");
-        s_ident = PyUnicode_InternFromString("ident");
-        s_filter = PyUnicode_InternFromString("filter");
-        s_flags = PyUnicode_InternFromString("flags");
-        s_fflags = PyUnicode_InternFromString("fflags");
-        s_data = PyUnicode_InternFromString("data");
-        s_udata = PyUnicode_InternFromString("udata");
-        if (!s_fd || !s_queue || !s_ident || !s_filter || !s_flags || !s_fflags || !s_data ||
-            !s_udata)
-            return NULL;
-    }
+    if (kev_slot_init(&q_fd, args[0], "_fd") < 0 ||
+        kev_slot_init(&q_queue, args[0], "_queue") < 0 ||
+        kev_slot_init(&k_ident, args[1], "ident") < 0 ||
+        kev_slot_init(&k_filter, args[1], "filter") < 0 ||
+        kev_slot_init(&k_flags, args[1], "flags") < 0 ||
+        kev_slot_init(&k_fflags, args[1], "fflags") < 0 ||
+        kev_slot_init(&k_data, args[1], "data") < 0 ||
+        kev_slot_init(&k_udata, args[1], "udata") < 0)
+        return NULL;
     PyObject *slow = PyObject_GetAttrString(args[0], "control");
     if (slow == NULL)
         return NULL;
@@ -167,6 +212,9 @@ PyObject *kev_route_compat(PyObject *module, PyObject *const *args, Py_ssize_t n
     Py_XDECREF((PyObject *)kev_compat_ev);
     Py_XDECREF((PyObject *)kev_core_type);
     kev_compat_slow = slow;
+    kev_compat_alloc = (allocfunc)PyType_GetSlot((PyTypeObject *)args[1], Py_tp_alloc);
+    if (kev_zero_int == NULL && (kev_zero_int = PyLong_FromLong(0)) == NULL)
+        return NULL;
     kev_compat_kq = (PyTypeObject *)Py_NewRef(args[0]);
     kev_compat_ev = (PyTypeObject *)Py_NewRef(args[1]);
     kev_core_type = (PyTypeObject *)Py_NewRef(args[2]);

@@ -42,13 +42,19 @@ PyObject *kev_event_type(void);
 PyObject *kev_event_new(PyObject *ident, PyObject *filter, PyObject *flags, int64_t data,
                         PyObject *udata);
 
+/* How an event is built from a plain knote's fields: KEvent (event.c) or, for
+ * compat.select, its kevent (compat_select.c). */
+typedef PyObject *(*kev_build_fn)(PyObject *ident, PyObject *filter, PyObject *flags,
+                                  int64_t data, PyObject *udata);
+
 /* linux_read_write.c */
 #define KEV_STACK_ROOM 256  /* records on the stack; larger waits use the heap */
 #define KEV_RECORD_WIDTH 4  /* KEV_OUT_WIDTH of epoll_wait.h */
 #define KEV_MAX_ROOM 65536
 int kev_wait_records(int epfd, int innerfd, int room, int64_t timeout_ns, int counts,
                      int64_t *out);
-PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int counts);
+PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int counts,
+                                kev_build_fn build);
 PyObject *kev_raw_records(const int64_t *out, int n);
 PyObject *kev_fast_wait(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *kev_fast_type_new(void);
@@ -67,6 +73,10 @@ PyObject *kev_engine_type_new(void);
 int kev_engine_check(PyObject *obj);
 PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames);
+/* the same with events made by `build`; *built says whether the result's items are
+ * (else they are KEvents, from the Python engine) */
+PyObject *kev_engine_control_with(kev_core *core, PyObject *self, PyObject *const *args,
+                                  Py_ssize_t nargs, kev_build_fn build, int *built);
 int kev_timeout_plain(PyObject *t, int64_t *ns);
 
 /* compat_select.c */

@@ -200,14 +200,23 @@ static int kev_leave(kev_core *c, int open)
 }
 
 static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *args,
-                                  Py_ssize_t nargs, PyObject *kwnames);
+                                  Py_ssize_t nargs, kev_build_fn build, int *built);
 
 PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (kwnames != NULL || nargs < 2 || nargs > 3 || core->fast == NULL ||
-        core->engine == NULL)
+    int built;
+    if (kwnames != NULL)
         return kev_slow(self, args, nargs, kwnames);
+    return kev_engine_control_with(core, self, args, nargs, kev_event_new, &built);
+}
+
+PyObject *kev_engine_control_with(kev_core *core, PyObject *self, PyObject *const *args,
+                                  Py_ssize_t nargs, kev_build_fn build, int *built)
+{
+    *built = 0;
+    if (nargs < 2 || nargs > 3 || core->fast == NULL || core->engine == NULL)
+        return kev_slow(self, args, nargs, NULL);
     /* own references for the call: another thread may change the queue meanwhile */
     kev_core c = *core;
     Py_INCREF(c.engine);
@@ -215,7 +224,7 @@ PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *ar
     Py_INCREF(c.ready);
     Py_INCREF(c.heap);
     Py_INCREF(c.waiting);
-    PyObject *result = kev_fast_control(&c, self, args, nargs, kwnames);
+    PyObject *result = kev_fast_control(&c, self, args, nargs, build, built);
     Py_DECREF(c.engine);
     Py_DECREF(c.fast);
     Py_DECREF(c.ready);
@@ -225,8 +234,9 @@ PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *ar
 }
 
 static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *args,
-                                  Py_ssize_t nargs, PyObject *kwnames)
+                                  Py_ssize_t nargs, kev_build_fn build, int *built)
 {
+    PyObject *const kwnames = NULL;
     int64_t timeout_ns, deadline, wait_ns;
     int64_t sout[KEV_RECORD_WIDTH * KEV_STACK_ROOM], *out = sout;
     PyObject *result = NULL, *batch = NULL;
@@ -283,7 +293,7 @@ static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *
         }
         PyObject *events = NULL;
         if (n > 0) {
-            events = kev_records_to_events(out, n, c->fast, c->counts);
+            events = kev_records_to_events(out, n, c->fast, c->counts, build);
             if (events == NULL) {
                 if (PyErr_Occurred())
                     goto leave;
@@ -297,11 +307,17 @@ static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *
                 Py_XDECREF(events);
                 goto leave;
             }
-            batch = events != NULL ? events : PyTuple_New(0);
+            if (events != NULL && build != kev_event_new) {
+                Py_CLEAR(events); /* the engine merges KEvents: give it the records */
+                batch = kev_raw_records(out, n);
+            } else {
+                batch = events != NULL ? events : PyTuple_New(0);
+            }
             goto resume;
         }
         if (events != NULL) {
             result = events; /* the backend translated everything; nothing to merge */
+            *built = 1;
             open = 1;
             goto leave;
         }
@@ -310,6 +326,7 @@ static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *
             int64_t left = deadline - kev_now_ns();
             if (left <= 0) {
                 result = PyList_New(0);
+                *built = 1;
                 open = 1;
                 goto leave;
             }

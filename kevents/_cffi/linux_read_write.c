@@ -289,7 +289,8 @@ PyObject *kev_raw_records(const int64_t *out, int n)
 
 /* LinuxBackend.translate for plain knotes: the list of KEvents, or NULL with no
  * exception set when a record needs the Python engine (NULL with one set: an error). */
-PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int counts)
+PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int counts,
+                                kev_build_fn build)
 {
     PyObject *events = PyList_New(0);
     if (events == NULL)
@@ -310,7 +311,7 @@ PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int c
         /* data < st.lowat: nothing (or too little) to read, st.source.stale (D12) */
         if (counts && r[2] < e->lowat)
             goto raw;
-        PyObject *kev = kev_event_new(e->ident, e->filter, e->flags, r[2], e->udata);
+        PyObject *kev = build(e->ident, e->filter, e->flags, r[2], e->udata);
         if (kev == NULL)
             goto fail;
         int rc = PyList_Append(events, kev);
@@ -367,7 +368,7 @@ PyObject *kev_fast_wait(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetFromErrno(PyExc_OSError); /* EINTR: InterruptedError, handlers first */
         goto done;
     }
-    result = kev_records_to_events(out, n, args[4], counts);
+    result = kev_records_to_events(out, n, args[4], counts, kev_event_new);
     if (result == NULL && !PyErr_Occurred())
         result = kev_raw_records(out, n);
 done:
