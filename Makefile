@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 OTHER_PYVERS ?= 3.12 3.13
 
 .PHONY: build demo test lint typecheck pytest pytest-nospeedups pytest-other docs bench \
-	wine-test clean
+	callgrind wine-test clean
 
 build:
 	@.ci/setup-venv.sh $(PYVER) $(VENV)
@@ -42,8 +42,15 @@ docs: build
 wine-test: build
 	@.ci/wine-tier.sh
 
+# every benchmark beside its stdlib/peer baseline, then docs/_static/benchmarks.png
 bench: build
+	@.ci/install-valgrind.sh
 	$(PY) tests/benchmarks/run_all.py
+
+# instructions per ping-pong hop under callgrind alone (deterministic)
+callgrind: build
+	@.ci/install-valgrind.sh
+	cd tests/benchmarks && ../../$(PY) bench_callgrind.py
 
 test: lint typecheck pytest pytest-nospeedups pytest-other docs wine-test
 

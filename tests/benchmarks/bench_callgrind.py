@@ -17,6 +17,8 @@ import shutil
 import subprocess
 import sys
 
+from _util import record
+
 SHORT, LONG = 1_000, 4_000
 
 #: one hop loop per implementation; each runs `n` hops over one socketpair
@@ -124,9 +126,11 @@ def main() -> dict[str, float]:
     nospeed = dict(env, KEVENTS_SPEEDUPS="0")
     results["kevents.Queue (KEVENTS_SPEEDUPS=0)"] = per_hop(LOOPS["kevents.Queue"], nospeed)
     base = results["select.epoll"]
-    print("\ninstructions per ping-pong hop (callgrind, hop loop only)")
+    title = "instructions per ping-pong hop (callgrind, hop loop only)"
+    print(f"\n{title}")
     for name, ins in results.items():
         print(f"  {name:36s} {ins:9,.0f}   {ins / base:5.2f}x select.epoll")
+    record(title, results, "select.epoll", higher=False)
     return results
 
 
