@@ -7,7 +7,7 @@ OTHER_PYVERS ?= 3.12 3.13
 CHROOT_PYVERS ?= 3.14 3.15
 
 .PHONY: build demo test lint typecheck pytest pytest-nospeedups pytest-other pytest-chroot flake \
-	docs bench wine-test artefact-test clean
+	docs bench callgrind wine-test artefact-test clean
 
 build:
 	@.ci/setup-venv.sh $(PYVER) $(VENV)
@@ -59,8 +59,15 @@ docs: build
 wine-test: build
 	@.ci/wine-tier.sh
 
+# every benchmark beside its stdlib/peer baseline, then docs/_static/benchmarks.png
 bench: build
+	@.ci/install-valgrind.sh
 	$(PY) tests/benchmarks/run_all.py
+
+# instructions per ping-pong hop under callgrind alone (deterministic)
+callgrind: build
+	@.ci/install-valgrind.sh
+	cd tests/benchmarks && ../../$(PY) bench_callgrind.py
 
 # what a user installs, as a user gets it: sdist -> wheel -> fresh venv -> smoke test (D71)
 artefact-test:

@@ -1,13 +1,13 @@
-"""Only what pyproject.toml cannot say: the cffi build hook (python-cffi/cffi#55), the
-small CPython fast path of Queue.control on Linux (kevents/_cffi/speedups.c), and the
+"""Only what pyproject.toml cannot say: the cffi build hook (python-cffi/cffi#55), on
+Linux the C fast core kevents._speedups (kevents/_cffi/core.h lists its files), and the
 wheel's ABI tag.
 
 Story (D69): both compiled modules use the limited API of 3.11 (cffi generates
-limited-API code by default; speedups.c defines Py_LIMITED_API itself), so one
+limited-API code by default; the fast core defines Py_LIMITED_API itself), so one
 ``cp311-abi3`` wheel per platform serves every CPython from 3.11 on. A free-threaded
 CPython (3.14t) has no limited API before 3.15, and cffi itself then builds
 ``kevents._native`` against the full API: that build is a separate, non-abi3 wheel
-(``cp314-cp314t``) and leaves the fast path out (its limited-API source does not
+(``cp314-cp314t``) and leaves the fast core out (its limited-API source does not
 compile there, and it was not reviewed for running without the GIL), so the Python
 engine runs.
 """
@@ -27,9 +27,20 @@ if sys.platform.startswith("linux") and limited_api:
     ext_modules.append(
         Extension(
             "kevents._speedups",
-            ["kevents/_cffi/speedups.c"],
+            [
+                f"kevents/_cffi/{name}.c"
+                for name in (
+                    "speedups",
+                    "queue",
+                    "engine",
+                    "event",
+                    "linux_read_write",
+                    "compat_select",
+                )
+            ],
             include_dirs=["kevents/_cffi"],
             define_macros=[("KEV_PACKAGE_VERSION", f'"{version}"')],
+            extra_compile_args=["-O2", "-Wall", "-Werror=implicit-function-declaration"],
             py_limited_api=True,
         )
     )

@@ -21,6 +21,7 @@ from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 from ._backends._contract import Backend, Source
+from ._core import EngineBase
 from ._errors import UnsupportedError, oserror
 from ._event import Filter, Flag, HasFileno, KEvent
 from ._knote import Knote
@@ -81,16 +82,19 @@ def _ident_of(obj: Any) -> int:
     return fd
 
 
-class Engine:
-    """Knote table, change application and scan for one queue."""
+class Engine(EngineBase):
+    """Knote table, change application and scan for one queue.
+
+    ``closed`` and ``pending`` live in the C base (``_speedups.EngineBase``) when the
+    C core is loaded, so it reads them without a dict lookup (D42)."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.lock = threading.Lock()
         self.knotes: dict[tuple[int, int], Knote] = {}
         self.ready: deque[Knote] = deque()
-        self.pending = False
-        self.closed = False
+        self.pending: bool = False
+        self.closed: bool = False
         self.waiting: list[None] = []  # one entry per thread inside control()'s wait
         self.release_lock = threading.Lock()
         self.released = False
@@ -202,6 +206,13 @@ class Engine:
         if src.fd_based:
             if ident < 0 or ident > 0x7FFFFFFF:
                 return errno.EBADF
+            if flags & _DELETE:
+                kn = self.knotes.get((ident, filt))
+                if kn is not None:
+                    err: int | None = kn.source.delete_checked(kn)
+                    if err is not None:  # the kernel answered for fstat (D44)
+                        self.drop(kn)
+                        return err
             try:
                 identity = src.identify(ident)
             except OSError as exc:
@@ -336,8 +347,14 @@ class Engine:
             if self.closed and not waiting:
                 self._release()
 
-    def _collect(self, max_events: int, deadline: int | None, wait_ns: int | None) -> list[KEvent]:
-        """Wait and copy out; loops until an event, the deadline, or a close."""
+    def _collect(
+        self, max_events: int, deadline: int | None, wait_ns: int | None, first: Any = None
+    ) -> list[KEvent]:
+        """Wait and copy out; loops until an event, the deadline, or a close.
+
+        ``first`` (not None) is a batch the C core already waited for (engine.c hands
+        over here whatever it does not handle): it is merged as if the first
+        ``backend.wait`` had returned it; ``()`` is a wait that returned nothing."""
         backend = self.backend
         timers = self.timers
         lock = self.lock
@@ -349,17 +366,20 @@ class Engine:
         prepare = self.prepare
         looks = 0
         while True:
-            if wait_ns and timers is not None and timers.heap:
-                wait_ns = timers.clip(wait_ns)
-            if prepare is not None:
-                with lock:
-                    if self.closed:
-                        raise ValueError("kevents queue closed while waiting")
-                    wait_ns = prepare(wait_ns if not self.ready else 0)
-            try:
-                vals = backend.wait(max_events, wait_ns)
-            except InterruptedError:
-                vals = None  # Python handlers ran; retry without re-applying changes (D9)
+            if first is not None:
+                vals, first = first, None
+            else:
+                if wait_ns and timers is not None and timers.heap:
+                    wait_ns = timers.clip(wait_ns)
+                if prepare is not None:
+                    with lock:
+                        if self.closed:
+                            raise ValueError("kevents queue closed while waiting")
+                        wait_ns = prepare(wait_ns if not self.ready else 0)
+                try:
+                    vals = backend.wait(max_events, wait_ns)
+                except InterruptedError:
+                    vals = None  # Python handlers ran; retry, changes not re-applied (D9)
             if (
                 vals
                 and vals.__class__ is list
@@ -400,6 +420,9 @@ class Engine:
             if self.closed:
                 return
             self.closed = True
+            begin_close = getattr(self.backend, "begin_close", None)
+            if begin_close is not None:
+                begin_close()  # the backend's fds take the kernel registrations with them
             for kn in list(self.knotes.values()):
                 self.drop(kn)
             for src in set(self.sources.values()):

@@ -53,6 +53,15 @@ TABLE: dict[str, Row] = {
             "third of the buffer), not SO_SNDLOWAT",
         ),
     },
+    "READ/WRITE data with counts=False": {
+        "linux": (
+            "differs",
+            "Queue(counts=False): sockets, pipes and other polled objects report data 0 "
+            "and a READ event is not re-checked for bytes (no system call per event); "
+            "regular files keep their user-space data. Counting backends ignore it (D43)",
+        ),
+        "kqueue-over-emulation": ("yes", "a kqueue counts for free: the argument is ignored"),
+    },
     "socket error in fflags": {
         "linux": (
             "unsupported",

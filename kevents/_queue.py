@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from ._backends import choose, make_backend
+from ._core import Core
 from ._engine import Engine
 from ._errors import UnsupportedError
 from ._event import HasFileno, KEvent
@@ -34,7 +35,7 @@ class _Impl(Protocol):
     def close(self) -> None: ...
 
 
-class Queue:
+class Queue(Core):
     """A kernel event queue with kqueue semantics on every OS.
 
     ``backend`` forces a backend by name (``"linux"``, ``"iocp"``, ``"kqueue"``);
@@ -43,41 +44,37 @@ class Queue:
     decides. The queue's descriptor is
     close-on-exec, polls readable while events are pending, and is closed in a forked
     child.
+
+    ``counts=False`` is for callers that never read ``data`` of READ/WRITE events
+    (event loops): on Linux, where the count costs one or two system calls per event,
+    such events then carry ``data`` 0 and the wait costs what ``select.epoll`` costs
+    (D43). ``control()`` is inherited: see :meth:`control`.
     """
 
-    __slots__ = ("__weakref__", "_engine", "_fd", "backend")
+    __slots__ = ("__weakref__", "_fd", "backend")
 
-    def __init__(self, backend: str | None = None, *, io_uring: bool | None = None) -> None:
+    def __init__(
+        self, backend: str | None = None, *, io_uring: bool | None = None, counts: bool = True
+    ) -> None:
         self._engine: _Impl | None = None
         name, _ = choose(backend)
         self.backend: str = name
         impl = make_backend(name, io_uring)
+        if not counts and hasattr(impl, "counts"):
+            impl.counts = False  # only backends where counting costs declare it
         # a native kqueue is its own engine; every other backend is driven by ours
-        self._engine = impl if getattr(impl, "passthrough", False) else Engine(impl)
+        engine = impl if getattr(impl, "passthrough", False) else Engine(impl)
+        self._engine = engine
         try:
             self._fd: int = impl.fileno()
         except UnsupportedError:
             self._fd = -1  # Windows: a completion port has no pollable descriptor
-        track(self._engine)
-
-    def control(
-        self,
-        changelist: Iterable[KEvent[int | HasFileno]] | None,
-        max_events: int,
-        timeout: float | None = None,
-    ) -> list[KEvent]:
-        """Apply ``changelist`` in order, then wait up to ``timeout`` seconds (None:
-        forever) for at most ``max_events`` events.
-
-        A change that fails yields an EV_ERROR entry (``data`` = errno) when there is
-        room, and then no events are collected in this call; with no room it raises
-        OSError and later changes are not applied. Signals interrupt the wait only to
-        run Python handlers; the wait then resumes without re-applying changes.
-        """
-        engine = self._engine
-        if engine is None:
-            raise ValueError("I/O operation on closed kevents queue")
-        return engine.control(changelist, max_events, timeout)
+        track(engine)
+        fast_state = getattr(impl, "fast_state", None)
+        if fast_state is not None and isinstance(engine, Engine):
+            state = fast_state(engine)
+            if state is not None:
+                self._fast_setup(*state)
 
     def aio_read(self, fd: int, buffer: Any, offset: int, udata: Any = None) -> int:
         """Read ``len(buffer)`` bytes at ``offset`` of ``fd`` into ``buffer`` (bytearray,

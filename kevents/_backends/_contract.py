@@ -36,6 +36,9 @@ A backend provides:
 * ``arm_timer(deadline_ns)``: wake at this CLOCK_MONOTONIC deadline (-1: never);
 * ``close()`` and ``forget()`` (the after-fork variant that releases descriptors
   without touching kernel state shared with the parent);
+* ``begin_close()`` (optional): called by ``Engine.close`` before it drops the knotes,
+  so a backend whose descriptors take every registration with them (epoll, inotify)
+  skips the per-knote system calls;
 * ``mechanisms()``: ``{Filter: (mechanism, why)}`` for ``backend_info()``.
 
 A source (FreeBSD's ``filterops``) provides ``attach``, ``detach``, ``touch``,
@@ -81,6 +84,13 @@ class Source:
         """Apply a change to an existing knote (BSD: new input replaces the saved one)."""
         kn.sfflags = fflags
         kn.sdata = data
+
+    def delete_checked(self, kn: Knote) -> int | None:
+        """EV_DELETE of ``kn`` where the kernel itself can say whether ``kn.ident``
+        still names the knote's object: 0 (it did; now disarmed) or an errno (EBADF:
+        closed), and the engine drops the knote without ``identify``. None: ask
+        ``identify`` as for any change (D44)."""
+        return None
 
     def enable(self, kn: Knote) -> None:
         """Re-arm after EV_ENABLE."""

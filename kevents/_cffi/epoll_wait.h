@@ -1,7 +1,7 @@
 #ifndef KEV_EPOLL_WAIT_H
 #define KEV_EPOLL_WAIT_H
 /* The epoll wait + per-event `data` hot path, shared by the cffi module (linux.c) and
- * the CPython fast path (speedups.c).
+ * the CPython fast path (linux_read_write.c).
  *
  * Story: a Python loop over select.epoll plus one ioctl(FIONREAD) per event costs about
  * 30 % of a ping-pong round trip (spec §6.3), so the wait and the per-event `data`
@@ -123,12 +123,16 @@ static int64_t kev_write_data(int fd, uint32_t *events)
     return a > b ? (int64_t)a - b : 0;
 }
 
-static void kev_emit(int64_t *o, uint64_t token, uint32_t events)
+/* `counts` 0: the queue does not compute READ/WRITE data (Queue(counts=False), D43):
+ * no system call per event, data 0, and no stale-fd check (that came from FIONREAD). */
+static void kev_emit(int64_t *o, uint64_t token, uint32_t events, int counts)
 {
     int fd = (int)(token & 0xffffffffu);
     int role = (int)((token >> 32) & 0xf);
     int64_t data = 0;
-    if (role == KEV_ROLE_READ)
+    if (!counts)
+        ;
+    else if (role == KEV_ROLE_READ)
         data = kev_read_data(fd, &events);
     else if (role == KEV_ROLE_WRITE)
         data = kev_write_data(fd, &events);
@@ -143,7 +147,7 @@ static void kev_emit(int64_t *o, uint64_t token, uint32_t events)
  * main one (see linux/read_write.py for why); when it reports ready, it is drained
  * here with a zero timeout, within the same room. Returns the record count or -errno. */
 static int kev_wait(int epfd, int innerfd, void *vbuf, int room, int64_t timeout_ns,
-                    int64_t *out)
+                    int64_t *out, int counts)
 {
     struct epoll_event *buf = vbuf;
     int k = 0, inner = 0;
@@ -156,12 +160,12 @@ static int kev_wait(int epfd, int innerfd, void *vbuf, int room, int64_t timeout
             inner = 1;
             continue;
         }
-        kev_emit(out + KEV_OUT_WIDTH * k++, token, buf[i].events);
+        kev_emit(out + KEV_OUT_WIDTH * k++, token, buf[i].events, counts);
     }
     if (inner && k < room) {
         n = epoll_wait(innerfd, buf, room - k, 0);
         for (int i = 0; i < n; i++)
-            kev_emit(out + KEV_OUT_WIDTH * k++, buf[i].data.u64, buf[i].events);
+            kev_emit(out + KEV_OUT_WIDTH * k++, buf[i].data.u64, buf[i].events, counts);
     }
     return k;
 }

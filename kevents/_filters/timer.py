@@ -16,7 +16,6 @@ values clamp to "practically never" (D23). Returned ``fflags`` are 0 (D26).
 from __future__ import annotations
 
 import errno
-import heapq
 import time
 
 from .._backends._contract import Backend, Source
@@ -40,13 +39,16 @@ _NEVER_NS = 2**62  # about 146 years: the clamp for huge periods
 
 
 class _Timer:
-    __slots__ = ("count", "deadline", "gen", "period")
+    """A timer's state; ``index`` is its knote's place in the heap (-1: not in it)."""
+
+    __slots__ = ("count", "deadline", "index", "period", "seq")
 
     def __init__(self) -> None:
         self.period = 0
         self.deadline = 0
-        self.gen = 0
         self.count = 0
+        self.seq = 0
+        self.index = -1
 
 
 def _interval_ns(fflags: int, data: int, oneshot: bool) -> tuple[int, bool]:
@@ -67,16 +69,92 @@ class TimerSource(Source):
     def __init__(self, engine: Engine, backend: Backend) -> None:
         super().__init__(engine)
         self.backend = backend
-        self.heap: list[tuple[int, int, int, Knote]] = []
+        #: an indexed binary heap of the armed timers' knotes, earliest (deadline, seq)
+        #: first. Story: a heap of (deadline, seq, knote) tuples with lazy deletion
+        #: kept every re-armed or deleted timer's entry, and with it the knote and its
+        #: udata, until the old deadline passed: the idle-timeout pattern (re-arm on
+        #: every message) grew by 172 MiB per million re-arms. Each knote now holds
+        #: its position, so re-arm moves its one entry and delete removes it, in
+        #: O(log n), as FreeBSD's callout_reset does (issue 13, D45).
+        self.heap: list[Knote] = []
         self.seq = 0
         self.armed = -1
         engine.timers = self
 
+    # -- the heap ---------------------------------------------------------------------
+
+    def _place(self, i: int, kn: Knote) -> None:
+        self.heap[i] = kn
+        kn.priv.index = i
+
+    def _up(self, i: int) -> None:
+        heap = self.heap
+        kn = heap[i]
+        key = (kn.priv.deadline, kn.priv.seq)
+        while i:
+            parent = (i - 1) >> 1
+            p = heap[parent]
+            if (p.priv.deadline, p.priv.seq) <= key:
+                break
+            self._place(i, p)
+            i = parent
+        self._place(i, kn)
+
+    def _down(self, i: int) -> None:
+        heap = self.heap
+        n = len(heap)
+        kn = heap[i]
+        key = (kn.priv.deadline, kn.priv.seq)
+        while True:
+            child = 2 * i + 1
+            if child >= n:
+                break
+            c = heap[child]
+            ckey = (c.priv.deadline, c.priv.seq)
+            if child + 1 < n:
+                r = heap[child + 1]
+                rkey = (r.priv.deadline, r.priv.seq)
+                if rkey < ckey:
+                    child, c, ckey = child + 1, r, rkey
+            if key <= ckey:
+                break
+            self._place(i, c)
+            i = child
+        self._place(i, kn)
+
+    def _schedule(self, kn: Knote) -> None:
+        """Put ``kn`` in the heap at its (new) deadline: moved if it is there already."""
+        st: _Timer = kn.priv
+        self.seq += 1
+        st.seq = self.seq
+        if st.index < 0:
+            self.heap.append(kn)
+            st.index = len(self.heap) - 1
+            self._up(st.index)
+        else:
+            self._up(st.index)
+            self._down(st.index)
+
+    def _unschedule(self, kn: Knote) -> None:
+        st: _Timer = kn.priv
+        i = st.index
+        if i < 0:
+            return
+        st.index = -1
+        last = self.heap.pop()
+        if last is not kn:
+            self._place(i, last)
+            self._up(i)
+            self._down(last.priv.index)
+
+    # -- the source ---------------------------------------------------------------------
+
     def _start(self, kn: Knote, fflags: int, data: int) -> None:
         ns, absolute = _interval_ns(fflags, data, bool(kn.flags & _ONESHOT))
-        st: _Timer = kn.priv if kn.priv is not None else _Timer()
+        if kn.priv is None:
+            kn.priv = _Timer()
+        st: _Timer = kn.priv
         now = time.monotonic_ns()
-        st.gen += 1
         st.count = 0
         if absolute:
             st.period = 0
@@ -87,10 +165,8 @@ class TimerSource(Source):
         else:
             st.period = ns
             st.deadline = now + ns
-        kn.priv = st
         kn.data = 0
-        self.seq += 1
-        heapq.heappush(self.heap, (st.deadline, self.seq, st.gen, kn))
+        self._schedule(kn)
         self.expire()
 
     def attach(self, kn: Knote) -> None:
@@ -107,9 +183,8 @@ class TimerSource(Source):
         self._start(kn, fflags, data)
 
     def detach(self, kn: Knote) -> None:
-        st: _Timer | None = kn.priv
-        if st is not None:
-            st.gen += 1  # the heap entry is now dead; it is skipped when it surfaces
+        if kn.priv is not None:
+            self._unschedule(kn)  # at once: the heap holds no deleted knote (or udata)
 
     def event(self, kn: Knote) -> bool:
         st: _Timer = kn.priv
@@ -123,24 +198,22 @@ class TimerSource(Source):
     def expire(self) -> None:
         """Count expirations up to now, queue their knotes, re-arm the kernel timer."""
         heap = self.heap
-        if heap and heap[0][0] <= time.monotonic_ns():
+        if heap and heap[0].priv.deadline <= time.monotonic_ns():
             now = time.monotonic_ns()
-            while heap and heap[0][0] <= now:
-                deadline, _, gen, kn = heapq.heappop(heap)
+            while heap and heap[0].priv.deadline <= now:
+                kn = heap[0]
                 st: _Timer = kn.priv
-                if gen != st.gen or not kn.alive:
-                    continue
                 if st.period:
-                    missed = 1 + (now - deadline) // st.period
+                    missed = 1 + (now - st.deadline) // st.period
                     st.count += missed
-                    st.deadline = deadline + missed * st.period
-                    self.seq += 1
-                    heapq.heappush(heap, (st.deadline, self.seq, st.gen, kn))
+                    st.deadline += missed * st.period
+                    self._schedule(kn)
                 else:
+                    self._unschedule(kn)
                     st.count += 1
                 kn.data = st.count
                 self.engine.enqueue(kn)
-        top = heap[0][0] if heap else -1
+        top = heap[0].priv.deadline if heap else -1
         if top != self.armed:
             self.armed = top
             self.backend.arm_timer(top)
@@ -149,7 +222,10 @@ class TimerSource(Source):
         """Shorten a wait so it ends at the next deadline."""
         if not self.heap:
             return wait_ns
-        return max(0, min(wait_ns, self.heap[0][0] - time.monotonic_ns()))
+        first: _Timer = self.heap[0].priv
+        return max(0, min(wait_ns, first.deadline - time.monotonic_ns()))
 
     def close(self) -> None:
+        for kn in self.heap:
+            kn.priv.index = -1
         self.heap.clear()

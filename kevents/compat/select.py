@@ -33,6 +33,7 @@ from collections.abc import Iterable as _Iterable
 from typing import Any as _Any
 
 from .. import _event
+from .._core import route_compat as _route_compat
 from .._errors import UnsupportedError as _UnsupportedError
 from .._event import KEvent as _KEvent
 from .._queue import Queue as _Queue
@@ -550,6 +551,8 @@ def _to_compat(got: list[_KEvent]) -> list[kevent]:
         out.append(k)
     return out
 
+# the C core runs control()'s steady state (same results; D42): the one hook here
+_route_compat(kqueue, kevent)
 
 _EXPORTS = [name for name in dir() if name.startswith("KQ_")] + ["kqueue", "kevent"]
 

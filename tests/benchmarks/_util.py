@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable
 
@@ -20,3 +22,13 @@ def report(title: str, rates: dict[str, float], baseline: str) -> None:
     print(f"\n{title}")
     for name, rate in rates.items():
         print(f"  {name:32s} {rate:12,.0f} /s   {rate / rates[baseline]:5.2f}x {baseline}")
+    record(title, rates, baseline, higher=True)
+
+
+def record(title: str, values: dict[str, float], baseline: str, higher: bool) -> None:
+    """Keep a result for run_all.py's chart (KEVENTS_BENCH_RESULTS names the file)."""
+    path = os.environ.get("KEVENTS_BENCH_RESULTS")
+    if path:
+        entry = {"title": title, "values": values, "baseline": baseline, "higher": higher}
+        with open(path, "a") as f:
+            f.write(json.dumps(entry) + "\n")

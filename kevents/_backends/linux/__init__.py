@@ -60,16 +60,13 @@ _MAX_ROOM = 65536  # events taken from the kernel per wait; more stay queued the
 
 
 def _load_speedups() -> Any:
-    """The optional C fast path (speedups.c), unless KEVENTS_SPEEDUPS=0 or not built."""
+    """The C fast core (kevents/_cffi/core.h), unless KEVENTS_SPEEDUPS=0 now or when
+    kevents was imported, or it is not built."""
     if os.environ.get("KEVENTS_SPEEDUPS", "1") == "0":
         return None
-    try:
-        from ... import _speedups  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    from ..._version import __version__
+    from ..._core import _speedups
 
-    return _speedups.fast_wait if __version__ == _speedups.VERSION else None
+    return _speedups
 
 
 class LinuxBackend:
@@ -86,6 +83,7 @@ class LinuxBackend:
         self.pendfd = -1
         self.timerfd = -1
         self.closed = False
+        self.closing = False
         self.serial = 0
         #: token -> knote (kernel-armed READ/WRITE knotes)
         self.knotes: dict[int, Knote] = {}
@@ -98,10 +96,14 @@ class LinuxBackend:
         #: descriptors sources opened for themselves (pidfds), in the epoll or not
         self.private: set[int] = set()
         self.pool: list[tuple[Any, Any, int]] = []
-        #: token -> (ident, filter, flags, udata, lowat) for knotes the C fast path may
-        #: translate by itself (see speedups.c); kept current by read_write.py
-        self.fast: dict[int, tuple[int, int, int, Any, int]] = {}
-        self.fast_wait = _load_speedups()
+        speedups = _load_speedups()
+        self.fast_wait = None if speedups is None else speedups.fast_wait
+        #: token -> (ident, filter, flags, udata, lowat) for knotes the C core may
+        #: translate by itself (linux_read_write.c: a FastTable, or a dict nobody reads
+        #: without it); kept current by read_write.py
+        self.fast: Any = {} if speedups is None else speedups.FastTable()
+        #: compute READ/WRITE ``data`` (FIONREAD...); Queue(counts=False) turns it off (D43)
+        self.counts = True
         try:
             self.innerfd = check(lib.kev_epoll_create())
             self._ctl(
@@ -169,7 +171,8 @@ class LinuxBackend:
     def remove_internal(self, fd: int) -> None:
         token, _ = self.internal.pop(fd)
         self.handlers.pop(token, None)
-        lib.kev_epoll_ctl(self.epfd, lib.EPOLL_CTL_DEL, fd, 0, 0)
+        if not self.closing:
+            lib.kev_epoll_ctl(self.epfd, lib.EPOLL_CTL_DEL, fd, 0, 0)
 
     # -- knote registrations (used by read_write.py) -------------------------------------
 
@@ -182,15 +185,28 @@ class LinuxBackend:
         epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
         return int(lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_MOD, kn.ident, events, kn.token))
 
-    def unregister(self, kn: Knote) -> None:
+    def unregister(self, kn: Knote) -> int:
+        """EPOLL_CTL_DEL; 0 or -errno (EBADF: the fd is closed; ENOENT: it names another
+        file now, or the registration is gone)."""
+        if self.closing:
+            return 0  # closing the epoll fds drops every registration at once
         epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
         if self.owns(kn.ident):
             # the caller's fd was closed and kevents reopened the number for itself: a
             # DEL now would remove kevents' own registration (D51)
             self.zombies.add(kn.token)
-            return
-        if lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_DEL, kn.ident, 0, 0) < 0:
+            return -errno.EBADF
+        ret = int(lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_DEL, kn.ident, 0, 0))
+        if ret < 0:
             self.zombies.add(kn.token)  # closed fd: the registration may outlive us
+        return ret
+
+    def begin_close(self) -> None:
+        """The queue is closing (Engine.close): its knotes are dropped next, and closing
+        the epoll, eventfd, timerfd and inotify descriptors drops every kernel
+        registration with them, so per-knote cleanup stays in user space: O(1)
+        system calls for any number of knotes (issue 13, deliver 6)."""
+        self.closing = True
 
     def rebuild(self) -> None:
         """Replace the epoll sets by fresh ones holding only live registrations.
@@ -204,23 +220,24 @@ class LinuxBackend:
         try:
             for fd, (token, events) in self.internal.items():
                 self._ctl(fresh, lib.EPOLL_CTL_ADD, fd, events, token)
-            self._ctl(
-                fresh,
-                lib.EPOLL_CTL_ADD,
-                inner,
-                lib.EPOLLIN,
-                self.new_token(inner, lib.KEV_ROLE_INNER),
-            )
             for token, kn in self.knotes.items():
                 events = kn.priv.events if kn.priv.armed else 0
                 if events:
                     epfd = inner if kn.filter == Filter.WRITE else fresh
                     lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_ADD, kn.ident, events, token)
+            # both numbers stay: the C core (Core._fast_setup) keeps them
+            check(lib.kev_dup2_cloexec(inner, self.innerfd))
+            self._ctl(
+                fresh,
+                lib.EPOLL_CTL_ADD,
+                self.innerfd,
+                lib.EPOLLIN,
+                self.new_token(self.innerfd, lib.KEV_ROLE_INNER),
+            )
             check(lib.kev_dup2_cloexec(fresh, self.epfd))
-            lib.kev_close(self.innerfd)
-            self.innerfd = inner
         finally:
             lib.kev_close(fresh)
+            lib.kev_close(inner)
         self.zombies.clear()
 
     # -- the contract ------------------------------------------------------------------------
@@ -297,11 +314,25 @@ class LinuxBackend:
     def fileno(self) -> int:
         return self.epfd
 
+    def fast_state(self, engine: Engine) -> tuple[Any, ...] | None:
+        """What the C core's control() reads (Core._fast_setup), or None without it."""
+        if self.fast_wait is None or engine.timers is None:
+            return None
+        return (
+            self.fast,
+            engine.ready,
+            engine.timers.heap,
+            engine.waiting,
+            self.epfd,
+            self.innerfd,
+            self.counts,
+        )
+
     def wait(self, room: int, timeout_ns: int) -> Any:
         """Block for kernel records: a list of ready KEvents from the C fast path, or
         the flat sequence of raw records for ``translate``."""
         if self.fast_wait is not None:
-            return self.fast_wait(self.epfd, self.innerfd, room, timeout_ns, self.fast, KEvent)
+            return self.fast_wait(self.epfd, self.innerfd, room, timeout_ns, self.fast, self.counts)
         room = min(room, _MAX_ROOM)
         bufs = self.pool.pop() if self.pool else None
         if bufs is None or bufs[2] < room:
@@ -312,7 +343,9 @@ class LinuxBackend:
                 size,
             )
         try:
-            n = lib.kev_wait(self.epfd, self.innerfd, bufs[0], room, timeout_ns, bufs[1])
+            n = lib.kev_wait(
+                self.epfd, self.innerfd, bufs[0], room, timeout_ns, bufs[1], self.counts
+            )
             if n <= 0:
                 if n == -errno.EINTR:
                     raise InterruptedError(errno.EINTR, "interrupted")
@@ -329,6 +362,7 @@ class LinuxBackend:
             return
         # The hot path: one iteration per kernel record, kept flat on purpose.
         knotes = self.knotes
+        counts = self.counts
         new = tuple.__new__
         for i in range(0, len(vals), _WIDTH):
             token = vals[i]
@@ -355,7 +389,7 @@ class LinuxBackend:
             if kn.filter == _READ:
                 if events & _READ_EOF:
                     flags |= _EOF
-                elif data < st.lowat and (data or resolve_countable(kn)):
+                elif counts and data < st.lowat and (data or resolve_countable(kn)):
                     st.source.stale(kn)  # nothing (or too little) to read: not ready (D12)
                     continue
             elif events & _WRITE_EOF:

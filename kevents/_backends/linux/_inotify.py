@@ -78,7 +78,8 @@ class Inotify:
         subs.pop(key, None)
         if not subs:
             del self.subs[wd]
-            lib.kev_inotify_rm(self.fd, wd)
+            if not self.backend.closing:  # closing the inotify fd drops every watch
+                lib.kev_inotify_rm(self.fd, wd)
 
     def _readable(self, events: int) -> None:
         while True:

@@ -53,7 +53,10 @@ class Batcher:
         knotes = engine.knotes
         epfd = self.backend.epfd
         end = start
-        for ch in changes[start:]:
+        # an index walk: slicing changes[start:] here copied the rest of the list for
+        # every change that is not batchable, O(n^2) over a long list (issue 13)
+        for i in range(start, len(changes)):
+            ch = changes[i]
             flags = int(ch.flags)
             key = (ch.ident, ch.filter)
             if (

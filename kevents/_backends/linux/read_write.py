@@ -182,13 +182,33 @@ class _EpollSource(FdSource):
             _set_rcvlowat(kn.ident, st.old_lowat)
 
     def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
-        self.check_fflags(fflags, kn)
-        kn.sfflags, kn.sdata = fflags, data
-        self.apply_lowat(kn)
+        try:
+            self.check_fflags(fflags, kn)
+            kn.sfflags, kn.sdata = fflags, data
+            self.apply_lowat(kn)
+            st: _Reg = kn.priv
+            if st.armed:  # BSD re-runs the filter on every change: MOD re-evaluates it
+                self.backend.rearm(kn, st.events)
+        finally:
+            # even a refused change has replaced udata (the engine does it first): the C
+            # core's view must follow (found by the differential test)
+            self.publish(kn)
+
+    def delete_checked(self, kn: Knote) -> int | None:
+        """EV_DELETE without fstat (D44): EPOLL_CTL_DEL is keyed by (file, fd), so its
+        answer is the identity check. 0: the fd still names the knote's file; EBADF:
+        it is closed (BSD dropped the knote then). Anything else (ENOENT: another
+        file has the number, or the same file reopened) and a knote with no
+        registration (disabled) leave it to fstat, as before."""
         st: _Reg = kn.priv
-        if st.armed:  # BSD re-runs the filter on every change: MOD re-evaluates readiness
-            self.backend.rearm(kn, st.events)
-        self.publish(kn)
+        if not st.registered:
+            return None
+        ret = self.backend.unregister(kn)
+        st.registered = st.armed = False
+        self.backend.fast.pop(kn.token, None)
+        if ret == 0 or ret == -errno.EBADF:
+            return -ret
+        return None
 
     def enable(self, kn: Knote) -> None:
         st: _Reg = kn.priv

@@ -1,0 +1,89 @@
+#ifndef KEV_CORE_H
+#define KEV_CORE_H
+/* kevents._speedups: the C mirror of the Python engine's steady state (D42).
+ *
+ * One CPython extension module (limited API, one abi3 binary for 3.11+), built from
+ * files that mirror the Python modules one for one, so each rule can be found in both:
+ *
+ *   speedups.c          module init                      (kevents/_core.py loads it)
+ *   queue.c             kevents.Queue's C base, Core     kevents/_queue.py, _core.py
+ *   engine.c            Engine.control/_collect          kevents/_engine.py
+ *   event.c             building KEvent tuples           kevents/_event.py
+ *   linux_read_write.c  LinuxBackend.wait/translate for  kevents/_backends/linux/
+ *                       kernel-armed READ/WRITE knotes   __init__.py, read_write.py
+ *   compat_select.c     kqueue.control's steady state    kevents/compat/select.py
+ *
+ * (These files have no .cdef: the cffi build of kevents._native ignores them.)
+ * Anything these files do not handle goes back to the Python engine, which stays the
+ * reference implementation (KEVENTS_SPEEDUPS=0 runs it alone).
+ */
+#define Py_LIMITED_API 0x030B0000
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+/* Queue's C base. `engine` is Queue._engine; the rest is the fast state set by
+ * Core._fast_setup() when the queue's backend is Linux with speedups on: without it
+ * every control() call goes to the Python engine. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *engine;   /* kevents._engine.Engine (or a pass-through backend), or NULL */
+    PyObject *fast;     /* LinuxBackend.fast, a FastTable (linux_read_write.c) */
+    PyObject *ready;    /* Engine.ready (a deque) */
+    PyObject *heap;     /* TimerSource.heap (a list) */
+    PyObject *waiting;  /* Engine.waiting (a list, one entry per waiting thread) */
+    int epfd, innerfd;  /* both keep their numbers for the queue's life (rebuild dup3s) */
+    int counts;         /* LinuxBackend.counts: compute READ/WRITE data (D43) */
+} kev_core;
+
+/* event.c */
+int kev_event_setup(PyObject *kevent_type);
+PyObject *kev_event_type(void);
+PyObject *kev_event_new(PyObject *ident, PyObject *filter, PyObject *flags, int64_t data,
+                        PyObject *udata);
+
+/* How an event is built from a plain knote's fields: KEvent (event.c) or, for
+ * compat.select, its kevent (compat_select.c). */
+typedef PyObject *(*kev_build_fn)(PyObject *ident, PyObject *filter, PyObject *flags,
+                                  int64_t data, PyObject *udata);
+
+/* linux_read_write.c */
+#define KEV_STACK_ROOM 256  /* records on the stack; larger waits use the heap */
+#define KEV_RECORD_WIDTH 4  /* KEV_OUT_WIDTH of epoll_wait.h */
+#define KEV_MAX_ROOM 65536
+int kev_wait_records(int epfd, int innerfd, int room, int64_t timeout_ns, int counts,
+                     int64_t *out);
+PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int counts,
+                                kev_build_fn build);
+PyObject *kev_raw_records(const int64_t *out, int n);
+PyObject *kev_fast_wait(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *kev_fast_type_new(void);
+int kev_fast_check(PyObject *obj);
+
+/* engine.c: EngineBase, the C base of kevents._engine.Engine, holds the two flags the
+ * C core reads on every call, so reading them costs a load, not a dict lookup */
+typedef struct {
+    PyObject_HEAD
+    char closed;  /* Engine.closed */
+    char pending; /* Engine.pending */
+} kev_engine_state;
+
+int kev_engine_setup(void);
+PyObject *kev_engine_type_new(void);
+int kev_engine_check(PyObject *obj);
+PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *kwnames);
+/* the same with events made by `build`; *built says whether the result's items are
+ * (else they are KEvents, from the Python engine) */
+PyObject *kev_engine_control_with(kev_core *core, PyObject *self, PyObject *const *args,
+                                  Py_ssize_t nargs, kev_build_fn build, int *built);
+int kev_timeout_plain(PyObject *t, int64_t *ns);
+
+/* compat_select.c */
+PyObject *kev_route_compat(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
+/* queue.c */
+PyObject *kev_core_type_new(PyObject *module);
+extern PyObject *kev_slow_control; /* kevents._core.PyCore.control */
+
+#endif /* KEV_CORE_H */
