@@ -551,6 +551,7 @@ def _to_compat(got: list[_KEvent]) -> list[kevent]:
         out.append(k)
     return out
 
+
 # the C core runs control()'s steady state (same results; D42): the one hook here
 _route_compat(kqueue, kevent)
 
