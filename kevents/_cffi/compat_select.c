@@ -9,6 +9,9 @@
  */
 #include "core.h"
 
+#include <limits.h>
+#include <math.h>
+
 static PyObject *kev_compat_slow;   /* the Python kqueue.control */
 static PyTypeObject *kev_compat_kq; /* kevents.compat.select.kqueue */
 static PyTypeObject *kev_compat_ev; /* kevents.compat.select.kevent */
@@ -129,11 +132,17 @@ static PyObject *compat_control(PyObject *self, PyObject *const *args, Py_ssize_
         !((PyList_CheckExact(changes) && PyList_Size(changes) == 0) ||
           (PyTuple_CheckExact(changes) && PyTuple_Size(changes) == 0)))
         return compat_slow(self, args, nargs, kwnames);
-    if (!PyLong_CheckExact(maxev) || PyLong_AsLong(maxev) <= 0) {
+    /* maxevents is a C int in CPython: out of range is the Python method's error */
+    long maxv = PyLong_CheckExact(maxev) ? PyLong_AsLong(maxev) : -1;
+    if (maxv <= 0 || maxv > INT_MAX) {
         PyErr_Clear();
         return compat_slow(self, args, nargs, kwnames);
     }
-    if (!kev_timeout_plain(nargs == 3 ? args[2] : Py_None, &timeout_ns))
+    PyObject *timeout = nargs == 3 ? args[2] : Py_None;
+    /* an infinite float is "no timeout" to kevents but an error to CPython's
+     * _PyTime_FromSecondsObject (the version decides which): the Python method says */
+    if (!kev_timeout_plain(timeout, &timeout_ns) ||
+        (PyFloat_CheckExact(timeout) && isinf(PyFloat_AsDouble(timeout))))
         return compat_slow(self, args, nargs, kwnames);
     /* not self.closed: self._fd >= 0 and the queue open (else Python raises) */
     PyObject *fd = q_fd.get(q_fd.descr, self, (PyObject *)kev_compat_kq);
