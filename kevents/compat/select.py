@@ -186,6 +186,10 @@ class kevent:
             f"'select.kevent' object has no attribute '{name}'", name=name, obj=self
         )
 
+    def __reduce_ex__(self, protocol: _Any) -> _Any:
+        # a C object with no state protocol: pickle and copy refuse it
+        raise TypeError("cannot pickle 'select.kevent' object")
+
     def _key(self) -> tuple[int, int, int, int, int, int]:
         u = self.udata
         # kqueue_event_richcompare compares udata as a signed intptr_t
@@ -532,6 +536,9 @@ class kqueue:
             else:
                 return _to_compat(got)
         raise OSError(err, _os.strerror(err))
+
+    def __reduce_ex__(self, protocol: _Any) -> _Any:
+        raise TypeError("cannot pickle 'select.kqueue' object")
 
     def __repr__(self) -> str:
         return f"<kevents.compat.select.kqueue fd={self._fd}>"

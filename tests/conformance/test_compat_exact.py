@@ -10,8 +10,10 @@ runs on every backend (compat over each), on the running Python's rows only.
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
+import pickle
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -282,6 +284,12 @@ CASES: list[Case] = [
      ALL, ("=", True)),
     ("== other type", lambda kq: ks.kevent(1) == 1, ALL, ("=", False)),
     ("unhashable", lambda kq: hash(ks.kevent(1)), ALL, (TypeError, None)),
+    ("pickle kevent", lambda kq: pickle.dumps(ks.kevent(1)), ALL,
+     (TypeError, "cannot pickle 'select.kevent' object")),
+    ("copy kevent", lambda kq: copy.copy(ks.kevent(1)), ALL,
+     (TypeError, "cannot pickle 'select.kevent' object")),
+    ("pickle kqueue", lambda kq: pickle.dumps(kq), ALL,
+     (TypeError, "cannot pickle 'select.kqueue' object")),
     # -- control(changelist, maxevents, timeout=None, /)
     ("timeout False", triggered(False), ALL, ("=", [(1, ks.KQ_FILTER_USER)])),
     ("timeout True", triggered(True), ALL, ("=", [(1, ks.KQ_FILTER_USER)])),
