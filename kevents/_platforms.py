@@ -266,7 +266,8 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
     "WRITE on a full pipe": (
         "differs",
         "re-checked every 20 ms while the pipe has no free space (Windows signals "
-        "nothing when a reader frees space)",
+        "nothing when a reader frees space), and after an EV_CLEAR report (to see the "
+        "reader go): such a knote wakes a blocked wait every 20 ms",
     ),
     "READ listener data": (
         "differs",

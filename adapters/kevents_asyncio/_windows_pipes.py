@@ -240,24 +240,23 @@ class SubprocessTransport(_BaseSubprocess):  # type: ignore[misc]
         )
 
 
-async def connect_read_pipe(self: Any, protocol_factory: Any, pipe: Any) -> Any:
-    """``loop.connect_read_pipe`` on Windows (a pipe descriptor, or a file object)."""
+async def _connect(loop: Any, cls: type, protocol_factory: Any, pipe: Any) -> Any:
     protocol = protocol_factory()
-    waiter = self.create_future()
-    transport = ReadPipeTransport(self, pipe, protocol)
-    self.call_soon(waiter.set_result, None)
+    waiter = loop.create_future()
+    transport = cls(loop, pipe, protocol)
+    loop.call_soon(waiter.set_result, None)  # after the transport's own first callbacks
     await waiter
     return transport, protocol
+
+
+async def connect_read_pipe(self: Any, protocol_factory: Any, pipe: Any) -> Any:
+    """``loop.connect_read_pipe`` on Windows (a file object over a pipe)."""
+    return await _connect(self, ReadPipeTransport, protocol_factory, pipe)
 
 
 async def connect_write_pipe(self: Any, protocol_factory: Any, pipe: Any) -> Any:
     """``loop.connect_write_pipe`` on Windows."""
-    protocol = protocol_factory()
-    waiter = self.create_future()
-    transport = WritePipeTransport(self, pipe, protocol)
-    self.call_soon(waiter.set_result, None)
-    await waiter
-    return transport, protocol
+    return await _connect(self, WritePipeTransport, protocol_factory, pipe)
 
 
 async def make_subprocess_transport(
