@@ -15,6 +15,9 @@ elif [ "$rc" != 0 ]; then
     exit "$rc"  # a broken setup is a failure, not a skip
 fi
 export KEVENTS_WINE_PYTHONPATH="$root:$root/adapters"
+# CPython's own test modules (test_asyncio), which the embeddable Python lacks
+cpython_tests=$("$root/.ci/wine/cpython-tests.sh" || true)
+[ -z "$cpython_tests" ] || KEVENTS_WINE_PYTHONPATH+=":$cpython_tests"
 if [ -d "$root/kevents/_backends/windows" ]; then
     targets=("$root/tests")
 else

@@ -30,6 +30,7 @@ from kevents import Filter, Flag, KEvent
 _READ, _WRITE = int(Filter.READ), int(Filter.WRITE)
 _EOF = int(Flag.EOF)
 _MAX_READ = 256 * 1024
+_LEVEL, _IDLE = 1, 2  # the WRITE knote's modes (WritePipeTransport._watch)
 # asyncio's private building blocks (as its own Unix pipe transports use them); typeshed
 # describes neither, so they are typed Any here
 _FlowControl: Any = transports._FlowControlMixin
@@ -47,8 +48,16 @@ class ReadPipeTransport(transports.ReadTransport):
         self._protocol: Any = protocol
         self._closing = False
         self._paused = False
-        loop.add_kevent(KEvent(self._fd, Filter.READ), self._ready)
+        # Story: the knote is added one callback later, and connect_read_pipe's waiter
+        # resolves after that (asyncio's Unix transports keep the same order): an EOF
+        # seen at the first wait is then handled after the caller has the transport
+        # (asyncio's subprocess transport must know its pipe before it is lost)
         loop.call_soon(protocol.connection_made, self)
+        loop.call_soon(self._start)
+
+    def _start(self) -> None:
+        if not self._closing:
+            self._loop.add_kevent(KEvent(self._fd, Filter.READ), self._ready)
 
     def _ready(self, ev: KEvent) -> None:
         if self._closing:
@@ -113,9 +122,10 @@ class WritePipeTransport(_FlowControl, transports.WriteTransport):  # type: igno
         self._protocol: Any = protocol
         self._buffer = bytearray()
         self._closing = False
-        self._watching = False
+        self._mode = 0  # 0: no knote; _LEVEL: data to write; _IDLE: only watching EOF
         self._lost = False
         loop.call_soon(protocol.connection_made, self)
+        loop.call_soon(self._watch, _IDLE)
 
     def get_write_buffer_size(self) -> int:
         return len(self._buffer)
@@ -125,23 +135,31 @@ class WritePipeTransport(_FlowControl, transports.WriteTransport):  # type: igno
             return
         if data:
             self._buffer += data
-            self._watch()
+            self._watch(_LEVEL)
             self._maybe_pause_protocol()
 
-    def _watch(self) -> None:
-        if not self._watching:
-            self._watching = True
-            self._loop.add_kevent(KEvent(self._fd, Filter.WRITE), self._ready)
+    def _watch(self, mode: int) -> None:
+        """Story: with data to write, a level-triggered WRITE knote (each event says how
+        much fits); idle, an EV_CLEAR one, which still reports the reader going away
+        (the pipe no longer connected), as asyncio's Unix transport learns it from a
+        reader on the pipe: a subprocess transport waits for every pipe to be lost."""
+        if mode == self._mode or self._lost:
+            return
+        self._unwatch()
+        flags = Flag.ADD | (Flag.CLEAR if mode == _IDLE else 0)
+        self._loop.add_kevent(KEvent(self._fd, Filter.WRITE, flags), self._ready)
+        self._mode = mode
 
     def _unwatch(self) -> None:
-        if self._watching:
-            self._watching = False
+        if self._mode:
+            self._mode = 0
             self._loop.remove_kevent(self._fd, Filter.WRITE)
 
     def _ready(self, ev: KEvent) -> None:
         if ev.flags & _EOF:  # the reader is gone
+            lost = bool(self._buffer)
             self._buffer.clear()
-            self._fail(BrokenPipeError("the pipe's reader is gone"))
+            self._fail(BrokenPipeError("the pipe's reader is gone") if lost else None)
             return
         room = max(1, int(ev.data))
         if self._buffer:
@@ -154,9 +172,11 @@ class WritePipeTransport(_FlowControl, transports.WriteTransport):  # type: igno
             del self._buffer[:n]
             self._maybe_resume_protocol()
         if not self._buffer:
-            self._unwatch()
             if self._closing:
+                self._unwatch()
                 self._loop.call_soon(self._finish, None)
+            else:
+                self._watch(_IDLE)
 
     def can_write_eof(self) -> bool:
         return True
@@ -172,6 +192,7 @@ class WritePipeTransport(_FlowControl, transports.WriteTransport):  # type: igno
             return
         self._closing = True
         if not self._buffer:
+            self._unwatch()
             self._loop.call_soon(self._finish, None)
 
     def abort(self) -> None:
@@ -181,7 +202,7 @@ class WritePipeTransport(_FlowControl, transports.WriteTransport):  # type: igno
             self._closing = True
             self._loop.call_soon(self._finish, None)
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, exc: BaseException | None) -> None:
         self._unwatch()
         self._closing = True
         self._loop.call_soon(self._finish, exc)
@@ -219,24 +240,23 @@ class SubprocessTransport(_BaseSubprocess):  # type: ignore[misc]
         )
 
 
-async def connect_read_pipe(self: Any, protocol_factory: Any, pipe: Any) -> Any:
-    """``loop.connect_read_pipe`` on Windows (a pipe descriptor, or a file object)."""
+async def _connect(loop: Any, cls: type, protocol_factory: Any, pipe: Any) -> Any:
     protocol = protocol_factory()
-    waiter = self.create_future()
-    transport = ReadPipeTransport(self, pipe, protocol)
-    self.call_soon(waiter.set_result, None)
+    waiter = loop.create_future()
+    transport = cls(loop, pipe, protocol)
+    loop.call_soon(waiter.set_result, None)  # after the transport's own first callbacks
     await waiter
     return transport, protocol
+
+
+async def connect_read_pipe(self: Any, protocol_factory: Any, pipe: Any) -> Any:
+    """``loop.connect_read_pipe`` on Windows (a file object over a pipe)."""
+    return await _connect(self, ReadPipeTransport, protocol_factory, pipe)
 
 
 async def connect_write_pipe(self: Any, protocol_factory: Any, pipe: Any) -> Any:
     """``loop.connect_write_pipe`` on Windows."""
-    protocol = protocol_factory()
-    waiter = self.create_future()
-    transport = WritePipeTransport(self, pipe, protocol)
-    self.call_soon(waiter.set_result, None)
-    await waiter
-    return transport, protocol
+    return await _connect(self, WritePipeTransport, protocol_factory, pipe)
 
 
 async def make_subprocess_transport(

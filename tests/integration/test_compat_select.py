@@ -23,7 +23,10 @@ HERE = pathlib.Path(__file__).parent
 def test_cpython_kqueue_and_kqueueselector_suites() -> None:
     import importlib.util
 
-    if importlib.util.find_spec("test") is None:
+    if (
+        importlib.util.find_spec("test") is None
+        or importlib.util.find_spec("test.test_kqueue") is None
+    ):
         pytest.skip("this CPython ships without its test package (the Windows embeddable one)")
     proc = subprocess.run(
         [sys.executable, str(HERE / "_run_cpython_kqueue_tests.py")],

@@ -7,7 +7,7 @@ Every filter is a packet source on the queue's port (design note §0, §5):
 * PROC: a wait on the process handle, by wait completion packet or a helper thread (proc);
 * VNODE: overlapped ReadDirectoryChangesW on the parent directory (vnode);
 * AIO: overlapped ReadFile/WriteFile on a private overlapped twin (aio);
-* SIGNAL: a console control handler posting packets (signal);
+* SIGNAL: a chaining Python-level handler and a console control handler (signal);
 * TIMER and USER: the portable user-space sources; the port's wait timeout is the timer,
   sharpened by a high-resolution waitable timer where wait packets exist (_arm_hires).
 
@@ -219,8 +219,10 @@ class IocpBackend:
             Filter.USER: ("user space + posted packet", "PostQueuedCompletionStatus wakes"),
             Filter.PROC: ("process handle wait", wait_mechanism()),
             Filter.SIGNAL: (
-                "console control handler",
-                "SIGINT (CTRL_C), SIGBREAK (CTRL_BREAK), SIGHUP (CTRL_CLOSE) only",
+                "chaining Python handler + console control handler",
+                "SIGINT, SIGBREAK, SIGTERM, SIGABRT (raised in the process or by the "
+                "console) through a handler that chains to the previous disposition; "
+                "SIGHUP (CTRL_CLOSE) from the console control handler",
             ),
             Filter.VNODE: (
                 "ReadDirectoryChangesW",

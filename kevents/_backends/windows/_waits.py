@@ -210,13 +210,14 @@ class HandleWait:
     backend's ``handler`` runs (under the engine lock, from ``translate``). Owns
     ``handle``: :meth:`close` closes it. Not thread-safe: use under the engine lock."""
 
-    __slots__ = ("armed", "backend", "handle", "packet", "token", "waiter")
+    __slots__ = ("armed", "backend", "calls", "handle", "packet", "token", "waiter")
 
     def __init__(self, backend: IocpBackend, handle: Any, handler: Callable[[], None]) -> None:
         self.backend = backend
         self.handle = handle
         self.armed = False
         self.packet: Any = None
+        self.calls: tuple[Any, Any, Any] | None = None
         self.waiter: _Waiter | None = None
 
         def fired(nbytes: int) -> None:
@@ -226,9 +227,9 @@ class HandleWait:
         self.token = backend.new_token(fired)
         try:
             if packets_available():
-                create = _packet_calls()[0]
+                self.calls = _packet_calls()  # kept: the calls this packet belongs to
                 pkt = ffi.new("void **")
-                st = create(pkt, _GENERIC_ALL, ffi.NULL)
+                st = self.calls[0](pkt, _GENERIC_ALL, ffi.NULL)
                 if st != STATUS_SUCCESS:
                     raise OSError(12, f"NtCreateWaitCompletionPacket: {st:#x}")  # ENOMEM
                 self.packet = pkt[0]
@@ -245,8 +246,8 @@ class HandleWait:
         if self.packet is not None:
             from . import KEY_POST
 
-            assoc = _packet_calls()[1]
-            st = assoc(
+            assert self.calls is not None
+            st = self.calls[1](
                 self.packet,
                 self.backend.port,
                 self.handle,
@@ -270,7 +271,8 @@ class HandleWait:
             return
         self.backend.posted.pop(self.token, None)
         if self.packet is not None:
-            _packet_calls()[2](self.packet, 1)
+            assert self.calls is not None
+            self.calls[2](self.packet, 1)
             kernel32.CloseHandle(self.packet)
             kernel32.CloseHandle(self.handle)
             self.packet = None

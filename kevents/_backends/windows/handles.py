@@ -323,13 +323,18 @@ class Handles:
 
     def flush(self) -> int:
         """Before each wait (engine lock held): re-check the polled knotes."""
-        for kn in list(self.polled):
-            if not kn.alive or kn.disabled or kn.queued:
-                self.polled.discard(kn)
-            elif kn.source.event(kn):
-                self.polled.discard(kn)
-                self.engine.enqueue(kn)
+        recheck(self.engine, self.polled)
         return POLL_NS if self.polled else -1
+
+
+def recheck(engine: Engine, polled: set[Knote]) -> None:
+    """Re-run ``event`` for knotes that have no wake-up; queue those now ready."""
+    for kn in list(polled):
+        if not kn.alive or kn.disabled or kn.queued:
+            polled.discard(kn)
+        elif kn.source.event(kn):
+            polled.discard(kn)
+            engine.enqueue(kn)
 
 
 class _HandleSource(Source):
@@ -362,9 +367,15 @@ class _HandleSource(Source):
         self.handles.polled.discard(kn)
 
     def clear(self, kn: Knote) -> None:
-        kn.priv.last = (kn.data, bool(kn.oflags & _EOF))
+        st: _State = kn.priv
+        st.last = (kn.data, bool(kn.oflags & _EOF))
         kn.fflags = kn.data = 0
-        self.handles.polled.add(kn)  # the wake-up is level: re-check for growth instead
+        if self.changes(st):
+            self.handles.polled.add(kn)  # the wake-up is level: re-check for growth instead
+
+    def changes(self, st: _State) -> bool:
+        """Whether this kind's (data, eof) can change at all (else nothing to re-check)."""
+        return st.id.kind != CHAR
 
     def event(self, kn: Knote) -> bool:
         st: _State = kn.priv
@@ -471,6 +482,9 @@ class HandleReadSource(_HandleSource):
 
 class HandleWriteSource(_HandleSource):
     filter = Filter.WRITE
+
+    def changes(self, st: _State) -> bool:
+        return st.id.kind in _PIPES  # files and devices: always (0, no EOF)
 
     def evaluate(self, kn: Knote, st: _State) -> tuple[int, bool] | None:
         if st.id.kind not in _PIPES:

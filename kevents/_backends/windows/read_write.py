@@ -82,7 +82,7 @@ from ._ffi import (
     ntstatus_error,
     ws2_32,
 )
-from .handles import is_crt_fd
+from .handles import is_crt_fd, recheck
 
 if TYPE_CHECKING:
     from ..._engine import Engine
@@ -302,12 +302,7 @@ class Sockets:
 
     def flush(self) -> int:
         if self.polled:
-            for kn in list(self.polled):
-                if not kn.alive or kn.disabled or kn.queued:
-                    self.polled.discard(kn)
-                elif kn.source.event(kn):
-                    self.polled.discard(kn)
-                    self.engine.enqueue(kn)
+            recheck(self.engine, self.polled)
         if self.dirty:
             dirty = list(self.dirty)
             self.dirty.clear()
