@@ -32,6 +32,7 @@ class Obj:
 
     kind: str  # "sock", "pipe_r", "pipe_w", "eventfd", "file", "closed", "internal"
     waiting: int = 0  # bytes to read (sock, pipe_r), the counter (eventfd), size (file)
+    peer: int = -1  # whose send space a read here frees (the other socket, pipe_w)
 
     def readable(self, lowat: int = 1) -> int | None:
         """READ's ``data`` when ready (at least ``lowat`` bytes on a socket), else None."""
@@ -97,7 +98,13 @@ class ModelQueue:
             kn.edge = True
 
     def drained(self, fd: int) -> None:
-        self.objs[fd].waiting = 0
+        """Everything waiting on ``fd`` was read: space for its writer, a new edge for
+        the writer's WRITE knote (BSD's sowwakeup; an eventfd is its own writer)."""
+        obj = self.objs[fd]
+        obj.waiting = 0
+        kn = self.knotes.get((obj.peer, Filter.WRITE))
+        if kn is not None:
+            kn.edge = True
 
     # -- changes -----------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ import os
 import socket
 import tempfile
 
+import pytest
+
 from kevents import Filter, Flag, KEvent, NoteRW, NoteUser, Queue
 
 TRIGGER = NoteUser.TRIGGER
@@ -72,3 +74,16 @@ def test_events_carry_only_the_flags_asked_for(kq: Queue) -> None:
     kq.control(changes, 4, 0)
     (ev,) = [ev for ev in kq.control(None, 8, 0) if ev.filter == Filter.USER]
     assert not ev.flags & Flag.RECEIPT
+
+
+def test_udata_of_a_refused_change_reaches_the_events(kq: Queue, backend: str) -> None:
+    # every change replaces udata before the filter looks at it (D3), a refused one
+    # too; the C fast path kept the old one for WRITE after a refused NOTE_LOWAT
+    if backend.startswith("kqueue"):
+        pytest.skip("a BSD kernel refuses a change before it touches the knote's udata")
+    a, b = socket.socketpair()
+    with a, b:
+        kq.control([KEvent(a, Filter.WRITE, Flag.ADD, udata="old")], 0)
+        kq.control([KEvent(a, Filter.WRITE, Flag.ADD, NoteRW.LOWAT, 1, udata="new")], 1, 0)
+        (ev,) = kq.control(None, 4, 0)
+        assert ev.udata == "new"
