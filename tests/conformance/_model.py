@@ -157,6 +157,10 @@ class ModelQueue:
         if flags & DELETE:
             del self.knotes[key]
             return 0
+        if filt == Filter.WRITE and ch.fflags & LOWAT:
+            return errno.ENOTSUP  # a refused change changes nothing, udata neither (D3)
+        if filt == Filter.READ and ch.fflags & LOWAT and self.objs[ch.ident].kind != "sock":
+            return errno.EINVAL
         if not flags & KEEPUDATA:
             kn.udata = ch.udata
         if filt == Filter.USER:
@@ -166,10 +170,6 @@ class ModelQueue:
             kn.data = ch.data
             if flags & CLEAR:
                 kn.triggered = False
-        elif filt == Filter.WRITE and ch.fflags & LOWAT:
-            return errno.ENOTSUP
-        elif filt == Filter.READ and ch.fflags & LOWAT and self.objs[ch.ident].kind != "sock":
-            return errno.EINVAL
         kn.lowat = _lowat(ch)
         kn.edge = True  # BSD re-runs the filter on every change
         if flags & ENABLE:

@@ -182,11 +182,7 @@ class _EpollSource(FdSource):
             _set_rcvlowat(kn.ident, st.old_lowat)
 
     def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
-        try:
-            self.check_fflags(fflags, kn)
-        except OSError:
-            self.publish(kn)  # the engine replaced udata first: the C fast path too
-            raise
+        self.check_fflags(fflags, kn)
         kn.sfflags, kn.sdata = fflags, data
         self.apply_lowat(kn)
         st: _Reg = kn.priv
