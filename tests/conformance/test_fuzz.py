@@ -233,9 +233,9 @@ def test_fuzz(backend: str, seed: int, tmp: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(100, 102))
+@pytest.mark.parametrize("seed", range(100, 106))
 def test_fuzz_long(backend: str, seed: int, tmp: str) -> None:
-    fuzz(backend, seed, 1000, tmp)
+    fuzz(backend, seed, 1500, tmp)
 
 
 def test_errno_of_a_bogus_filter(kq: Queue) -> None:

@@ -290,4 +290,4 @@ def test_model(backend: str) -> None:
 
 @pytest.mark.slow
 def test_model_long(backend: str) -> None:
-    run_model(backend, examples=60, steps=50)
+    run_model(backend, examples=200, steps=60)
