@@ -251,11 +251,13 @@ class Engine(EngineBase):
             kn.flags |= _ONESHOT
             kn.forced = True
             self.enqueue(kn)
+        old_udata = kn.udata
         if not flags & _KEEPUDATA:
             kn.udata = ch.udata
         try:
             src.touch(kn, int(ch.fflags), int(ch.data), flags)
         except OSError as exc:
+            kn.udata = old_udata  # a refused change changes nothing (D3)
             return exc.errno or errno.EINVAL
         if flags & _ENABLE and kn.disabled:
             kn.disabled = False

@@ -32,6 +32,7 @@ class Obj:
 
     kind: str  # "sock", "pipe_r", "pipe_w", "eventfd", "file", "closed", "internal"
     waiting: int = 0  # bytes to read (sock, pipe_r), the counter (eventfd), size (file)
+    peer: int = -1  # whose send space a read here frees (the other socket, pipe_w)
 
     def readable(self, lowat: int = 1) -> int | None:
         """READ's ``data`` when ready (at least ``lowat`` bytes on a socket), else None."""
@@ -97,7 +98,13 @@ class ModelQueue:
             kn.edge = True
 
     def drained(self, fd: int) -> None:
-        self.objs[fd].waiting = 0
+        """Everything waiting on ``fd`` was read: space for its writer, a new edge for
+        the writer's WRITE knote (BSD's sowwakeup; an eventfd is its own writer)."""
+        obj = self.objs[fd]
+        obj.waiting = 0
+        kn = self.knotes.get((obj.peer, Filter.WRITE))
+        if kn is not None:
+            kn.edge = True
 
     # -- changes -----------------------------------------------------------------------
 
@@ -150,6 +157,10 @@ class ModelQueue:
         if flags & DELETE:
             del self.knotes[key]
             return 0
+        if filt == Filter.WRITE and ch.fflags & LOWAT:
+            return errno.ENOTSUP  # a refused change changes nothing, udata neither (D3)
+        if filt == Filter.READ and ch.fflags & LOWAT and self.objs[ch.ident].kind != "sock":
+            return errno.EINVAL
         if not flags & KEEPUDATA:
             kn.udata = ch.udata
         if filt == Filter.USER:
@@ -159,10 +170,6 @@ class ModelQueue:
             kn.data = ch.data
             if flags & CLEAR:
                 kn.triggered = False
-        elif filt == Filter.WRITE and ch.fflags & LOWAT:
-            return errno.ENOTSUP
-        elif filt == Filter.READ and ch.fflags & LOWAT and self.objs[ch.ident].kind != "sock":
-            return errno.EINVAL
         kn.lowat = _lowat(ch)
         kn.edge = True  # BSD re-runs the filter on every change
         if flags & ENABLE:

@@ -8,6 +8,8 @@ import os
 import socket
 import tempfile
 
+import pytest
+
 from kevents import Filter, Flag, KEvent, NoteRW, NoteUser, Queue
 
 TRIGGER = NoteUser.TRIGGER
@@ -72,3 +74,17 @@ def test_events_carry_only_the_flags_asked_for(kq: Queue) -> None:
     kq.control(changes, 4, 0)
     (ev,) = [ev for ev in kq.control(None, 8, 0) if ev.filter == Filter.USER]
     assert not ev.flags & Flag.RECEIPT
+
+
+def test_a_refused_change_leaves_udata_alone(kq: Queue) -> None:
+    # a change refused with an error entry changes nothing, udata neither (D3): the
+    # engine had replaced it (and the C fast path had not), while the kqueue backend,
+    # like a BSD kernel, kept the old one
+    a, b = socket.socketpair()
+    with a, b:
+        kq.control([KEvent(a, Filter.WRITE, Flag.ADD, udata="old")], 0)
+        (err,) = kq.control([KEvent(a, Filter.WRITE, 0, NoteRW.LOWAT, 1, udata="new")], 1, 0)
+        if not err.flags & Flag.ERROR:
+            pytest.skip("WRITE NOTE_LOWAT is supported here: nothing is refused")
+        (ev,) = kq.control(None, 4, 0)
+        assert ev.udata == "old"
