@@ -59,10 +59,11 @@ _logger = logging.getLogger("asyncio")
 WAKE_IDENT = 0x7FFFFFFC
 _WAKE_KEY = (WAKE_IDENT, int(Filter.USER))
 _SIGNAL = int(Filter.SIGNAL)
-_READ = int(Filter.READ)
-_WRITE = int(Filter.WRITE)
-_EVENT_READ = selectors.EVENT_READ
-_EVENT_WRITE = selectors.EVENT_WRITE
+# an fd event's selector mask and its slot in the key's (reader, writer) data
+_ROLES = {
+    int(Filter.READ): (selectors.EVENT_READ, 0),
+    int(Filter.WRITE): (selectors.EVENT_WRITE, 1),
+}
 _ONESHOT = int(Flag.ONESHOT)
 _TRIGGER = [KEvent(WAKE_IDENT, Filter.USER, 0, NoteUser.TRIGGER)]
 
@@ -172,28 +173,20 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
         append = self._ready.append
         others = None
         for ev in event_list:
-            filt = ev.filter
-            if filt == _READ:
+            role = _ROLES.get(ev.filter)
+            if role is not None:
                 key = get(ev.ident)
                 if key is not None:
-                    if key.events & _EVENT_READ:
-                        handle = key.data[0]
+                    mask, slot = role
+                    if key.events & mask:
+                        handle = key.data[slot]  # (reader, writer)
                         if handle is not None:
-                            if handle._cancelled:
+                            if not handle._cancelled:
+                                append(handle)
+                            elif slot == 0:
                                 self._remove_reader(key.fileobj)
                             else:
-                                append(handle)
-                    continue
-            elif filt == _WRITE:
-                key = get(ev.ident)
-                if key is not None:
-                    if key.events & _EVENT_WRITE:
-                        handle = key.data[1]
-                        if handle is not None:
-                            if handle._cancelled:
                                 self._remove_writer(key.fileobj)
-                            else:
-                                append(handle)
                     continue
             if others is None:
                 others = [ev]

@@ -50,14 +50,38 @@ _BATCH = 64
 _POLL_BEFORE_PARKING = sys.platform != "win32"
 # the filters whose wait_kevent registrations stay, disabled, for the next wait
 _REUSABLE = (int(Filter.READ), int(Filter.WRITE))
+_ONESHOT = int(Flag.ONESHOT)
+_REARM = int(Flag.ADD | Flag.ENABLE | Flag.DISPATCH)
 
 
 class _Waiter:
-    __slots__ = ("events", "lot")
+    """The events routed to one key, and the tasks parked until one comes. Tasks park
+    with ``wait_task_rescheduled`` directly: a ParkingLot's bookkeeping per park and
+    wake was a fifth of a hop's cost."""
+
+    __slots__ = ("events", "tasks")
 
     def __init__(self) -> None:
         self.events: deque[KEvent] = deque()
-        self.lot = trio.lowlevel.ParkingLot()
+        self.tasks: list[Any] = []
+
+    async def park(self) -> None:
+        task = trio.lowlevel.current_task()
+        tasks = self.tasks
+        tasks.append(task)
+
+        def abort(_: Any) -> Any:
+            tasks.remove(task)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def wake(self) -> None:
+        tasks = self.tasks
+        if tasks:
+            self.tasks = []
+            for task in tasks:
+                trio.lowlevel.reschedule(task)
 
 
 class TrioQueue:
@@ -68,8 +92,9 @@ class TrioQueue:
         self._waiters: dict[tuple[int, int], _Waiter] = {}
         self._send, self._recv = trio.open_memory_channel[KEvent](math.inf)
         self._closed = False
-        # wait_kevent's DISPATCH registrations, disabled after their event: key -> change
-        self._disabled: dict[tuple[int, int], KEvent] = {}
+        # wait_kevent's DISPATCH registrations, disabled after their event:
+        # key -> (the change without its ident, the ENABLE that re-arms it)
+        self._disabled: dict[tuple[int, int], tuple[tuple[Any, ...], list[KEvent]]] = {}
 
     # -- registrations -------------------------------------------------------------------
 
@@ -115,27 +140,29 @@ class TrioQueue:
         filt = int(change.filter)
         key = (ident, filt)
         flags = int(change.flags)
-        reuse = filt in _REUSABLE and not flags & Flag.ONESHOT
         waiter = self._waiters.setdefault(key, _Waiter())
         try:
-            if not reuse:
-                self.register(change._replace(ident=ident, flags=flags | Flag.ONESHOT))
+            if filt not in _REUSABLE or flags & _ONESHOT:
+                self.register(change._replace(ident=ident, flags=flags | _ONESHOT))
+                return await self._next(key, waiter)
+            # Story (issue 14): EV_DISPATCH, not EV_ONESHOT, for a descriptor's
+            # READ/WRITE: after its one event the knote is disabled (on Linux by the
+            # kernel's EPOLLONESHOT, no system call), and the next wait on the same key
+            # with the same change is one ENABLE (epoll_ctl MOD) instead of an ADD and
+            # the ONESHOT's DELETE. A knote that went stale meanwhile (the descriptor
+            # closed, maybe reused) refuses the ENABLE: then ADD. register(), delete()
+            # and control() on the key forget the disabled knote. What is kept is the
+            # change without its ident: a socket object is not kept alive by it.
+            same = change[1:]
+            parked = self._disabled.pop(key, None)
+            if parked is not None and parked[0] == same and self._enable(parked[1]):
+                enable = parked[1]
             else:
-                # Story (issue 14): EV_DISPATCH, not EV_ONESHOT, for a descriptor's
-                # READ/WRITE: after its one event the knote is disabled (on Linux by
-                # the kernel's EPOLLONESHOT, no system call), and the next wait on the
-                # same key with the same change is one ENABLE (epoll_ctl MOD) instead of
-                # an ADD and the ONESHOT's DELETE. A knote that went stale meanwhile
-                # (the descriptor closed, maybe reused) refuses the ENABLE: then ADD.
-                # register()/delete()/control() on the key forget the disabled knote.
-                change = change._replace(
-                    ident=ident, flags=flags | Flag.ADD | Flag.ENABLE | Flag.DISPATCH
-                )
-                if self._disabled.pop(key, None) != change or not self._enable(key):
-                    self.register(change)
+                self.register(change._replace(ident=ident, flags=flags | _REARM))
+                enable = [KEvent(ident, filt, Flag.ENABLE)]
             ev = await self._next(key, waiter)
-            if reuse and not self._closed:
-                self._disabled[key] = change
+            if not self._closed:
+                self._disabled[key] = (same, enable)
             return ev
         except BaseException:
             self.delete(*key)
@@ -144,11 +171,11 @@ class TrioQueue:
             if not waiter.events and self._waiters.get(key) is waiter:
                 del self._waiters[key]
 
-    def _enable(self, key: tuple[int, int]) -> bool:
+    def _enable(self, enable: list[KEvent]) -> bool:
         if self._closed:
             raise trio.ClosedResourceError("the kevents queue is closed")
         try:
-            self.kq.control([KEvent(key[0], key[1], Flag.ENABLE)], 0, 0)
+            self.kq.control(enable, 0, 0)
         except OSError:
             return False
         return True
@@ -187,7 +214,7 @@ class TrioQueue:
         while not waiter.events:
             if self._closed:
                 raise trio.ClosedResourceError("the kevents queue was closed")
-            await waiter.lot.park()
+            await waiter.park()
         return waiter.events.popleft()
 
     # -- the general stream ------------------------------------------------------------------
@@ -208,7 +235,7 @@ class TrioQueue:
             waiter = self._waiters.get((ev.ident, int(ev.filter)))
             if waiter is not None:
                 waiter.events.append(ev)
-                waiter.lot.unpark_all()
+                waiter.wake()
             elif not (ev.filter == Filter.USER and ev.ident == _WAKE):
                 self._send.send_nowait(ev)
 
@@ -245,7 +272,7 @@ class TrioQueue:
         self._disabled.clear()
         self._send.close()
         for waiter in self._waiters.values():
-            waiter.lot.unpark_all()
+            waiter.wake()
 
     def close(self) -> None:
         """Close the queue: waiting tasks get :class:`trio.ClosedResourceError`."""

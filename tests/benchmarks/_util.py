@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+
+import pathlib
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -32,3 +36,22 @@ def record(title: str, values: dict[str, float], baseline: str, higher: bool) ->
         entry = {"title": title, "values": values, "baseline": baseline, "higher": higher}
         with open(path, "a") as f:
             f.write(json.dumps(entry) + "\n")
+
+
+def syscalls_per_hop(command: Callable[[int], list[str]], env: dict[str, str]) -> float:
+    """System calls per hop of ``command(hops)`` (a benchmark child doing ``hops``
+    hops), counted by ``strace -f -c``: the calls of many hops minus those of a few,
+    so startup, setup and teardown cancel out."""
+
+    def calls(hops: int) -> int:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = pathlib.Path(tmp) / "strace"
+            strace = ["strace", "-f", "-c", "-o", str(out)]
+            subprocess.run([*strace, *command(hops)], env=env, check=True, capture_output=True)
+            for line in out.read_text().splitlines():
+                if line.strip().endswith("total"):
+                    return int(line.split()[3])  # the calls column
+        raise RuntimeError("no total in strace -c output")
+
+    few, many = 100, 10_100
+    return (calls(many) - calls(few)) / (many - few)

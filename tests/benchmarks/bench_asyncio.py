@@ -27,11 +27,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+import _util
 
 CLIENTS = 64
 SIZE = 1024
@@ -237,27 +238,10 @@ def child(kind: str, only: str | None = None, hops: int = HOPS) -> None:
     print(json.dumps(result))
 
 
-def _syscalls(env: dict[str, str], kind: str, name: str, hops: int) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = pathlib.Path(tmp) / "strace"
-        command = ["strace", "-f", "-c", "-o", str(out), sys.executable, __file__, "--child"]
-        subprocess.run(
-            [*command, kind, name, str(hops)],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        for line in out.read_text().splitlines():
-            if line.strip().endswith("total"):
-                return int(line.split()[3])  # the calls column
-    raise RuntimeError("no total in strace -c output")
-
-
 def syscalls_per_hop(env: dict[str, str], kind: str, name: str) -> float:
-    """System calls of ``hops`` hops minus those of a few hops (startup, setup and
-    teardown cancel out)."""
-    few, many = 100, 10_100
-    return (_syscalls(env, kind, name, many) - _syscalls(env, kind, name, few)) / (many - few)
+    return _util.syscalls_per_hop(
+        lambda hops: [sys.executable, __file__, "--child", kind, name, str(hops)], env
+    )
 
 
 def main() -> None:

@@ -16,12 +16,11 @@ import os
 import pathlib
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 
+import _util
 import kevents_trio as kt
 import trio
 
@@ -86,27 +85,12 @@ PINGPONGS = {
 }
 
 
-def _syscalls(name: str, hops: int) -> int:
+def syscalls_per_hop(name: str) -> float:
     root = pathlib.Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(root / "adapters")]))
-    with tempfile.TemporaryDirectory() as tmp:
-        out = pathlib.Path(tmp) / "strace"
-        command = ["strace", "-f", "-c", "-o", str(out), sys.executable, __file__, "--child"]
-        subprocess.run(
-            [*command, name, str(hops)],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        for line in out.read_text().splitlines():
-            if line.strip().endswith("total"):
-                return int(line.split()[3])  # the calls column
-    raise RuntimeError("no total in strace -c output")
-
-
-def syscalls_per_hop(name: str) -> float:
-    few, many = 100, 10_100  # the difference cancels startup, setup and teardown
-    return (_syscalls(name, many) - _syscalls(name, few)) / (many - few)
+    return _util.syscalls_per_hop(
+        lambda hops: [sys.executable, __file__, "--child", name, str(hops)], env
+    )
 
 
 async def children_trio() -> float:
