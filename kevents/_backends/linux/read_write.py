@@ -109,7 +109,7 @@ class FdSource(Source):
         self.backend = backend
 
     def identify(self, ident: int) -> object:
-        return identify(ident)
+        return self.backend.identify(ident)  # keeps the GIL with the C core (D46)
 
 
 class _EpollSource(FdSource):
