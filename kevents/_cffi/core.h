@@ -84,6 +84,8 @@ PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *ar
 PyObject *kev_engine_control_with(kev_core *core, PyObject *self, PyObject *const *args,
                                   Py_ssize_t nargs, kev_build_fn build, int *built);
 int kev_timeout_plain(PyObject *t, int64_t *ns);
+PyObject *kev_call_python(PyObject *fn, PyObject *self, PyObject *const *args,
+                          Py_ssize_t nargs, PyObject *kwnames);
 
 /* compat_select.c */
 PyObject *kev_route_compat(PyObject *module, PyObject *const *args, Py_ssize_t nargs);

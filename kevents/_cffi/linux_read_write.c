@@ -387,16 +387,26 @@ done:
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
+/* fstat of the descriptor `arg`; -1 with OSError set (as os.fstat raises it) */
+static int kev_fstat_of(PyObject *arg, struct stat *st)
+{
+    int fd = (int)PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return -1;
+    if (fstat(fd, st) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
 /* identify(fd) -> (st_dev, st_ino, S_IFMT(st_mode)), as read_write.identify */
 PyObject *kev_identify(PyObject *self, PyObject *arg)
 {
     struct stat st;
     (void)self;
-    int fd = (int)PyLong_AsLong(arg);
-    if (fd == -1 && PyErr_Occurred())
+    if (kev_fstat_of(arg, &st) < 0)
         return NULL;
-    if (fstat(fd, &st) < 0)
-        return PyErr_SetFromErrno(PyExc_OSError);
     return Py_BuildValue("(KKi)", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
                          (int)(st.st_mode & S_IFMT));
 }
@@ -445,11 +455,8 @@ PyObject *kev_fstat_gil(PyObject *self, PyObject *arg)
 {
     struct stat st;
     (void)self;
-    int fd = (int)PyLong_AsLong(arg);
-    if (fd == -1 && PyErr_Occurred())
+    if (kev_fstat_of(arg, &st) < 0)
         return NULL;
-    if (fstat(fd, &st) < 0)
-        return PyErr_SetFromErrno(PyExc_OSError);
     return Py_BuildValue("(iKKKkkLLLL)", (int)st.st_mode, (unsigned long long)st.st_ino,
                          (unsigned long long)st.st_dev, (unsigned long long)st.st_nlink,
                          (unsigned long)st.st_uid, (unsigned long)st.st_gid,
