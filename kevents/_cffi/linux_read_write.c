@@ -311,7 +311,13 @@ PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int c
         /* data < st.lowat: nothing (or too little) to read, st.source.stale (D12) */
         if (counts && r[2] < e->lowat)
             goto raw;
-        PyObject *kev = build(e->ident, e->filter, e->flags, r[2], e->udata);
+        /* own the fields across build(): its allocation may run the cyclic GC, whose
+         * finalizers may delete this very knote (and free its udata) */
+        PyObject *f[4] = {Py_NewRef(e->ident), Py_NewRef(e->filter), Py_NewRef(e->flags),
+                          Py_NewRef(e->udata)};
+        PyObject *kev = build(f[0], f[1], f[2], r[2], f[3]);
+        for (int j = 0; j < 4; j++)
+            Py_DECREF(f[j]);
         if (kev == NULL)
             goto fail;
         int rc = PyList_Append(events, kev);
