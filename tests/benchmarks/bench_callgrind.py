@@ -21,7 +21,7 @@ from _util import record
 
 SHORT, LONG = 1_000, 4_000
 
-KEVENTS_LOOP = """
+QUEUE_LOOP = """
 import kevents
 kq = kevents.Queue({args})
 kq.control([kevents.KEvent(a.fileno(), udata=a), kevents.KEvent(fb, udata=b)], 0)
@@ -58,8 +58,8 @@ for _ in range(n):
         s.recv(1)
         s.send(b"x")
 """,
-    "kevents.Queue": KEVENTS_LOOP.format(args=""),
-    "kevents.Queue(counts=False)": KEVENTS_LOOP.format(args="counts=False"),
+    "kevents.Queue": QUEUE_LOOP.format(args=""),
+    "kevents.Queue(counts=False)": QUEUE_LOOP.format(args="counts=False"),
     "kevents.compat.select": """
 from kevents.compat import select as kselect
 kq = kselect.kqueue()
