@@ -181,13 +181,15 @@ class Engine(EngineBase):
             self.backend.batcher() if n >= _MIN_RUN and hasattr(self.backend, "batcher") else None
         )
         i = 0
+        short = -1  # the changes up to here are in a run too short to batch
         while i < n:
-            if batcher is not None and n - i >= _MIN_RUN:
+            if batcher is not None and n - i >= _MIN_RUN and i > short:
                 j = batcher.run_end(self, changes, i)
                 if j - i >= _MIN_RUN:
                     yield from batcher.results(self, changes[i:j])
                     i = j
                     continue
+                short = j  # a run starting inside this one ends by j too: ask once
             yield changes[i], self._apply_one(changes[i])
             i += 1
 

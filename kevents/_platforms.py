@@ -62,6 +62,19 @@ TABLE: dict[str, Row] = {
         ),
         "kqueue-over-emulation": ("yes", "a kqueue counts for free: the argument is ignored"),
     },
+    "registration atomic for other threads": {
+        "linux": (
+            "differs",
+            "with the C core (kevents._speedups) no other Python thread runs between a "
+            "change list's start and each knote's registration; without it "
+            "(KEVENTS_SPEEDUPS=0) cffi and os.fstat release the GIL in between (D46)",
+        ),
+        "iocp": (
+            "unsupported",
+            "cffi releases the GIL around each Windows call; a VNODE watch is issued by the "
+            "waiting thread (D41), so a change made before the next wait can be missed",
+        ),
+    },
     "socket error in fflags": {
         "linux": (
             "unsupported",

@@ -44,28 +44,11 @@ static int kev_slot_init(kev_slot *slot, PyObject *type, const char *name)
     return 0;
 }
 
+/* the Python kqueue.control, unchanged */
 static PyObject *compat_slow(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames)
 {
-    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_Size(kwnames);
-    PyObject *pos = PyTuple_New(nargs + 1), *kw = NULL, *res = NULL;
-    if (pos == NULL)
-        return NULL;
-    PyTuple_SetItem(pos, 0, Py_NewRef(self));
-    for (Py_ssize_t i = 0; i < nargs; i++)
-        PyTuple_SetItem(pos, i + 1, Py_NewRef(args[i]));
-    if (nkw) {
-        if ((kw = PyDict_New()) == NULL)
-            goto done;
-        for (Py_ssize_t i = 0; i < nkw; i++)
-            if (PyDict_SetItem(kw, PyTuple_GetItem(kwnames, i), args[nargs + i]) < 0)
-                goto done;
-    }
-    res = PyObject_Call(kev_compat_slow, pos, kw);
-done:
-    Py_DECREF(pos);
-    Py_XDECREF(kw);
-    return res;
+    return kev_call_python(kev_compat_slow, self, args, nargs, kwnames);
 }
 
 static int compat_set(PyObject *k, kev_slot *slot, PyObject *v)

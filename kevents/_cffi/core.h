@@ -58,6 +58,12 @@ PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int c
 PyObject *kev_raw_records(const int64_t *out, int n);
 PyObject *kev_fast_wait(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *kev_fast_type_new(void);
+PyObject *kev_identify(PyObject *self, PyObject *arg);
+PyObject *kev_epoll_ctl_gil(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *kev_inotify_add_gil(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *kev_fstat_gil(PyObject *self, PyObject *arg);
+PyObject *kev_inotify_init_gil(PyObject *self, PyObject *unused);
+PyObject *kev_inotify_rm_gil(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 int kev_fast_check(PyObject *obj);
 
 /* engine.c: EngineBase, the C base of kevents._engine.Engine, holds the two flags the
@@ -78,6 +84,8 @@ PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *ar
 PyObject *kev_engine_control_with(kev_core *core, PyObject *self, PyObject *const *args,
                                   Py_ssize_t nargs, kev_build_fn build, int *built);
 int kev_timeout_plain(PyObject *t, int64_t *ns);
+PyObject *kev_call_python(PyObject *fn, PyObject *self, PyObject *const *args,
+                          Py_ssize_t nargs, PyObject *kwnames);
 
 /* compat_select.c */
 PyObject *kev_route_compat(PyObject *module, PyObject *const *args, Py_ssize_t nargs);

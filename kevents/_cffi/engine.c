@@ -144,9 +144,9 @@ static int kev_quiet(kev_core *c, int after)
     return 1;
 }
 
-/* The call as the Python Queue.control (kevents._core.PyCore.control) makes it. */
-static PyObject *kev_slow(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                          PyObject *kwnames)
+/* fn(self, *args, **kwargs) from a vectorcall-style argument array */
+PyObject *kev_call_python(PyObject *fn, PyObject *self, PyObject *const *args,
+                          Py_ssize_t nargs, PyObject *kwnames)
 {
     Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_Size(kwnames);
     PyObject *pos = PyTuple_New(nargs + 1), *kw = NULL, *res = NULL;
@@ -165,11 +165,18 @@ static PyObject *kev_slow(PyObject *self, PyObject *const *args, Py_ssize_t narg
             if (PyDict_SetItem(kw, PyTuple_GetItem(kwnames, i), args[nargs + i]) < 0)
                 goto done;
     }
-    res = PyObject_Call(kev_slow_control, pos, kw);
+    res = PyObject_Call(fn, pos, kw);
 done:
     Py_DECREF(pos);
     Py_XDECREF(kw);
     return res;
+}
+
+/* The call as the Python Queue.control (kevents._core.PyCore.control) makes it. */
+static PyObject *kev_slow(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames)
+{
+    return kev_call_python(kev_slow_control, self, args, nargs, kwnames);
 }
 
 /* control()'s finally: waiting.pop(); if self.closed and not waiting: self._release()

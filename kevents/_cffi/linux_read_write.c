@@ -311,7 +311,13 @@ PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int c
         /* data < st.lowat: nothing (or too little) to read, st.source.stale (D12) */
         if (counts && r[2] < e->lowat)
             goto raw;
-        PyObject *kev = build(e->ident, e->filter, e->flags, r[2], e->udata);
+        /* own the fields across build(): its allocation may run the cyclic GC, whose
+         * finalizers may delete this very knote (and free its udata) */
+        PyObject *f[4] = {Py_NewRef(e->ident), Py_NewRef(e->filter), Py_NewRef(e->flags),
+                          Py_NewRef(e->udata)};
+        PyObject *kev = build(f[0], f[1], f[2], r[2], f[3]);
+        for (int j = 0; j < 4; j++)
+            Py_DECREF(f[j]);
         if (kev == NULL)
             goto fail;
         int rc = PyList_Append(events, kev);
@@ -375,4 +381,116 @@ done:
     if (out != sout)
         PyMem_Free(out);
     return result;
+}
+
+/* -- registration calls that keep the GIL (issue 20 item 3) ---------------------------
+ * Story: cffi releases the GIL around every call, and os.fstat does too, so between the
+ * start of a change list and the kernel registration of a knote another Python thread
+ * could run, and a file change it made "after" the registration started was lost (a
+ * watcher thread lost it 20 times out of 20; CPython's kqueue holds the GIL until its one
+ * kevent() call). These calls are short and never block, so they keep the GIL: from
+ * the first change to the last registration, no other Python thread runs. */
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+/* fstat of the descriptor `arg`; -1 with OSError set (as os.fstat raises it) */
+static int kev_fstat_of(PyObject *arg, struct stat *st)
+{
+    int fd = (int)PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return -1;
+    if (fstat(fd, st) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
+/* identify(fd) -> (st_dev, st_ino, S_IFMT(st_mode)), as read_write.identify */
+PyObject *kev_identify(PyObject *self, PyObject *arg)
+{
+    struct stat st;
+    (void)self;
+    if (kev_fstat_of(arg, &st) < 0)
+        return NULL;
+    return Py_BuildValue("(KKi)", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                         (int)(st.st_mode & S_IFMT));
+}
+
+/* epoll_ctl(epfd, op, fd, events, token) -> 0 or -errno, as lib.kev_epoll_ctl */
+PyObject *kev_epoll_ctl_gil(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct epoll_event ev;
+    (void)self;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "epoll_ctl(epfd, op, fd, events, token)");
+        return NULL;
+    }
+    int epfd = (int)PyLong_AsLong(args[0]);
+    int op = (int)PyLong_AsLong(args[1]);
+    int fd = (int)PyLong_AsLong(args[2]);
+    unsigned long events = PyLong_AsUnsignedLong(args[3]);
+    unsigned long long token = PyLong_AsUnsignedLongLong(args[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    memset(&ev, 0, sizeof ev);
+    ev.events = (uint32_t)events;
+    ev.data.u64 = token;
+    return PyLong_FromLong(epoll_ctl(epfd, op, fd, &ev) < 0 ? -errno : 0);
+}
+
+/* inotify_add(ifd, path: bytes, mask) -> wd or -errno, as lib.kev_inotify_add */
+PyObject *kev_inotify_add_gil(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3 || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "inotify_add(ifd, path, mask)");
+        return NULL;
+    }
+    int ifd = (int)PyLong_AsLong(args[0]);
+    unsigned long mask = PyLong_AsUnsignedLong(args[2]);
+    const char *path = PyBytes_AsString(args[1]);
+    if (path == NULL || PyErr_Occurred())
+        return NULL;
+    int wd = inotify_add_watch(ifd, path, (uint32_t)mask);
+    return PyLong_FromLong(wd < 0 ? -errno : wd);
+}
+
+/* fstat(fd) -> the ten os.stat_result fields (times in whole seconds), as os.fstat */
+PyObject *kev_fstat_gil(PyObject *self, PyObject *arg)
+{
+    struct stat st;
+    (void)self;
+    if (kev_fstat_of(arg, &st) < 0)
+        return NULL;
+    return Py_BuildValue("(iKKKkkLLLL)", (int)st.st_mode, (unsigned long long)st.st_ino,
+                         (unsigned long long)st.st_dev, (unsigned long long)st.st_nlink,
+                         (unsigned long)st.st_uid, (unsigned long)st.st_gid,
+                         (long long)st.st_size, (long long)st.st_atime,
+                         (long long)st.st_mtime, (long long)st.st_ctime);
+}
+
+/* inotify_init() -> fd or -errno, as lib.kev_inotify_init */
+PyObject *kev_inotify_init_gil(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    return PyLong_FromLong(fd < 0 ? -errno : fd);
+}
+
+/* inotify_rm(ifd, wd) -> 0 or -errno, as lib.kev_inotify_rm (a stale knote dropped on
+ * the way to a registration must not open the window either) */
+PyObject *kev_inotify_rm_gil(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "inotify_rm(ifd, wd)");
+        return NULL;
+    }
+    int ifd = (int)PyLong_AsLong(args[0]);
+    int wd = (int)PyLong_AsLong(args[1]);
+    if (PyErr_Occurred())
+        return NULL;
+    return PyLong_FromLong(inotify_rm_watch(ifd, wd) < 0 ? -errno : 0);
 }

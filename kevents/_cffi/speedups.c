@@ -6,6 +6,8 @@
  *   FastTable   LinuxBackend.fast, the C view of plain READ/WRITE knotes
  *               (linux_read_write.c)
  *   fast_wait   one LinuxBackend.wait building KEvents in C (linux_read_write.c)
+ *   identify, fstat, epoll_ctl, inotify_init, inotify_add, inotify_rm
+ *               registration calls that keep the GIL (linux_read_write.c)
  *   setup(KEvent, slow_control)   the Python objects the C side needs, once
  *   VERSION     the package version this binary was built for
  */
@@ -29,6 +31,17 @@ static PyObject *kev_setup(PyObject *self, PyObject *const *args, Py_ssize_t nar
 static PyMethodDef kev_methods[] = {
     {"fast_wait", (PyCFunction)(void (*)(void))kev_fast_wait, METH_FASTCALL,
      "fast_wait(epfd, innerfd, room, timeout_ns, fast, counts) -> list | tuple"},
+    {"identify", kev_identify, METH_O,
+     "identify(fd) -> (st_dev, st_ino, S_IFMT(st_mode)), holding the GIL"},
+    {"epoll_ctl", (PyCFunction)(void (*)(void))kev_epoll_ctl_gil, METH_FASTCALL,
+     "epoll_ctl(epfd, op, fd, events, token) -> 0 or -errno, holding the GIL"},
+    {"inotify_add", (PyCFunction)(void (*)(void))kev_inotify_add_gil, METH_FASTCALL,
+     "inotify_add(ifd, path, mask) -> wd or -errno, holding the GIL"},
+    {"fstat", kev_fstat_gil, METH_O, "fstat(fd) -> os.stat_result's ten fields, holding the GIL"},
+    {"inotify_init", kev_inotify_init_gil, METH_NOARGS,
+     "inotify_init() -> fd or -errno, holding the GIL"},
+    {"inotify_rm", (PyCFunction)(void (*)(void))kev_inotify_rm_gil, METH_FASTCALL,
+     "inotify_rm(ifd, wd) -> 0 or -errno, holding the GIL"},
     {"route_compat", (PyCFunction)(void (*)(void))kev_route_compat, METH_FASTCALL,
      "route_compat(kqueue, kevent, Core): compat.select's control() in C (compat_select.c)"},
     {"setup", (PyCFunction)(void (*)(void))kev_setup, METH_FASTCALL,

@@ -21,6 +21,19 @@ from _util import record
 
 SHORT, LONG = 1_000, 4_000
 
+QUEUE_LOOP = """
+import kevents
+kq = kevents.Queue({args})
+kq.control([kevents.KEvent(a.fileno(), udata=a), kevents.KEvent(fb, udata=b)], 0)
+control = kq.control
+a.send(b"x")
+for _ in range(n):
+    for ev in control(None, 8):
+        s = ev.udata
+        s.recv(1)
+        s.send(b"x")
+"""
+
 #: one hop loop per implementation; each runs `n` hops over one socketpair
 LOOPS = {
     "select.epoll": """
@@ -45,30 +58,8 @@ for _ in range(n):
         s.recv(1)
         s.send(b"x")
 """,
-    "kevents.Queue": """
-import kevents
-kq = kevents.Queue()
-kq.control([kevents.KEvent(a.fileno(), udata=a), kevents.KEvent(fb, udata=b)], 0)
-control = kq.control
-a.send(b"x")
-for _ in range(n):
-    for ev in control(None, 8):
-        s = ev.udata
-        s.recv(1)
-        s.send(b"x")
-""",
-    "kevents.Queue(counts=False)": """
-import kevents
-kq = kevents.Queue(counts=False)
-kq.control([kevents.KEvent(a.fileno(), udata=a), kevents.KEvent(fb, udata=b)], 0)
-control = kq.control
-a.send(b"x")
-for _ in range(n):
-    for ev in control(None, 8):
-        s = ev.udata
-        s.recv(1)
-        s.send(b"x")
-""",
+    "kevents.Queue": QUEUE_LOOP.format(args=""),
+    "kevents.Queue(counts=False)": QUEUE_LOOP.format(args="counts=False"),
     "kevents.compat.select": """
 from kevents.compat import select as kselect
 kq = kselect.kqueue()

@@ -38,7 +38,7 @@ from .._contract import Source
 from ._inotify import Inotify
 from .batch import Batcher
 from .io_uring import Decision, decide
-from .read_write import resolve_countable
+from .read_write import identify, resolve_countable
 
 if TYPE_CHECKING:
     from ..._engine import Engine
@@ -98,6 +98,22 @@ class LinuxBackend:
         self.pool: list[tuple[Any, Any, int]] = []
         speedups = _load_speedups()
         self.fast_wait = None if speedups is None else speedups.fast_wait
+        # The calls between a change list's start and a knote's kernel registration.
+        # cffi (and os.fstat) release the GIL around each; the C core's versions keep it,
+        # so no other Python thread runs in between (issue 20 item 3, D46).
+        self.epoll_ctl: Callable[[int, int, int, int, int], int] = lib.kev_epoll_ctl
+        self.identify: Callable[[int], tuple[int, int, int]] = identify
+        self.fstat: Callable[[int], os.stat_result] = os.fstat
+        self.inotify_init: Callable[[], int] = lib.kev_inotify_init
+        self.inotify_add: Callable[[int, bytes, int], int] = lib.kev_inotify_add
+        self.inotify_rm: Callable[[int, int], int] = lib.kev_inotify_rm
+        if speedups is not None:
+            self.epoll_ctl = speedups.epoll_ctl
+            self.identify = speedups.identify
+            self.fstat = lambda fd: os.stat_result(speedups.fstat(fd))
+            self.inotify_init = speedups.inotify_init
+            self.inotify_add = speedups.inotify_add
+            self.inotify_rm = speedups.inotify_rm
         #: token -> (ident, filter, flags, udata, lowat) for knotes the C core may
         #: translate by itself (linux_read_write.c: a FastTable, or a dict nobody reads
         #: without it); kept current by read_write.py
@@ -147,9 +163,8 @@ class LinuxBackend:
             if token not in self.knotes and token not in self.handlers:
                 return token
 
-    @staticmethod
-    def _ctl(epfd: int, op: int, fd: int, events: int, token: int) -> None:
-        check(lib.kev_epoll_ctl(epfd, op, fd, events, token))
+    def _ctl(self, epfd: int, op: int, fd: int, events: int, token: int) -> None:
+        check(self.epoll_ctl(epfd, op, fd, events, token))
 
     def add_internal(self, fd: int, events: int, handler: Callable[[int], None]) -> int:
         """Watch an internal fd in the queue's epoll; ``handler(events)`` runs under the
@@ -172,18 +187,18 @@ class LinuxBackend:
         token, _ = self.internal.pop(fd)
         self.handlers.pop(token, None)
         if not self.closing:
-            lib.kev_epoll_ctl(self.epfd, lib.EPOLL_CTL_DEL, fd, 0, 0)
+            self.epoll_ctl(self.epfd, lib.EPOLL_CTL_DEL, fd, 0, 0)
 
     # -- knote registrations (used by read_write.py) -------------------------------------
 
     def register(self, kn: Knote, events: int) -> int:
         """EPOLL_CTL_ADD for a READ (main epoll) or WRITE (inner epoll) knote; -errno."""
         epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
-        return int(lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_ADD, kn.ident, events, kn.token))
+        return int(self.epoll_ctl(epfd, lib.EPOLL_CTL_ADD, kn.ident, events, kn.token))
 
     def rearm(self, kn: Knote, events: int) -> int:
         epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
-        return int(lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_MOD, kn.ident, events, kn.token))
+        return int(self.epoll_ctl(epfd, lib.EPOLL_CTL_MOD, kn.ident, events, kn.token))
 
     def unregister(self, kn: Knote) -> int:
         """EPOLL_CTL_DEL; 0 or -errno (EBADF: the fd is closed; ENOENT: it names another
@@ -196,7 +211,7 @@ class LinuxBackend:
             # DEL now would remove kevents' own registration (D51)
             self.zombies.add(kn.token)
             return -errno.EBADF
-        ret = int(lib.kev_epoll_ctl(epfd, lib.EPOLL_CTL_DEL, kn.ident, 0, 0))
+        ret = int(self.epoll_ctl(epfd, lib.EPOLL_CTL_DEL, kn.ident, 0, 0))
         if ret < 0:
             self.zombies.add(kn.token)  # closed fd: the registration may outlive us
         return ret

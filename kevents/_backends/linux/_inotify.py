@@ -47,7 +47,7 @@ Callback = Callable[[int, bytes], None]
 
 class Inotify:
     def __init__(self, backend: LinuxBackend) -> None:
-        fd = lib.kev_inotify_init()
+        fd = backend.inotify_init()  # keeps the GIL with the C core (D46)
         if fd == -errno.EMFILE:
             raise OSError(
                 errno.EMFILE,
@@ -60,7 +60,8 @@ class Inotify:
 
     def watch(self, key: object, fd: int, mask: int, callback: Callback) -> int:
         """Subscribe ``callback`` to events on the file ``fd`` refers to; returns the wd."""
-        wd = lib.kev_inotify_add(self.fd, f"/proc/self/fd/{fd}".encode(), mask | IN_MASK_ADD)
+        path = f"/proc/self/fd/{fd}".encode()
+        wd = self.backend.inotify_add(self.fd, path, mask | IN_MASK_ADD)  # GIL kept (D46)
         if wd < 0:
             if -wd == errno.ENOSPC:
                 raise OSError(
@@ -79,7 +80,7 @@ class Inotify:
         if not subs:
             del self.subs[wd]
             if not self.backend.closing:  # closing the inotify fd drops every watch
-                lib.kev_inotify_rm(self.fd, wd)
+                self.backend.inotify_rm(self.fd, wd)  # GIL kept with the C core (D46)
 
     def _readable(self, events: int) -> None:
         while True:

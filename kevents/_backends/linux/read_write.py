@@ -112,7 +112,7 @@ class FdSource(Source):
     def identify(self, ident: int) -> object:
         if self.backend.owns(ident):
             raise OSError(errno.EBADF, "a descriptor of kevents' own, not the caller's (D51)")
-        return identify(ident)
+        return self.backend.identify(ident)  # keeps the GIL with the C core (D46)
 
 
 class _EpollSource(FdSource):

@@ -134,7 +134,7 @@ class VnodeSource(FdSource):
         mode = kn.identity[2]  # type: ignore[index]
         if mode in (stat.S_IFSOCK, stat.S_IFIFO):
             raise OSError(errno.EINVAL, "VNODE needs a file or directory, not a socket or pipe")
-        st = os.fstat(kn.ident)
+        st = self.backend.fstat(kn.ident)  # keeps the GIL with the C core (D46)
         kn.priv = _Vnode(-1, st)
         kn.priv.wd = self.backend.get_inotify().watch(
             kn, kn.ident, _mask(kn.sfflags), lambda mask, name: self._changed(kn, mask, name)
