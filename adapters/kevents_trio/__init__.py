@@ -296,7 +296,10 @@ async def open_queue(backend: str | None = None) -> AsyncIterator[TrioQueue]:
                 yield q
             finally:
                 if sys.platform == "win32" and not kq.closed:
-                    q.trigger(_WAKE)  # let the worker thread return
+                    # let the worker thread return; a dispatcher that has not run yet
+                    # has no thread and no WAKE registration (ENOENT): nothing to wake
+                    with contextlib.suppress(FileNotFoundError):
+                        q.trigger(_WAKE)
                 nursery.cancel_scope.cancel()
     finally:
         q.close()

@@ -111,9 +111,12 @@ async def main():
     ev = await kevents_asyncio.wait_kevent(KEvent(1, Filter.TIMER, Flag.ADD, data=1))
     assert ev.filter == Filter.TIMER
     with tempfile.TemporaryDirectory() as d:
-        fut = asyncio.ensure_future(kevents_asyncio.wait_file_change(d))
+        path = os.path.join(d, "f")
+        open(path, "w").close()
+        fut = asyncio.ensure_future(kevents_asyncio.wait_file_change(path))
         await asyncio.sleep(0.05)
-        open(os.path.join(d, "f"), "w").close()
+        with open(path, "a") as f:
+            f.write("x")
         await asyncio.wait_for(fut, 10)
     return "ok"
 
