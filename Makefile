@@ -69,7 +69,7 @@ callgrind: build
 	@.ci/install-valgrind.sh
 	cd tests/benchmarks && ../../$(PY) bench_callgrind.py
 
-# what a user installs, as a user gets it: sdist -> wheel -> fresh venv -> smoke test (D71)
+# what a user installs, as a user gets it: sdist -> wheel -> fresh venv -> smoke test (D59)
 artefact-test:
 	@.ci/artefact-test.sh
 

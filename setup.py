@@ -2,7 +2,7 @@
 Linux the C fast core kevents._speedups (kevents/_cffi/core.h lists its files), and the
 wheel's ABI tag.
 
-Story (D69): both compiled modules use the limited API of 3.11 (cffi generates
+Story (D57): both compiled modules use the limited API of 3.11 (cffi generates
 limited-API code by default; the fast core defines Py_LIMITED_API itself), so one
 ``cp311-abi3`` wheel per platform serves every CPython from 3.11 on. A free-threaded
 CPython (3.14t) has no limited API before 3.15, and cffi itself then builds

@@ -445,7 +445,7 @@ class Engine(EngineBase):
                 # also engine.timers), so a queue was cyclic garbage even after close():
                 # ~30 objects left to the collector, whose later, random passes then ran
                 # the finalizers (issue 20). Nothing reads them after the release: every
-                # entry point checks ``closed`` first (D61).
+                # entry point checks ``closed`` first (D52).
                 self.sources = {}
                 self.timers = None
                 self.prepare = None
@@ -532,6 +532,6 @@ def _materialise(changes: Iterable[KEvent[int | HasFileno]] | None) -> list[KEve
             raise ValueError("data does not fit in 64 bits")
         if ident >= 2**64:
             raise ValueError("ident does not fit in 64 bits")
-        # an int ident in both branches now (a type checker cannot see it: D70)
+        # an int ident in both branches now (a type checker cannot see it: D58)
         todo.append(ch if ident is ch.ident else ch._replace(ident=ident))  # type: ignore[arg-type]
     return todo

@@ -133,7 +133,7 @@ class HasFileno(Protocol):
     def fileno(self) -> int: ...
 
 
-# Story (D70): a change may name its descriptor by any object with fileno(), resolved
+# Story (D58): a change may name its descriptor by any object with fileno(), resolved
 # once when the change is applied; an event always carries the int. KEvent is generic in
 # its ident's type so that a type checker knows both: KEvent(sock, Filter.READ) is a
 # KEvent[socket], accepted where a change may be HasFileno (Queue.control), while a bare

@@ -39,7 +39,7 @@ TABLE: dict[str, Row] = {
         "linux": (
             "differs",
             "sets SO_RCVLOWAT, which is per socket on Linux (restored on delete); sockets "
-            "only; a mark beyond what the socket takes is clamped to it (D50)",
+            "only; a mark beyond what the socket takes is clamped to it (D47)",
         ),
     },
     "WRITE NOTE_LOWAT": {
@@ -98,7 +98,7 @@ TABLE: dict[str, Row] = {
             "differs",
             "the queue's own descriptors (nested epoll, eventfds, timerfd, inotify, "
             "pidfds, rings) are EBADF as idents of fd-based filters; on BSD they have no "
-            "number (D51)",
+            "number (D48)",
         ),
     },
     "READ on a nested queue data": {
@@ -223,7 +223,7 @@ TABLE: dict[str, Row] = {
             "inotify reports nothing on a directory removed while a descriptor holds "
             "it: its NOTE_DELETE is derived when the same queue also watches the parent "
             "directory (after the parent's event, as FreeBSD orders them); watched "
-            "alone it never comes (D62)",
+            "alone it never comes (D53)",
         ),
     },
     "VNODE extensions": {
@@ -278,14 +278,14 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
         "differs",
         "CRT descriptors work (pipes, console input, regular files, character devices "
         "such as NUL), see the rows below; a handle of unknown type is EV_ERROR ENOTSUP "
-        "(D82)",
+        "(D70)",
     ),
     "READ on anonymous pipes": (
         "differs",
         "one helper thread per knote, blocked in a zero-byte ReadFile: os.pipe() and "
         "subprocess pipes (CreatePipe) cannot be overlapped, and Windows has no "
         "asynchronous wait on a synchronous handle; a pipe opened overlapped (named "
-        "pipes with FILE_FLAG_OVERLAPPED, asyncio's) is waited on with no thread (D82)",
+        "pipes with FILE_FLAG_OVERLAPPED, asyncio's) is waited on with no thread (D70)",
     ),
     "READ on pipes while the program blocks on them": (
         "differs",
@@ -388,7 +388,7 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
         "helper threads (WaitForMultipleObjects, 63 handles each) post to the port "
         "(KEVENTS_WIN_WAIT=thread forces them). The Wine tier runs both paths, the "
         "packet one against an emulation of the three ntdll calls; the GitHub "
-        "workflow's Windows job runs both on a real kernel (D86)",
+        "workflow's Windows job runs both on a real kernel (D74)",
     ),
     "SIGNAL numbers": (
         "unsupported",
@@ -403,7 +403,7 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
         "raise(), console events of those signals) and console CTRL_CLOSE events; "
         "Python runs handlers in the main thread, so deliveries raised by other threads "
         "before it gets there count once, and a count waits for the main thread to run "
-        "Python (a wakeup fd wakes a main thread blocked in a queue) (D85)",
+        "Python (a wakeup fd wakes a main thread blocked in a queue) (D73)",
     ),
     "SIGNAL disposition": (
         "differs",
@@ -429,7 +429,7 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
     "VNODE directories": (
         "differs",
         "os.open cannot open a directory on Windows: get its descriptor from "
-        "kevents' open_directory(path) (D83). A move between directories is an "
+        "kevents' open_directory(path) (D71). A move between directories is an "
         "add and a remove to ReadDirectoryChangesW, so it is NOTE_WRITE (+ NOTE_LINK "
         "for a directory) without BSD's NOTE_EXTEND, as on Linux",
     ),
@@ -469,7 +469,7 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
         "Windows 10 1803+) wakes the port through a wait packet at the deadline; "
         "without one (older Windows, or no wait packets: Wine 8) the port wait is in "
         "whole milliseconds, rounded up (never early), and real Windows ends it on "
-        "the ~15.6 ms system tick. Wine 8: the port wait is precise (D84)",
+        "the ~15.6 ms system tick. Wine 8: the port wait is precise (D72)",
     ),
     "EVFILT_EMPTY": ("unsupported", "no send-queue-empty notification"),
     "EVFILT_FS, LIO, SENDFILE": ("unsupported", "FreeBSD-only kernel facilities"),

@@ -364,7 +364,7 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
 
     # -- subprocesses: exit through the PROC filter ------------------------------------
 
-    if sys.platform == "win32":  # pragma: no cover - Windows: pipes by READ/WRITE (D87)
+    if sys.platform == "win32":  # pragma: no cover - Windows: pipes by READ/WRITE (D75)
         from ._windows_pipes import connect_read_pipe, connect_write_pipe
         from ._windows_pipes import make_subprocess_transport as _make_subprocess_transport
     else:

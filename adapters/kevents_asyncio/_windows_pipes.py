@@ -3,7 +3,7 @@
 asyncio's selector loop has none on Windows (``connect_read_pipe``,
 ``connect_write_pipe`` and ``subprocess_exec`` raise NotImplementedError there; only the
 proactor loop has them, on overlapped named pipes it creates itself). kevents' READ and
-WRITE work on ordinary pipes on Windows (D82), so these transports are readiness-based
+WRITE work on ordinary pipes on Windows (D70), so these transports are readiness-based
 like asyncio's Unix pipe transports, with one difference that makes blocking pipes safe:
 a kevent carries the byte count. A READ event says how many bytes are buffered (``data``,
 from PeekNamedPipe), so ``os.read`` of that many never blocks; a WRITE event says how

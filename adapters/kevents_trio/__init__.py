@@ -325,7 +325,7 @@ def _shared() -> TrioQueue:
         finally:
             q.close()
             # Trio's runner is cyclic garbage after trio.run() returns; the closed
-            # queue must not hang from its run-locals and be collected with it (D61)
+            # queue must not hang from its run-locals and be collected with it (D52)
             _SHARED.set(None)
 
     trio.lowlevel.spawn_system_task(dispatch_until_run_ends, name="kevents_trio dispatcher")

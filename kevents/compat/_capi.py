@@ -5,7 +5,7 @@ helpers it calls (``PyArg_ParseTupleAndKeywords`` format units, ``PyMemberDef`` 
 ``_PyTime_FromSecondsObject``, ``PyObject_AsFileDescriptor``). This module re-states
 each helper in Python, for the version of CPython that is running, so that
 :mod:`kevents.compat.select` answers every input as the stdlib would on BSD (decision
-D58). Where CPython changed between 3.11 and 3.15 the version is named at the branch;
+D49). Where CPython changed between 3.11 and 3.15 the version is named at the branch;
 the rules were read from Modules/selectmodule.c, Python/getargs.c, Python/structmember.c
 and Python/pytime.c of each version, and the ones the test C API exposes
 (``_testcapi``) are cross-checked against it by tests/conformance/test_compat_exact.py.

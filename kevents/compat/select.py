@@ -1,12 +1,12 @@
 """A drop-in for the kqueue part of the standard :mod:`select` module, on every OS.
 
 ``kqueue``, ``kevent``, every ``KQ_*`` constant and ``error`` behave as CPython's own on
-BSD (Modules/selectmodule.c) for the running Python version, 3.11 to 3.15 (D58): the
+BSD (Modules/selectmodule.c) for the running Python version, 3.11 to 3.15 (D49): the
 same accepted types, defaults and conversions, comparisons, exceptions, errno values and
 messages (``_capi`` re-states the C helpers they come from); kevent attributes behave as
-the C struct members they are (D59); ``kqueue.fromfd`` aliases the same queue; the fd is
+the C struct members they are (D50); ``kqueue.fromfd`` aliases the same queue; the fd is
 non-inheritable; a queue object is closed in a forked child from 3.12 on (3.11 leaves
-it open on a dead queue: EBADF); an unclosed queue closes silently when collected (D60).
+it open on a dead queue: EBADF); an unclosed queue closes silently when collected (D51).
 Numbers are FreeBSD's. Deliberate differences: an interrupted wait resumes without
 applying the change list a second time (CPython re-applies it, h2o/h2o#1109); constants
 for filters and notes CPython does not export (USER, timer units, ...) are added under
@@ -112,7 +112,7 @@ _UNITS = (_capi.unit_h, _capi.unit_H, _capi.unit_I, _capi.unit_L, _capi.unit_K)
 
 class kevent:
     """``select.kevent(ident, filter=KQ_FILTER_READ, flags=KQ_EV_ADD, fflags=0, data=0,
-    udata=0)``: CPython's conversions for the running version (D58). The attributes are
+    udata=0)``: CPython's conversions for the running version (D49). The attributes are
     C struct members: ident and udata unsigned 64-bit, filter a short, flags an unsigned
     short, fflags an unsigned int, data a 64-bit int; assigning follows CPython's
     member rules (truncation warnings, TypeError for a non-number, no ``del``)."""
@@ -336,7 +336,7 @@ _fork_hook = False
 
 class _SilentQueue(_Queue):
     """The queue behind a compat kqueue: collected unclosed, it closes without the
-    ResourceWarning of kevents.Queue, as CPython's kqueue does (D60)."""
+    ResourceWarning of kevents.Queue, as CPython's kqueue does (D51)."""
 
     __slots__ = ()
 
@@ -460,7 +460,7 @@ class kqueue:
     def __del__(self) -> None:
         if getattr(self, "_fd", -1) >= 0:
             with _contextlib.suppress(OSError):
-                self.close()  # tp_finalize: closed silently, as CPython's (D60)
+                self.close()  # tp_finalize: closed silently, as CPython's (D51)
 
     def control(
         self,

@@ -64,7 +64,7 @@ class MKnote:
 
 def _lowat(ch: KEvent) -> int:
     """The mark a READ change sets: its ``data`` with NOTE_LOWAT, clamped to what a
-    socket takes (D50), else 1."""
+    socket takes (D47), else 1."""
     if not ch.fflags & LOWAT:
         return 1
     return min(max(1, ch.data), 2**31 - 1)

@@ -1,4 +1,4 @@
-"""compat.select gives CPython's result for every input (issue 16, D58, D59).
+"""compat.select gives CPython's result for every input (issue 16, D49, D50).
 
 One table: each row is an input, the CPython versions it applies to, and what CPython's
 select.kqueue/select.kevent answer on FreeBSD (the value, or the exception type, errno
@@ -512,7 +512,7 @@ def test_timeouts_match_this_cpythons_pytime() -> None:
             assert a[1] == b[1], value  # the value, or the message 3.15 lets through
 
 
-# -- an unclosed kqueue object (issue 20 item 2, D60) -----------------------------------
+# -- an unclosed kqueue object (issue 20 item 2, D51) -----------------------------------
 
 
 def test_unclosed_kqueue_closes_silently_when_collected(backend: str) -> None:

@@ -1,4 +1,4 @@
-"""A finished queue is not cyclic garbage (issue 20 item 1, D61).
+"""A finished queue is not cyclic garbage (issue 20 item 1, D52).
 
 The stdlib's selectors and event loops leave nothing for the cycle collector: a closed
 ``select.epoll`` is freed by reference counting alone. A kevents queue must do the same,
@@ -140,7 +140,7 @@ def test_compat_queue_leaves_no_cycle(
     kq = ks.kqueue(_backend=backend)
     kq.control([ks.kevent(1, ks.KQ_FILTER_USER, ks.KQ_EV_ADD)], 0)
     alias = ks.kqueue.fromfd(kq.fileno())
-    del kq, alias  # collected unclosed: closes silently (D60)
+    del kq, alias  # collected unclosed: closes silently (D51)
     _, ours = collector()
     assert ours == []
 

@@ -1,6 +1,6 @@
 """Refused and failing changes leave nothing behind (issue 15): a failing attach leaves no
 kernel registration, a PROCDESC on anything but a pidfd is EINVAL, and an ident that is
-one of kevents' own descriptors never touches kevents' registrations (D50, D51)."""
+one of kevents' own descriptors never touches kevents' registrations (D47, D48)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The order of the events one file operation posts (issue 20 item 4, D62).
+"""The order of the events one file operation posts (issue 20 item 4, D53).
 
 FreeBSD's queue is first-in first-out, and each ``vop_*_post`` activates its vnodes in
 a fixed order (spec §5.5): unlink: the directory's NOTE_WRITE, then the file's

@@ -14,25 +14,7 @@ import kevents.compat.select as compat
 
 #: test id -> (the first Python version whose test differs, why)
 EXPECTED: dict[str, tuple[tuple[int, int], str]] = {
-    "test.test_kqueue.TestKQueue.test_event_attributes": (
-        (3, 14),
-        "CPython 3.14 made kevent's attributes numeric members (assigning a non-number "
-        "raises TypeError, an out-of-range int OverflowError, del TypeError, and a failed "
-        "assignment keeps the value); compat.select's kevent still accepts any object "
-        "(issue 16, deliver 1 and 3: compat.select's attribute semantics)",
-    ),
-    "test.test_kqueue.TestKQueue.test_control_overflowing_timeout": (
-        (3, 15),
-        "CPython 3.15 raises OverflowError for a timeout out of range (1e300, inf, "
-        "2**200; gh-154836, TypeError before); compat.select takes them "
-        "(issue 16, deliver 1: the running Python's argument semantics)",
-    ),
-    "test.test_kqueue.TestKQueue.test_close_error": (
-        (3, 15),
-        "CPython 3.15's close() raises OSError(EBADF) when the queue's descriptor was "
-        "closed behind its back (gh-146205); compat.select's close() is silent "
-        "(issue 16, deliver 1)",
-    ),
+    # none: compat.select follows each version (D49, D50), 3.14/3.15 included
 }
 
 compat.install()

@@ -1,4 +1,4 @@
-"""kevents' asyncio loop on Windows: subprocess and pipe transports (D87), and CPython's
+"""kevents' asyncio loop on Windows: subprocess and pipe transports (D75), and CPython's
 own asyncio subprocess tests run against it (compared with the proactor loop).
 
 CPython's tests come from its ``test`` package, which the embeddable Python of the Wine

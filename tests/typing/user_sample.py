@@ -1,7 +1,7 @@
 """A user's typed program over every public API of kevents, kevents.compat.select,
 kevents_asyncio and kevents_trio (POSIX).
 
-Two jobs (D71): ``mypy --strict`` and ``basedpyright`` (strict, tests/typing/
+Two jobs (D59): ``mypy --strict`` and ``basedpyright`` (strict, tests/typing/
 pyrightconfig.json) must accept it against the *installed* wheel, which proves the
 annotations and the ``py.typed`` markers ship; and it runs: a READ/TIMER/USER/PROC/SIGNAL
 round on a native queue, the same through compat.select, and the asyncio and Trio

@@ -177,7 +177,7 @@ class LinuxBackend:
 
     def owns(self, fd: int) -> bool:
         """Whether ``fd`` is one of this queue's own descriptors, which a caller's
-        change never names (a stale number that landed on one is EBADF, D51)."""
+        change never names (a stale number that landed on one is EBADF, D48)."""
         if fd in self.internal or fd in self.private or fd == self.innerfd:
             return True
         ring = self._batcher.ring if self._batcher is not None else None
@@ -208,7 +208,7 @@ class LinuxBackend:
         epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
         if self.owns(kn.ident):
             # the caller's fd was closed and kevents reopened the number for itself: a
-            # DEL now would remove kevents' own registration (D51)
+            # DEL now would remove kevents' own registration (D48)
             self.zombies.add(kn.token)
             return -errno.EBADF
         ret = int(self.epoll_ctl(epfd, lib.EPOLL_CTL_DEL, kn.ident, 0, 0))

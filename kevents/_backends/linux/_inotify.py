@@ -122,7 +122,7 @@ class Inotify:
 def freebsd_order(batch: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
     """Reorder one read's events as FreeBSD activates the knotes of the same operation.
 
-    Story (D62): the queue is first-in first-out on both systems, so the order in which
+    Story (D53): the queue is first-in first-out on both systems, so the order in which
     one operation touches its vnodes is the order of the events. FreeBSD's
     ``vop_remove_post`` posts the directory's NOTE_WRITE, then the file's NOTE_DELETE;
     ``vop_rename_post`` posts the directories, then NOTE_RENAME on the moved file, then

@@ -11,7 +11,7 @@ Anything but a pidfd is EINVAL, as FreeBSD refuses a descriptor that is not a pr
 descriptor. The queue watches its own duplicate of the caller's pidfd, so a READ knote
 on the same pidfd is a separate epoll registration (knotes of different filters are
 independent), and a number that is one of kevents' own descriptors is never touched:
-it is EBADF before anything is registered (D51).
+it is EBADF before anything is registered (D48).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class ProcdescSource(ProcSource):
 
     def identify(self, ident: int) -> object:
         if self.backend.owns(ident):
-            raise OSError(errno.EBADF, "a descriptor of kevents' own, not the caller's (D51)")
+            raise OSError(errno.EBADF, "a descriptor of kevents' own, not the caller's (D48)")
         return identify(ident)
 
     def _pidfd(self, kn: Knote) -> _Watch:

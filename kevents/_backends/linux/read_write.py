@@ -111,7 +111,7 @@ class FdSource(Source):
 
     def identify(self, ident: int) -> object:
         if self.backend.owns(ident):
-            raise OSError(errno.EBADF, "a descriptor of kevents' own, not the caller's (D51)")
+            raise OSError(errno.EBADF, "a descriptor of kevents' own, not the caller's (D48)")
         return self.backend.identify(ident)  # keeps the GIL with the C core (D46)
 
 
@@ -266,7 +266,7 @@ class ReadSource(_EpollSource):
             return
         # SO_RCVLOWAT is a C int and the kernel caps it further (TCP: half the largest
         # receive buffer); the mark is what the socket took, read back, so an event can
-        # fire once the buffer is as full as it can get (D50)
+        # fire once the buffer is as full as it can get (D47)
         with socket.socket(fileno=os.dup(kn.ident)) as s:
             if st.old_lowat < 0:
                 st.old_lowat = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)

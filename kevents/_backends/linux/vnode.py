@@ -22,8 +22,8 @@ NOTE_ATTRIB|NOTE_EXTEND; NOTE_DELETE comes with every unlink of a name, like BSD
 (D29), with NOTE_LINK too (as macOS); NOTE_OPEN/CLOSE/CLOSE_WRITE/READ map to IN_OPEN,
 IN_CLOSE_NOWRITE, IN_CLOSE_WRITE and IN_ACCESS; a removed directory reports NOTE_DELETE
 only when the queue watches its parent too (inotify says nothing to the directory
-itself, D62). The events of one operation come in FreeBSD's order (_inotify.py:
-freebsd_order, D62).
+itself, D53). The events of one operation come in FreeBSD's order (_inotify.py:
+freebsd_order, D53).
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class VnodeSource(FdSource):
     def _removed_dirs(self) -> None:
         """A watched directory lost a subdirectory (rmdir, or a rename over an empty
         one): a directory knote whose directory is now gone gets NOTE_DELETE, after the
-        parent's NOTE_WRITE|NOTE_LINK, as FreeBSD's vop_rmdir_post posts them (D62)."""
+        parent's NOTE_WRITE|NOTE_LINK, as FreeBSD's vop_rmdir_post posts them (D53)."""
         for kn in list(self.dirs):
             vn: _Vnode = kn.priv
             if vn.st.st_nlink == 0:

@@ -405,7 +405,7 @@ class IocpBackend:
             kernel32.CloseHandle(self.port)
         self.posted.clear()
         self.prewait.clear()
-        self.engine = None  # the engine refers to us: no cycle left for the collector (D61)
+        self.engine = None  # the engine refers to us: no cycle left for the collector (D52)
         LIVE.discard(self)
 
     def forget(self) -> None:

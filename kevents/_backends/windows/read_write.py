@@ -285,7 +285,7 @@ class Sockets:
         if sock.pending and sock.op is not None:
             self.backend.cancel(sock.op)  # the block lives on in backend.ops until then
         elif sock.op is not None:
-            sock.op.keep = None  # no packet to come: break the op <-> sock cycle (D61)
+            sock.op.keep = None  # no packet to come: break the op <-> sock cycle (D52)
 
     def changed(self, kn: Knote) -> None:
         st: _KnState | None = kn.priv
@@ -374,7 +374,7 @@ class Sockets:
         sock: _Sock = op.keep
         sock.pending = False
         if sock.dead or self.closed:
-            op.keep = None  # the last packet of a forgotten socket: no cycle left (D61)
+            op.keep = None  # the last packet of a forgotten socket: no cycle left (D52)
             return
         if status == STATUS_CANCELLED:
             self.dirty.add(sock)

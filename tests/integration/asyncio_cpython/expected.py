@@ -29,7 +29,7 @@ EXPECTED: dict[str, str] = {
         "joins its thread; kevents' loop has no watcher thread. What the test stands "
         "for (the child stays an unreaped zombie until the loop reaps it and publishes "
         "its returncode in one step) is test_a_reaped_child_is_never_signalled, and "
-        "CPython's test_send_signal_never_targets_reaped_pid passes (D76)"
+        "CPython's test_send_signal_never_targets_reaped_pid passes (D64)"
     ),
     "SelectorEventLoopSignalTests.test_add_signal_handler_install_error": _SELF_PIPE,
     "SelectorEventLoopSignalTests.test_add_signal_handler_install_error2": _SELF_PIPE,
