@@ -182,17 +182,21 @@ class _EpollSource(FdSource):
             _set_rcvlowat(kn.ident, st.old_lowat)
 
     def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
+        # a refused change changes nothing (D3): the engine puts udata back, and this
+        # puts the note and data back, so the C core's view (published only on success)
+        # stays what it was
+        self.check_fflags(fflags, kn)
+        before = kn.sfflags, kn.sdata
+        kn.sfflags, kn.sdata = fflags, data
         try:
-            self.check_fflags(fflags, kn)
-            kn.sfflags, kn.sdata = fflags, data
             self.apply_lowat(kn)
-            st: _Reg = kn.priv
-            if st.armed:  # BSD re-runs the filter on every change: MOD re-evaluates it
-                self.backend.rearm(kn, st.events)
-        finally:
-            # even a refused change has replaced udata (the engine does it first): the C
-            # core's view must follow (found by the differential test)
-            self.publish(kn)
+        except OSError:
+            kn.sfflags, kn.sdata = before
+            raise
+        st: _Reg = kn.priv
+        if st.armed:  # BSD re-runs the filter on every change: MOD re-evaluates it
+            self.backend.rearm(kn, st.events)
+        self.publish(kn)
 
     def delete_checked(self, kn: Knote) -> int | None:
         """EV_DELETE without fstat (D44): EPOLL_CTL_DEL is keyed by (file, fd), so its
