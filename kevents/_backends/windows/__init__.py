@@ -250,7 +250,7 @@ class IocpBackend:
         now = time.monotonic_ns()
         timers = self.engine.timers if self.engine is not None else None
         if wait_ns > 0 and timers is not None and timers.heap and self.hires is not False:
-            top = timers.heap[0][0]
+            top = timers.heap[0].priv.deadline  # the indexed heap holds knotes (D45)
             if top - now <= wait_ns:  # this wait ends at a timer's deadline
                 self._arm_hires(top, now)
         deadline = now + wait_ns
