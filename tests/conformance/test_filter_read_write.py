@@ -187,6 +187,32 @@ def test_write_clear_once(kq: Queue, pair: tuple[socket.socket, socket.socket]) 
 
 
 @pytest.mark.skipif(
+    sys.platform == "win32", reason="pipe WRITE is polled there (table: WRITE on a full pipe)"
+)
+def test_write_clear_on_a_pipe(kq: Queue, backend: str) -> None:  # table: WRITE EV_CLEAR on a pipe
+    r, w = os.pipe()
+    try:
+        os.set_blocking(w, False)
+        assert len(kq.control([KEvent(w, Filter.WRITE, Flag.ADD | Flag.CLEAR)], 1, 1)) == 1
+        expect_no_events(kq)
+        os.write(w, b"x" * 58)
+        os.read(r, 58)
+        if status("WRITE EV_CLEAR on a pipe", backend)[0] == "yes":
+            assert keys(kq.control(None, 2, 1)) == {(w, Filter.WRITE)}
+        expect_no_events(kq)
+        with pytest.raises(BlockingIOError):
+            while True:
+                os.write(w, b"x" * 4096)
+        expect_no_events(kq)  # full: not writable, on every platform
+        os.read(r, 8192)  # a reader frees space in a full pipe: an edge everywhere
+        assert keys(kq.control(None, 2, 1)) == {(w, Filter.WRITE)}
+        expect_no_events(kq)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@pytest.mark.skipif(
     sys.platform == "win32", reason="no SO_RCVLOWAT in Winsock (table: READ NOTE_LOWAT)"
 )
 def test_read_lowat(kq: Queue, backend: str) -> None:  # C-50
