@@ -217,7 +217,8 @@ class KqueueMachine(RuleBasedStateMachine):
         """A change that took effect without EV_KEEPUDATA sets the udata again, which
         makes it known; a refused one (it changed nothing, D3) does not. The model
         says which was which: its entries were found equal to the queue's."""
-        for ch, err in zip(changes, self.model.results):
+        # the model stops at a refusal without room: later changes have no result
+        for ch, err in zip(changes, self.model.results, strict=False):
             if not err and not int(ch.flags) & KEEPUDATA:
                 self.unsure.discard((ch.ident, int(ch.filter)))
 
