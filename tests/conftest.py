@@ -83,9 +83,6 @@ IOCP_GAPS: dict[str, str] = {
     "tests/conformance/test_gc_cycles.py::test_trio_run_leaves_no_kevents_garbage": (
         "iocp: a Trio run still leaves kevents objects of the handle waits (D70) to the collector"
     ),
-    "tests/integration/test_cli.py::test_watch_pid_exits_when_the_process_exits": (
-        "iocp: watch --pid does not yet end when the process exits"
-    ),
 }
 
 
