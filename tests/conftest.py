@@ -80,9 +80,6 @@ IOCP_GAPS: dict[str, str] = {
         "Windows: a file open through os.open (no FILE_SHARE_DELETE) cannot be unlinked "
         "or renamed while a VNODE knote holds it (PermissionError)"
     ),
-    "tests/conformance/test_gc_cycles.py::test_trio_run_leaves_no_kevents_garbage": (
-        "iocp: a Trio run still leaves kevents objects of the handle waits (D70) to the collector"
-    ),
 }
 
 
