@@ -352,7 +352,10 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
         "differs",
         "AFD readiness is level-only: an EV_CLEAR socket knote reports again when "
         "FIONREAD grows or EOF appears, detected by re-checking every 20 ms while "
-        "it holds unread data (a blocking wait is sliced meanwhile); WRITE with "
+        "it holds unread data (a blocking wait is sliced meanwhile). A count cannot "
+        "tell a drain and a refill between two checks: a program that reads what was "
+        "reported and gets as many new bytes before its next wait sees no new edge "
+        "(EV_CLEAR|EV_DISPATCH with EV_ENABLE after each read is exact). WRITE with "
         "EV_CLEAR reports again only after the socket was seen not writable",
     ),
     "socket error in fflags": (
