@@ -110,7 +110,7 @@ def main() -> int:
     stops = (signal.SIGTERM, signal.SIGINT)
     for sig in (signal.SIGHUP, *stops):
         signal.signal(sig, signal.SIG_IGN)  # BSD style: the queue sees them instead
-    cfd = os.open(args.config, os.O_RDONLY)
+    cfd = kevents.open_for_vnode(args.config)
     with kevents.Queue() as kq:
         sup = Supervisor(kq, args.config)
         changes = [KEvent(s, Filter.SIGNAL) for s in (signal.SIGHUP, *stops)]

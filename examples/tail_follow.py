@@ -41,7 +41,9 @@ class Follower:
         self.name = os.path.basename(path)
         self.fd = -1
         self.partial = b""
-        self.dirfd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
+        # open_for_vnode, not os.open: on Windows it opens directories, and the watched
+        # log stays renamable and deletable by the program that rotates it
+        self.dirfd = kevents.open_for_vnode(os.path.dirname(os.path.abspath(path)) or ".")
         kq.control(
             [
                 KEvent(
@@ -57,7 +59,7 @@ class Follower:
 
     def reopen(self) -> bool:
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = kevents.open_for_vnode(self.path)
         except FileNotFoundError:
             return False
         if self.fd >= 0:

@@ -23,6 +23,7 @@ from ._process import ExitStatus, Process, pidfd_open, spawn
 from ._queue import Queue
 from ._siginfo import SigInfo
 from ._version import __version__
+from ._vnode_open import open_for_vnode
 
 __all__ = [
     "VNODE_CHANGES",
@@ -43,6 +44,7 @@ __all__ = [
     "UnsupportedError",
     "__version__",
     "backend_info",
+    "open_for_vnode",
     "pidfd_open",
     "spawn",
 ]

@@ -15,6 +15,7 @@ from ._event import VNODE_CHANGES, Filter, Flag, KEvent, NoteProc, NoteTimer, No
 from ._info import backend_info
 from ._queue import Queue
 from ._version import __version__
+from ._vnode_open import open_for_vnode
 
 _VNODE_ALL = VNODE_CHANGES | int(NoteVnode.REVOKE)
 #: exit status of a refusal (argparse's own, for bad arguments)
@@ -209,12 +210,13 @@ def _event_json(ev: KEvent, paths: dict[int, str]) -> str:
 
 
 def _open_path(path: str) -> int:
-    """A descriptor for a VNODE knote; O_NONBLOCK so that a FIFO never blocks the
-    open (the VNODE change then refuses it)."""
+    """A descriptor for a VNODE knote (a FIFO never blocks the open: the VNODE change
+    then refuses it)."""
     try:
-        return os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        return open_for_vnode(path)
     except OSError as exc:
-        raise Refused(f"--path {path}: {exc.strerror}") from None
+        why = os.strerror(exc.errno) if exc.errno else exc.strerror  # one wording on every OS
+        raise Refused(f"--path {path}: {why}") from None
 
 
 def _ignore(sig: int) -> None:

@@ -447,16 +447,16 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
     "VNODE directories": (
         "differs",
         "os.open cannot open a directory on Windows: get its descriptor from "
-        "kevents' open_directory(path) (D71). A move between directories is an "
+        "kevents.open_for_vnode(path) (D71). A move between directories is an "
         "add and a remove to ReadDirectoryChangesW, so it is NOTE_WRITE (+ NOTE_LINK "
         "for a directory) without BSD's NOTE_EXTEND, as on Linux",
     ),
     "VNODE rename and delete": (
         "differs",
-        "files opened by Python lack FILE_SHARE_DELETE, so a watched file cannot be "
-        "renamed or deleted while the descriptor is open (sharing violation); a "
-        "descriptor that shares deletion (open_directory's, or CreateFileW's with "
-        "FILE_SHARE_DELETE) can be, and its rename is reported and followed. Wine 8: "
+        "files opened by os.open lack FILE_SHARE_DELETE, so such a watched file cannot "
+        "be renamed or deleted while the descriptor is open (sharing violation); one "
+        "from kevents.open_for_vnode(path) shares deletion, and its rename is reported "
+        "and followed. Wine 8: "
         "a deleted file stays in its directory until its last handle closes, and "
         "GetFinalPathNameByHandleW keeps a renamed file's old name (kevents takes the "
         "new name from the rename's own notification)",

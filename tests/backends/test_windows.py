@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kevents import Filter, Flag, KEvent, NoteProc, NoteVnode, Queue
+from kevents import Filter, Flag, KEvent, NoteProc, NoteVnode, Queue, open_for_vnode
 from kevents.testing import expect_no_events, run_isolated
 
 win = pytest.mark.skipif(sys.platform != "win32", reason="Windows backend")
@@ -557,20 +557,6 @@ def test_vnode_write_extend_attrib(q: Queue, tmp_path: object) -> None:
         os.close(fd)
 
 
-def _open_shared(path: str) -> int:
-    """A read descriptor that lets others rename and delete the file (FILE_SHARE_DELETE,
-    which os.open never grants)."""
-    import msvcrt
-
-    from kevents._backends.windows._ffi import FILE_SHARE_ALL, GENERIC_READ, ffi, kernel32
-
-    name = ffi.new("uint16_t[]", [ord(c) for c in path] + [0])
-    h = kernel32.CreateFileW(name, GENERIC_READ, FILE_SHARE_ALL, ffi.NULL, 3, 0, ffi.NULL)
-    assert h != ffi.cast("void *", -1)
-    fd: int = msvcrt.open_osfhandle(int(ffi.cast("uintptr_t", h)), os.O_RDONLY)  # type: ignore[attr-defined,unused-ignore]
-    return fd
-
-
 def _vnode(q: Queue, fd: int, notes: int) -> None:
     assert q.control([KEvent(fd, Filter.VNODE, Flag.ADD | Flag.CLEAR, notes)], 0) == []
 
@@ -585,7 +571,7 @@ def test_vnode_unlink_order_directory_first(q: Queue, tmp_path: object) -> None:
     d = str(tmp_path)
     path = os.path.join(d, "f")
     open(path, "wb").close()
-    dfd, ffd = open_directory(d), _open_shared(path)
+    dfd, ffd = open_directory(d), open_for_vnode(path)
     try:
         _vnode(q, dfd, _ALL)
         _vnode(q, ffd, _ALL)
@@ -614,7 +600,7 @@ def test_vnode_rename_order_and_names(q: Queue, tmp_path: object) -> None:
     d = str(tmp_path)
     path = os.path.join(d, "f")
     open(path, "wb").close()
-    dfd, ffd = open_directory(d), _open_shared(path)
+    dfd, ffd = open_directory(d), open_for_vnode(path)
     try:
         _vnode(q, dfd, _ALL | NoteVnode.NAMES)
         _vnode(q, ffd, _ALL)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kevents import Filter, Flag, KEvent, NoteVnode, Queue
+from kevents import Filter, Flag, KEvent, NoteVnode, Queue, open_for_vnode
 from kevents._platforms import status
 from kevents.testing import expect_no_events
 
@@ -39,7 +39,7 @@ def directories_watchable(backend: str) -> None:
 
 
 def watch(kq: Queue, opened: list[int], path: pathlib.Path) -> int:
-    fd = os.open(path, os.O_RDONLY)
+    fd = open_for_vnode(path)  # Windows: a watched file stays renamable and deletable
     opened.append(fd)
     assert kq.control([KEvent(fd, Filter.VNODE, Flag.ADD | Flag.CLEAR, ALL)], 1, 0) == []
     return fd

@@ -86,9 +86,11 @@ def test_watch_pid_and_signal() -> None:
     assert events[-1]["exit_status"] in (4, None)
 
 
-def test_watch_path(tmp_path: os.PathLike[str]) -> None:
-    path = os.path.join(tmp_path, "f")
-    open(path, "w").close()
+@pytest.mark.parametrize("what", ["file", "directory"])
+def test_watch_path(tmp_path: os.PathLike[str], what: str) -> None:
+    entry = os.path.join(tmp_path, "f")
+    open(entry, "w").close()
+    path = entry if what == "file" else os.fspath(tmp_path)
     watcher = subprocess.Popen(
         [
             sys.executable,
@@ -107,9 +109,14 @@ def test_watch_path(tmp_path: os.PathLike[str]) -> None:
     )
     # write until the watcher has seen a write (it may start slowly: Wine, a busy CI)
     deadline = time.monotonic() + 20
+    n = 0
     while watcher.poll() is None and time.monotonic() < deadline:
-        with open(path, "a") as f:
-            f.write("x")
+        if what == "file":
+            with open(path, "a") as f:
+                f.write("x")
+        else:  # a new entry is a WRITE of the directory
+            n += 1
+            open(os.path.join(path, f"new{n}"), "w").close()
         time.sleep(0.3)
     out, _ = watcher.communicate(timeout=30)
     (event,) = map(json.loads, out.splitlines())

@@ -105,16 +105,16 @@ def _final_path(fd: int) -> str:
     return "".join(map(chr, ffi.unpack(buf, n)))
 
 
-def open_directory(path: str | os.PathLike[str]) -> int:
-    """A descriptor for directory ``path`` that VNODE can watch (``os.open`` cannot open
-    a directory on Windows). Every sharing mode is granted, so the directory can still be
-    renamed or deleted while watched. Close it with ``os.close``."""
+def open_shared(path: str | os.PathLike[str]) -> int:
+    """A CRT descriptor of the file or directory ``path`` that shares reading, writing
+    and deletion (kevents.open_for_vnode on Windows): ``os.open`` grants no
+    FILE_SHARE_DELETE and cannot open a directory (FILE_FLAG_BACKUP_SEMANTICS does)."""
     import msvcrt
 
     name = ffi.new("uint16_t[]", [ord(c) for c in os.fspath(path)] + [0])
     h = kernel32.CreateFileW(
         name,
-        FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES,
+        FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES,  # FILE_LIST_DIRECTORY is FILE_READ_DATA
         FILE_SHARE_ALL,
         ffi.NULL,
         OPEN_EXISTING,
@@ -122,14 +122,22 @@ def open_directory(path: str | os.PathLike[str]) -> int:
         ffi.NULL,
     )
     if h == INVALID_HANDLE_VALUE:
-        raise winerror("CreateFileW(directory)")
+        raise winerror(os.fspath(path))  # FileNotFoundError etc., naming the path
+    mode = os.O_RDONLY | os.O_NOINHERIT  # type: ignore[attr-defined,unused-ignore]
     try:
         fd: int = msvcrt.open_osfhandle(  # type: ignore[attr-defined,unused-ignore]
-            int(ffi.cast("uintptr_t", h)), os.O_RDONLY
+            int(ffi.cast("uintptr_t", h)), mode
         )
     except OSError:
         kernel32.CloseHandle(h)
         raise
+    return fd
+
+
+def open_directory(path: str | os.PathLike[str]) -> int:
+    """A descriptor for directory ``path`` that VNODE can watch (D71): open_shared's,
+    refused (ENOTDIR) for anything but a directory. Close it with ``os.close``."""
+    fd = open_shared(path)
     if not stat.S_ISDIR(os.fstat(fd).st_mode):
         os.close(fd)
         raise NotADirectoryError(errno.ENOTDIR, "not a directory", os.fspath(path))
