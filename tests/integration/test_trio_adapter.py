@@ -385,3 +385,32 @@ def test_wait_kevent_again_on_a_descriptor() -> None:
                     q.kq.control([KEvent(fd, Filter.READ, Flag.DELETE)], 0)
 
     trio.run(main)
+
+
+def test_wait_kevent_with_nodata_beside_a_counting_wait() -> None:
+    """D90: a caller who never reads ``data`` (as with trio.lowlevel.wait_readable)
+    passes Flag.NODATA; a counting wait on the same queue still gets FreeBSD's data,
+    and the re-enabled NODATA registration stays quiet."""
+    import socket
+
+    from kevents._platforms import status
+
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            zero = status("READ/WRITE data with Flag.NODATA", q.kq.backend)[0] != "yes"
+            a, b = socket.socketpair()
+            c, d = socket.socketpair()
+            with a, b, c, d:
+                for i in range(3):  # the first ADDs, then ENABLEs of the kept knotes
+                    a.send(b"xyz")
+                    d.send(b"12345")
+                    with trio.fail_after(5):
+                        quiet = await q.wait_kevent(KEvent(b, Filter.READ, Flag.NODATA))
+                        counted = await q.wait_kevent(KEvent(c, Filter.READ))
+                    assert quiet.data == (0 if zero else 3), i
+                    assert not quiet.flags & Flag.NODATA
+                    assert counted.data == 5, i
+                    b.recv(3)
+                    c.recv(5)
+
+    trio.run(main)
