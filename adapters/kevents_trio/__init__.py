@@ -52,6 +52,7 @@ _POLL_BEFORE_PARKING = sys.platform != "win32"
 _REUSABLE = (int(Filter.READ), int(Filter.WRITE))
 _ONESHOT = int(Flag.ONESHOT)
 _REARM = int(Flag.ADD | Flag.ENABLE | Flag.DISPATCH)
+_ENABLE = int(Flag.ENABLE)
 
 
 class _Waiter:
@@ -155,14 +156,16 @@ class TrioQueue:
             # the ONESHOT's DELETE. A knote that went stale meanwhile (the descriptor
             # closed, maybe reused) refuses the ENABLE: then ADD. register(), delete()
             # and control() on the key forget the disabled knote. What is kept is the
-            # change without its ident: a socket object is not kept alive by it.
+            # change without its ident: a socket object is not kept alive by it. The
+            # ENABLE carries the change's fflags, data and udata, since a change
+            # replaces them (a bare ENABLE dropped the udata and a NOTE_LOWAT mark).
             same = change[1:]
             parked = self._disabled.pop(key, None)
             if parked is not None and parked[0] == same and self._enable(parked[1]):
                 enable = parked[1]
             else:
                 self.register(change._replace(ident=ident, flags=flags | _REARM))
-                enable = [KEvent(ident, filt, Flag.ENABLE)]
+                enable = [KEvent(ident, filt, _ENABLE, change.fflags, change.data, change.udata)]
             ev = await self._next(key, waiter)
             if not self._closed:
                 self._disabled[key] = (same, enable)

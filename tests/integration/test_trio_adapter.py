@@ -414,3 +414,39 @@ def test_wait_kevent_with_nodata_beside_a_counting_wait() -> None:
                     c.recv(5)
 
     trio.run(main)
+
+
+def test_wait_kevent_again_keeps_udata_and_lowat() -> None:
+    """The re-enabled registration is the caller's change: its udata, and its
+    NOTE_LOWAT mark, as at the first wait (a bare ENABLE replaced both)."""
+    import socket
+
+    from kevents import NoteRW
+
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            a, b = socket.socketpair()
+            with a, b:
+                change = KEvent(b, Filter.READ, Flag.ADD, NoteRW.LOWAT, 3, udata="mine")
+                a.send(b"abc")
+                with trio.fail_after(5):
+                    ev = await q.wait_kevent(change)  # the ADD
+                assert ev.udata == "mine"
+                b.recv(3)
+                for i in range(3):  # the ENABLEs of the kept registration
+                    got: list[KEvent] = []
+
+                    async def wait() -> None:
+                        got.append(await q.wait_kevent(change))  # noqa: B023
+
+                    a.send(b"x")
+                    with trio.fail_after(5):
+                        async with trio.open_nursery() as n:
+                            n.start_soon(wait)
+                            await trio.sleep(0.05)
+                            assert not got, i  # below the mark: no event
+                            a.send(b"yy")
+                    assert (got[0].ident, got[0].data, got[0].udata) == (b.fileno(), 3, "mine")
+                    b.recv(3)
+
+    trio.run(main)
