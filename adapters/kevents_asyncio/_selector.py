@@ -126,4 +126,11 @@ class LoopSelector(KeventsSelector):
     :attr:`extras` list per turn)."""
 
     def select(self, timeout: float | None = None) -> list[KEvent]:  # type: ignore[override]
-        return self._wait(timeout)
+        # _wait inlined: this runs once per loop turn (asyncio never passes a negative
+        # timeout, but a caller of the selector may)
+        if timeout is not None and timeout < 0:
+            timeout = 0
+        try:
+            return self._control(None, self._room, timeout)
+        except InterruptedError:
+            return []
