@@ -53,6 +53,14 @@ _REUSABLE = (int(Filter.READ), int(Filter.WRITE))
 _ONESHOT = int(Flag.ONESHOT)
 _REARM = int(Flag.ADD | Flag.ENABLE | Flag.DISPATCH)
 _ENABLE = int(Flag.ENABLE)
+_USER = int(Filter.USER)
+# the trio.lowlevel calls of every hop, bound once (two attribute lookups each saved)
+_current_task = trio.lowlevel.current_task
+_wait_task_rescheduled = trio.lowlevel.wait_task_rescheduled
+_reschedule = trio.lowlevel.reschedule
+_checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
+_cancel_shielded_checkpoint = trio.lowlevel.cancel_shielded_checkpoint
+_SUCCEEDED = trio.lowlevel.Abort.SUCCEEDED
 
 
 class _Waiter:
@@ -67,22 +75,22 @@ class _Waiter:
         self.tasks: list[Any] = []
 
     async def park(self) -> None:
-        task = trio.lowlevel.current_task()
+        task = _current_task()
         tasks = self.tasks
         tasks.append(task)
 
         def abort(_: Any) -> Any:
             tasks.remove(task)
-            return trio.lowlevel.Abort.SUCCEEDED
+            return _SUCCEEDED
 
-        await trio.lowlevel.wait_task_rescheduled(abort)
+        await _wait_task_rescheduled(abort)
 
     def wake(self) -> None:
         tasks = self.tasks
         if tasks:
             self.tasks = []
             for task in tasks:
-                trio.lowlevel.reschedule(task)
+                _reschedule(task)
 
 
 class TrioQueue:
@@ -211,11 +219,11 @@ class TrioQueue:
             # the dispatcher to run. The dispatcher only catches events that arrive
             # while every task is parked. Trio's checkpoint rules hold: a cancelled
             # task takes nothing, and one that found its event yields once.
-            await trio.lowlevel.checkpoint_if_cancelled()
+            await _checkpoint_if_cancelled()
             self._route(self.kq.control(None, _BATCH, 0))
             if waiter.events:
                 ev = waiter.events.popleft()
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                await _cancel_shielded_checkpoint()
                 return ev
         while not waiter.events:
             if self._closed:
@@ -237,12 +245,19 @@ class TrioQueue:
     # -- dispatching -------------------------------------------------------------------------
 
     def _route(self, events: list[KEvent]) -> None:
+        # once per collected batch, so kept flat: ev[:2] is the (ident, filter) key in
+        # one step (a Filter hashes and compares as its int), and _Waiter.wake inlined
+        waiters = self._waiters
         for ev in events:
-            waiter = self._waiters.get((ev.ident, int(ev.filter)))
+            waiter = waiters.get(ev[:2])
             if waiter is not None:
                 waiter.events.append(ev)
-                waiter.wake()
-            elif not (ev.filter == Filter.USER and ev.ident == _WAKE):
+                tasks = waiter.tasks
+                if tasks:
+                    waiter.tasks = []
+                    for task in tasks:
+                        _reschedule(task)
+            elif not (ev[1] == _USER and ev[0] == _WAKE):
                 self._send.send_nowait(ev)
 
     async def _dispatch(self) -> None:
