@@ -152,7 +152,9 @@ class TrioQueue:
         filt = int(change.filter)
         key = (ident, filt)
         flags = int(change.flags)
-        waiter = self._waiters.setdefault(key, _Waiter())
+        waiter = self._waiters.get(key)
+        if waiter is None:  # (setdefault would build a _Waiter on every call)
+            waiter = self._waiters[key] = _Waiter()
         try:
             if filt not in _REUSABLE or flags & _ONESHOT:
                 self.register(change._replace(ident=ident, flags=flags | _ONESHOT))
