@@ -91,7 +91,7 @@ class KeventsSelector(_SelectorImpl):  # type: ignore[misc]
         self._fd_to_key[key.fd] = new
         return new
 
-    def _wait(self, timeout: float | None) -> list[KEvent]:
+    def _wait(self, timeout: float | None = None) -> list[KEvent]:
         if timeout is not None and timeout < 0:
             timeout = 0
         try:
@@ -125,12 +125,5 @@ class LoopSelector(KeventsSelector):
     are, and the loop routes them itself in one pass (no ``(key, mask)`` pairs, no
     :attr:`extras` list per turn)."""
 
-    def select(self, timeout: float | None = None) -> list[KEvent]:  # type: ignore[override]
-        # _wait inlined: this runs once per loop turn (asyncio never passes a negative
-        # timeout, but a caller of the selector may)
-        if timeout is not None and timeout < 0:
-            timeout = 0
-        try:
-            return self._control(None, self._room, timeout)
-        except InterruptedError:
-            return []
+    # _wait itself, not a method calling it: one Python frame per loop turn
+    select = KeventsSelector._wait  # type: ignore[assignment]

@@ -87,19 +87,28 @@ def _nodata_zero(backend: str) -> bool:
     return status("READ/WRITE data with Flag.NODATA", backend)[0] != "yes"
 
 
+def _quiet_and_plain(
+    kq: kevents.Queue, filt: int, quiet: socket.socket, plain: socket.socket, *, swap: bool = False
+) -> None:
+    """Register ``quiet`` with Flag.NODATA and ``plain`` without (``swap``: the other
+    way round, on knotes that exist already), udata naming which is which."""
+    flags = (Flag.ADD, Flag.ADD | Flag.NODATA) if swap else (Flag.ADD | Flag.NODATA, Flag.ADD)
+    kq.control(
+        [
+            KEvent(quiet.fileno(), filt, flags[0], udata="quiet"),
+            KEvent(plain.fileno(), filt, flags[1], udata="plain"),
+        ],
+        0,
+    )
+
+
 def test_nodata_knote_beside_a_counting_one(backend: str, kq: kevents.Queue) -> None:
     """An adapter's knote opts out; a user's knote on the same queue still gets
     FreeBSD's data, updated at every event (never stale)."""
     a, b = socket.socketpair()
     c, d = socket.socketpair()
     with a, b, c, d:
-        kq.control(
-            [
-                KEvent(a.fileno(), Filter.READ, Flag.ADD | Flag.NODATA, udata="quiet"),
-                KEvent(c.fileno(), Filter.READ, udata="plain"),
-            ],
-            0,
-        )
+        _quiet_and_plain(kq, Filter.READ, a, c)
         b.send(b"12345")
         d.send(b"123")
         got = {ev.udata: ev for ev in kq.control(None, 4, 5)}
@@ -124,13 +133,7 @@ def test_nodata_write_knote(backend: str, kq: kevents.Queue) -> None:
     a, b = socket.socketpair()
     c, d = socket.socketpair()
     with a, b, c, d:
-        kq.control(
-            [
-                KEvent(a.fileno(), Filter.WRITE, Flag.ADD | Flag.NODATA, udata="quiet"),
-                KEvent(c.fileno(), Filter.WRITE, udata="plain"),
-            ],
-            0,
-        )
+        _quiet_and_plain(kq, Filter.WRITE, a, c)
         got = {ev.udata: ev for ev in kq.control(None, 4, 5)}
         assert got["plain"].data > 0  # free space
         if _nodata_zero(backend):
@@ -145,20 +148,8 @@ def test_nodata_is_kept_from_the_creating_change(backend: str, kq: kevents.Queue
     a, b = socket.socketpair()
     c, d = socket.socketpair()
     with a, b, c, d:
-        kq.control(
-            [
-                KEvent(a.fileno(), Filter.READ, Flag.ADD | Flag.NODATA, udata="quiet"),
-                KEvent(c.fileno(), Filter.READ, udata="plain"),
-            ],
-            0,
-        )
-        kq.control(
-            [
-                KEvent(a.fileno(), Filter.READ, Flag.ADD, udata="quiet"),
-                KEvent(c.fileno(), Filter.READ, Flag.ADD | Flag.NODATA, udata="plain"),
-            ],
-            0,
-        )
+        _quiet_and_plain(kq, Filter.READ, a, c)
+        _quiet_and_plain(kq, Filter.READ, a, c, swap=True)
         b.send(b"12")
         d.send(b"123")
         got = {ev.udata: ev for ev in kq.control(None, 4, 5)}
