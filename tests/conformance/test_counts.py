@@ -63,19 +63,22 @@ def test_non_counting_queue_same_readiness(backend: str, quiet_kq: kevents.Queue
         assert got[Filter.READ].flags & Flag.EOF  # EOF still comes from the kernel
 
 
-def test_non_counting_queue_regular_file_keeps_data(
-    backend: str, quiet_kq: kevents.Queue, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("opt_out", ["queue", "knote"])
+def test_opt_outs_keep_a_regular_files_data(backend: str, opt_out: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Neither counts=False (D43) nor Flag.NODATA (D90) takes a regular file's data:
+    it is computed in user space and costs no system call per hop."""
     kind, note = status("READ/WRITE non-socket", backend)
     if kind == "unsupported":
         pytest.skip(note)
     path = tmp_path / "f"
     path.write_bytes(b"abcdef")
     fd = os.open(path, os.O_RDONLY)
+    flags = Flag.ADD | Flag.ONESHOT | (Flag.NODATA if opt_out == "knote" else 0)
     try:
-        quiet_kq.control([KEvent(fd, Filter.READ, Flag.ADD | Flag.ONESHOT)], 0)
-        (ev,) = quiet_kq.control(None, 4, 5)
-        assert ev.data == 6  # user-space data costs no system call per hop: kept
+        with kevents.Queue(**queue_args(backend), counts=opt_out != "queue") as q:  # type: ignore[arg-type]
+            q.control([KEvent(fd, Filter.READ, flags)], 0)
+            (ev,) = q.control(None, 4, 5)
+        assert ev.data == 6
     finally:
         os.close(fd)
 
@@ -177,21 +180,6 @@ def test_nodata_long_change_list(backend: str, kq: kevents.Queue) -> None:
         for a, b in pairs:
             a.close()
             b.close()
-
-
-def test_nodata_regular_file_keeps_data(backend: str, kq: kevents.Queue, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    kind, note = status("READ/WRITE non-socket", backend)
-    if kind == "unsupported":
-        pytest.skip(note)
-    path = tmp_path / "f"
-    path.write_bytes(b"abcdef")
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        kq.control([KEvent(fd, Filter.READ, Flag.ADD | Flag.ONESHOT | Flag.NODATA)], 0)
-        (ev,) = kq.control(None, 4, 5)
-        assert ev.data == 6  # user-space data costs no system call: kept
-    finally:
-        os.close(fd)
 
 
 def test_only_nodata_lies_outside_16_bits(kq: kevents.Queue) -> None:
