@@ -11,14 +11,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -gt 0 ] || set -- 3.14 3.15
 cache=${KEVENTS_CACHE:-$HOME/.cache/kevents}/chroot
-rc=0
-"$root/.ci/chroot/setup.sh" || rc=$?
-if [ "$rc" = 3 ]; then
-    echo "chroot tier: SKIPPED - no chroot can be built on this machine (see above)"
-    exit 0
-elif [ "$rc" != 0 ]; then
-    exit "$rc"  # a broken setup is a failure, not a skip
-fi
+. "$root/.ci/setup-or-skip.sh"
+setup_or_skip "chroot tier" "$root/.ci/chroot/setup.sh"
 
 mkdir -p "$cache/runs"
 # copies left by runs that were killed (their trap never ran)

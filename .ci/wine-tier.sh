@@ -6,14 +6,8 @@
 # skipped with its reason, read from the platform table where it is a difference.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-rc=0
-"$root/.ci/wine/setup.sh" || rc=$?
-if [ "$rc" = 3 ]; then
-    echo "Windows tier: SKIPPED - Wine could not be installed on this machine (see above)"
-    exit 0
-elif [ "$rc" != 0 ]; then
-    exit "$rc"  # a broken setup is a failure, not a skip
-fi
+. "$root/.ci/setup-or-skip.sh"
+setup_or_skip "Windows tier" "$root/.ci/wine/setup.sh"
 export KEVENTS_WINE_PYTHONPATH="$root:$root/adapters"
 # CPython's own test modules (test_asyncio), which the embeddable Python lacks
 cpython_tests=$("$root/.ci/wine/cpython-tests.sh" || true)

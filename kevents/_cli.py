@@ -247,12 +247,14 @@ def _watch(args: argparse.Namespace) -> int:
                 changes.append(KEvent(fd, Filter.VNODE, Flag.ADD | Flag.CLEAR, _VNODE_ALL))
             for sig in sigs:
                 _ignore(sig)
-            errors = kq.control(changes, len(changes), 0)
-            for ev in errors:
+            # with room and no error, this first call also collects what is ready at
+            # once (a process that exited before the watch began): printed first
+            first = kq.control(changes, len(changes), 0)
+            for ev in first:
                 if ev.flags & Flag.ERROR and ev.data:
                     what = paths.get(ev.ident, ev.ident) if ev.filter == Filter.VNODE else ev.ident
                     raise Refused(f"{Filter(ev.filter).name} {what}: {os.strerror(ev.data)}")
-            return _print_events(kq, args, paths, running)
+            return _print_events(kq, args, paths, running, first)
         except UnsupportedError as exc:
             raise Refused(str(exc)) from None
         finally:
@@ -261,15 +263,17 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _print_events(
-    kq: Queue, args: argparse.Namespace, paths: dict[int, str], running: set[int]
+    kq: Queue,
+    args: argparse.Namespace,
+    paths: dict[int, str],
+    running: set[int],
+    first: list[KEvent],
 ) -> int:
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     seen = 0
-    while not args.count or seen < args.count:
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        if left == 0.0:
-            break
-        for ev in kq.control(None, 64, left):
+    batch = [ev for ev in first if not ev.flags & Flag.ERROR]  # receipts are no events
+    while True:
+        for ev in batch:
             print(_event_json(ev, paths), flush=True)
             seen += 1
             if ev.filter == Filter.PROC and ev.fflags & NoteProc.EXIT:
@@ -277,8 +281,11 @@ def _print_events(
                 if args.pid and not running:
                     return 0
             if args.count and seen >= args.count:
-                break
-    return 0
+                return 0
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if left == 0.0:
+            return 0
+        batch = kq.control(None, 64, left)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

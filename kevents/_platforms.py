@@ -337,6 +337,12 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
         "nothing when a reader frees space), and after an EV_CLEAR report (to see the "
         "reader go): such a knote wakes a blocked wait every 20 ms",
     ),
+    "WRITE EV_CLEAR on a pipe": (
+        "differs",
+        "a new edge only after the pipe was seen with no free space (the 20 ms re-check "
+        "of the row above), as for sockets; a read or write that leaves space is no new "
+        "edge (verified under Wine 8, where a pipe never looks full: see WRITE data)",
+    ),
     "READ listener data": (
         "differs",
         "1 while a connection is pending: Windows cannot count the accept backlog",
@@ -357,7 +363,10 @@ _IOCP_ROWS: dict[str, tuple[Status, str]] = {
         "differs",
         "AFD readiness is level-only: an EV_CLEAR socket knote reports again when "
         "FIONREAD grows or EOF appears, detected by re-checking every 20 ms while "
-        "it holds unread data (a blocking wait is sliced meanwhile); WRITE with "
+        "it holds unread data (a blocking wait is sliced meanwhile). A count cannot "
+        "tell a drain and a refill between two checks: a program that reads what was "
+        "reported and gets as many new bytes before its next wait sees no new edge "
+        "(EV_CLEAR|EV_DISPATCH with EV_ENABLE after each read is exact). WRITE with "
         "EV_CLEAR reports again only after the socket was seen not writable",
     ),
     "socket error in fflags": (

@@ -80,18 +80,6 @@ IOCP_GAPS: dict[str, str] = {
         "Windows: a file open through os.open (no FILE_SHARE_DELETE) cannot be unlinked "
         "or renamed while a VNODE knote holds it (PermissionError)"
     ),
-    "tests/conformance/test_refusals.py::test_huge_lowat_is_clamped_not_a_ghost[iocp": (
-        "iocp: NOTE_LOWAT past a C int is not clamped as on Linux (D47 is Linux-only so far)"
-    ),
-    "tests/conformance/test_model_findings.py::test_lowat_on_a_regular_file_is_refused": (
-        "iocp: READ NOTE_LOWAT on a regular file is not refused on later changes yet"
-    ),
-    "tests/conformance/test_gc_cycles.py::test_trio_run_leaves_no_kevents_garbage": (
-        "iocp: a Trio run still leaves kevents objects of the handle waits (D70) to the collector"
-    ),
-    "tests/integration/test_cli.py::test_watch_pid_exits_when_the_process_exits": (
-        "iocp: watch --pid does not yet end when the process exits"
-    ),
 }
 
 

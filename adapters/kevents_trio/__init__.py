@@ -280,15 +280,21 @@ class TrioQueue:
             # blocked thread is abandoned then, and the queue's close wakes it (its
             # result is dropped). Not abandoning it would hang the run's end: nothing
             # else would make control() return.
-            try:
-                events = await trio.to_thread.run_sync(
-                    self.kq.control, None, _BATCH, None, abandon_on_cancel=True
-                )
-            except ValueError:
-                if self.kq.closed:
-                    return  # closed while the thread waited: the waiters are told
-                raise
+            events = await trio.to_thread.run_sync(self._wait_blocking, abandon_on_cancel=True)
+            if events is None:
+                return  # closed while the thread waited: the waiters are told
             self._route(events)
+
+    def _wait_blocking(self) -> list[KEvent] | None:
+        """The worker thread's wait; None once the queue is closed under it. Returned,
+        not raised: an abandoned thread's exception would keep its traceback's frames,
+        and the queue in them, alive in a cycle for the collector."""
+        try:
+            return self.kq.control(None, _BATCH, None)
+        except ValueError:
+            if self.kq.closed:
+                return None
+            raise
 
     def _shutdown(self) -> None:
         self._closed = True

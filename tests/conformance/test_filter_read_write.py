@@ -187,7 +187,7 @@ def test_write_clear_once(kq: Queue, pair: tuple[socket.socket, socket.socket]) 
 
 
 @pytest.mark.skipif(
-    sys.platform == "win32", reason="pipe WRITE is polled there (table: WRITE on a full pipe)"
+    sys.platform == "win32", reason="Wine's pipes never fill (table: WRITE EV_CLEAR on a pipe)"
 )
 def test_write_clear_on_a_pipe(kq: Queue, backend: str) -> None:  # table: WRITE EV_CLEAR on a pipe
     r, w = os.pipe()
@@ -238,6 +238,33 @@ def test_write_lowat_per_platform_table(kq: Queue, backend: str) -> None:
             assert got[0].flags & Flag.ERROR and got[0].data == errno.ENOTSUP
         else:
             assert len(got) == 1 and not got[0].flags & Flag.ERROR
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses the resource module (POSIX)")
+def test_level_lowat_under_the_mark_waits_without_spinning(
+    kq: Queue, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    # AF_UNIX poll ignores SO_RCVLOWAT on Linux: a level knote under its mark used to
+    # come back from every epoll_wait, be dropped, and spin the CPU for the whole wait
+    import resource
+
+    a, b = pair
+    kq.control([KEvent(a, Filter.READ, Flag.ADD, NoteRW.LOWAT, 10)], 0)
+    b.send(b"xy")
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    assert kq.control(None, 4, 0.5) == []
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    assert cpu < 0.1, f"{cpu:.3f} s of CPU in a 0.5 s wait under the mark"
+    b.send(b"x" * 3)
+    expect_no_events(kq)  # 5 bytes: still under it
+    b.send(b"x" * 5)
+    assert [ev.data for ev in kq.control(None, 4, 1)] == [10]
+    assert [ev.data for ev in kq.control(None, 4, 0)] == [10]  # level: again
+    a.recv(10)
+    expect_no_events(kq)
+    b.send(b"x" * 12)
+    assert [ev.data for ev in kq.control(None, 4, 1)] == [12]
 
 
 def test_regular_file(kq: Queue) -> None:  # C-51, D14

@@ -16,6 +16,7 @@ from _kernel_state import linux_engine, problems
 
 import kevents
 from kevents import Filter, Flag, KEvent, NoteProc, NoteRW, NoteTimer, Queue
+from kevents._platforms import status
 from kevents.testing import expect_no_events, run_isolated
 
 EXIT = NoteProc.EXIT
@@ -38,7 +39,7 @@ def receipt(kq: Queue, ev: KEvent) -> int:
 
 @pytest.mark.parametrize("mark", [2**31 - 1, 2**31, 2**32 + 5, 2**62, 2**63 - 1])
 def test_huge_lowat_is_clamped_not_a_ghost(
-    kq: Queue, pair: tuple[socket.socket, socket.socket], mark: int
+    kq: Queue, backend: str, pair: tuple[socket.socket, socket.socket], mark: int
 ) -> None:
     # a C-int overflow in setsockopt used to leave the epoll registration behind: the
     # fd could then never be added or deleted again in this queue
@@ -51,8 +52,13 @@ def test_huge_lowat_is_clamped_not_a_ghost(
     assert receipt(kq, KEvent(a, Filter.READ, Flag.DELETE)) == 0
     assert receipt(kq, add) == 0  # and it can be added again
     b.shutdown(socket.SHUT_WR)
-    (ev,) = kq.control(None, 4, 2)  # EOF still fires, whatever the mark
-    assert ev.flags & Flag.EOF and ev.data == 100
+    if status("READ EOF with buffered data", backend)[0] == "yes":
+        (ev,) = kq.control(None, 4, 2)  # EOF still fires, whatever the mark
+        assert ev.flags & Flag.EOF and ev.data == 100
+    else:  # the EOF shows once the bytes are read (the table's row)
+        assert len(a.recv(100)) == 100
+        (ev,) = kq.control(None, 4, 2)
+        assert ev.flags & Flag.EOF and ev.data == 0
     assert receipt(kq, KEvent(a, Filter.READ, Flag.DELETE)) == 0
     assert problems(kq) == []
 

@@ -183,6 +183,34 @@ def test_watch_pid_exits_when_the_process_exits() -> None:
     assert sum(e["filter"] == "PROC" for e in events) == 1
 
 
+def test_watch_pid_of_a_process_gone_before_the_watch() -> None:
+    # its exit is ready at the first control() call, which also applies the changes:
+    # that event used to be dropped, and the watch waited forever
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        while not _exited(child.pid):
+            time.sleep(0.01)
+        proc = kevents_cli("watch", "--pid", str(child.pid), timeout=60)
+    finally:
+        child.wait()
+    assert proc.returncode == 0, proc.stderr
+    (event,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert event["filter"] == "PROC" and "EXIT" in event["notes"]
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` (a child not yet waited for) has exited, without reaping it."""
+    if sys.platform == "win32":
+        import ctypes
+
+        h = ctypes.windll.kernel32.OpenProcess(0x00100000, 0, pid)  # SYNCHRONIZE
+        try:
+            return bool(h) and ctypes.windll.kernel32.WaitForSingleObject(h, 0) == 0
+        finally:
+            ctypes.windll.kernel32.CloseHandle(h)
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGPIPE is POSIX")
 def test_watch_into_a_closed_pipe_stops_quietly() -> None:
     watcher = subprocess.Popen(

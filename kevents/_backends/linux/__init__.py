@@ -413,8 +413,10 @@ class LinuxBackend:
                     and data < st.lowat
                     and (data or resolve_countable(kn))
                 ):
-                    st.source.stale(kn)  # nothing (or too little) to read: not ready (D12)
+                    st.source.stale(kn, data)  # nothing (or too little) to read (D12)
                     continue
+                if st.below:
+                    st.source.level_again(kn)
             elif events & _WRITE_EOF:
                 flags |= _EOF
             if flags & _ONESHOTS:  # the engine applies ONESHOT/DISPATCH

@@ -77,6 +77,7 @@ class _Reg:
 
     __slots__ = (
         "armed",
+        "below",
         "countable",
         "events",
         "lowat",
@@ -93,6 +94,7 @@ class _Reg:
         self.old_lowat = -1
         self.registered = False
         self.armed = False
+        self.below = False  # level knote below its mark: registered EPOLLET (see stale)
 
 
 def identify(ident: int) -> tuple[int, int, int]:
@@ -163,7 +165,7 @@ class _EpollSource(FdSource):
     def publish(self, kn: Knote) -> None:
         """Keep the C fast path's view of ``kn`` current (see speedups.c)."""
         st: _Reg = kn.priv
-        if st.armed and not kn.disabled and not kn.flags & _ONESHOTS:
+        if st.armed and not kn.disabled and not kn.flags & _ONESHOTS and not st.below:
             self.backend.fast[kn.token] = (kn.ident, kn.filter, kn.flags, kn.udata, st.lowat)
         else:
             self.backend.fast.pop(kn.token, None)
@@ -196,6 +198,7 @@ class _EpollSource(FdSource):
         st: _Reg = kn.priv
         if st.armed:  # BSD re-runs the filter on every change: MOD re-evaluates it
             self.backend.rearm(kn, st.events)
+            st.below = False
         self.publish(kn)
 
     def delete_checked(self, kn: Knote) -> int | None:
@@ -222,6 +225,7 @@ class _EpollSource(FdSource):
             ret = self.backend.register(kn, st.events)
         if ret == 0:
             st.registered = st.armed = True
+            st.below = False
         self.publish(kn)
 
     def disable(self, kn: Knote) -> None:
@@ -229,18 +233,36 @@ class _EpollSource(FdSource):
         self.backend.fast.pop(kn.token, None)
         if st.armed:  # an EPOLLONESHOT registration that fired is already disarmed
             st.registered = st.armed = False
+            st.below = False
             self.backend.unregister(kn)
 
-    def stale(self, kn: Knote) -> None:
-        """A packet turned out not to be an event: re-arm a one-shot registration."""
+    def stale(self, kn: Knote, data: int) -> None:
+        """A packet turned out not to be an event (``data`` bytes, under the mark):
+        re-arm a one-shot registration, or make a level one wait for more bytes."""
         st: _Reg = kn.priv
-        if (
-            not st.armed
-            and st.registered
-            and not kn.disabled
-            and self.backend.rearm(kn, st.events) == 0
-        ):
-            st.armed = True
+        if not st.armed:
+            if st.registered and not kn.disabled and self.backend.rearm(kn, st.events) == 0:
+                st.armed = True
+            return
+        # Story: Linux honours SO_RCVLOWAT in TCP's poll only; AF_UNIX, UDP and the
+        # rest report EPOLLIN for any byte (checked on 6.18). A level knote under its
+        # NOTE_LOWAT mark would then come back from every epoll_wait and be dropped
+        # here again: a busy loop until the mark is reached. So it waits for the next
+        # arrival instead: EPOLLET while under the mark (MOD re-queues it once, which
+        # lands here again and changes nothing), and level again (translate calls
+        # level_again) once an event is delivered. Off the C fast table meanwhile,
+        # which would deliver it without switching back.
+        level = not kn.flags & (_CLEAR | _ONESHOTS)
+        if data and level and not st.below and self.backend.rearm(kn, st.events | _EPOLLET) == 0:
+            st.below = True
+            self.backend.fast.pop(kn.token, None)
+
+    def level_again(self, kn: Knote) -> None:
+        """An event of a knote that waited under its mark (stale): level again."""
+        st: _Reg = kn.priv
+        st.below = False
+        if self.backend.rearm(kn, st.events) == 0:
+            self.publish(kn)
 
 
 def _set_rcvlowat(fd: int, value: int) -> None:

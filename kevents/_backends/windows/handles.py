@@ -59,7 +59,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..._event import Filter, Flag
+from ..._event import Filter, Flag, NoteRW
 from ..._knote import Knote
 from .._contract import Source
 from ._ffi import (
@@ -92,6 +92,7 @@ FILE, CHAR, CONSOLE, PIPE_SYNC, PIPE_ASYNC = range(5)
 _PIPES = (PIPE_SYNC, PIPE_ASYNC)
 _CLEAR = int(Flag.CLEAR)
 _EOF = int(Flag.EOF)
+_LOWAT = int(NoteRW.LOWAT)
 #: the re-check period of files at EOF, full pipes and reported EV_CLEAR knotes
 POLL_NS = 20_000_000
 _CANCEL_TRIES = 100  # CancelSynchronousIo retries (10 ms apart) before a reader is left
@@ -350,7 +351,20 @@ class _HandleSource(Source):
         return identify(ident)
 
     def attach(self, kn: Knote) -> None:
+        self.check_fflags(kn.sfflags)
         kn.priv = _State(kn.identity)  # type: ignore[arg-type]
+
+    def touch(self, kn: Knote, fflags: int, data: int, flags: int) -> None:
+        self.check_fflags(fflags)  # refused before anything changes (D3)
+        super().touch(kn, fflags, data, flags)
+
+    def check_fflags(self, fflags: int) -> None:
+        """NOTE_LOWAT is a socket's: a pipe, file or console refuses it on every change,
+        as the Linux READ source does (WRITE: no SO_SNDLOWAT anywhere, D34)."""
+        if fflags & _LOWAT:
+            if self.filter == Filter.WRITE:
+                raise OSError(errno.ENOTSUP, "NOTE_LOWAT on WRITE: Windows has no SO_SNDLOWAT")
+            raise OSError(errno.EINVAL, "NOTE_LOWAT needs a socket")
 
     def detach(self, kn: Knote) -> None:
         self.handles.polled.discard(kn)
