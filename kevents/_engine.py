@@ -38,6 +38,7 @@ _FORCEONESHOT = int(Flag.FORCEONESHOT)
 _KEEPUDATA = int(Flag.KEEPUDATA)
 _ERROR = int(Flag.ERROR)
 _SYSFLAGS = int(Flag.SYSFLAGS)
+_NODATA = int(Flag.NODATA)
 _FILTERS = {int(f): f for f in Filter}
 
 #: the shortest run of new registrations handed to a backend's batcher
@@ -524,8 +525,8 @@ def _materialise(changes: Iterable[KEvent[int | HasFileno]] | None) -> list[KEve
         ident = _ident_of(ch.ident)
         if not -0x8000 <= ch.filter <= 0x7FFF:
             raise ValueError(f"filter {ch.filter} does not fit in 16 bits")
-        if not 0 <= ch.flags <= 0xFFFF:
-            raise ValueError(f"flags {ch.flags:#x} do not fit in 16 bits")
+        if not 0 <= ch.flags <= 0xFFFF and (ch.flags < 0 or ch.flags & ~0xFFFF != _NODATA):
+            raise ValueError(f"flags {ch.flags:#x} do not fit in 16 bits (+ Flag.NODATA)")
         if not 0 <= ch.fflags <= 0xFFFFFFFF:
             raise ValueError(f"fflags {ch.fflags:#x} do not fit in 32 bits")
         if not -(2**63) <= ch.data < 2**63:

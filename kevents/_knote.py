@@ -13,6 +13,7 @@ ACTION_FLAGS = int(
 #: Bits of ``flags`` a knote keeps from its creating change, whatever later changes say.
 PERSISTENT_FLAGS = int(Flag.ONESHOT | Flag.CLEAR | Flag.RECEIPT | Flag.DISPATCH)
 _DISABLE = int(Flag.DISABLE)
+_NODATA = int(Flag.NODATA)
 
 
 class Knote:
@@ -34,6 +35,7 @@ class Knote:
         "forced",
         "ident",
         "identity",
+        "nodata",
         "oflags",
         "priv",
         "queued",
@@ -59,6 +61,8 @@ class Knote:
         self.udata = udata
         self.ext: Any = None
         self.disabled = bool(flags & _DISABLE)
+        #: EV_NODATA (kevents, D90): fixed by the creating change, never on output
+        self.nodata = bool(flags & _NODATA)
         self.queued = False
         #: EV_FORCEONESHOT: delivered once as it is, without re-checking the condition
         self.forced = False

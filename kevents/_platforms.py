@@ -71,6 +71,17 @@ TABLE: dict[str, Row] = {
         ),
         "kqueue-over-emulation": ("yes", "a kqueue counts for free: the argument is ignored"),
     },
+    "READ/WRITE data with Flag.NODATA": {
+        "linux": (
+            "differs",
+            "a knote made with Flag.NODATA (kevents' own bit) reports data 0 on sockets, "
+            "pipes and other polled objects, and its READ events are not re-checked for "
+            "bytes (no system call per event); the queue's other knotes count; regular "
+            "files keep their user-space data (D90)",
+        ),
+        "iocp": ("yes", "accepted and ignored: readiness is evaluated from the count"),
+        "kqueue-over-emulation": ("yes", "accepted and ignored: a kqueue counts for free"),
+    },
     "registration atomic for other threads": {
         "linux": (
             "differs",

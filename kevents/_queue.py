@@ -48,7 +48,9 @@ class Queue(Core):
     ``counts=False`` is for callers that never read ``data`` of READ/WRITE events
     (event loops): on Linux, where the count costs one or two system calls per event,
     such events then carry ``data`` 0 and the wait costs what ``select.epoll`` costs
-    (D43). ``control()`` is inherited: see :meth:`control`.
+    (D43). ``Flag.NODATA`` on a READ/WRITE change is the same opt-out for one knote,
+    for a loop that shares its queue with callers who may read ``data`` (D90).
+    ``control()`` is inherited: see :meth:`control`.
     """
 
     __slots__ = ("__weakref__", "_fd", "backend")

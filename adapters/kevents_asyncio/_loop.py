@@ -166,16 +166,18 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
         # _process_events does; every other event goes to its kevent callback after
         # the fd events of the turn, in order.
         self._wake_sent = False  # select() returned: the next wake-up needs a trigger
-        if event_list and isinstance(event_list[0][0], selectors.SelectorKey):
+        if not event_list:
+            return
+        if event_list[0].__class__ is not KEvent:
             super()._process_events(event_list)  # (key, mask) pairs: a stand-in selector
             return
         get = self._selector._fd_to_key.get
         append = self._ready.append
         others = None
         for ev in event_list:
-            role = _ROLES.get(ev.filter)
+            role = _ROLES.get(ev[1])  # ev.filter: the tuple index is the cheaper read
             if role is not None:
-                key = get(ev.ident)
+                key = get(ev[0])
                 if key is not None:
                     mask, slot = role
                     if key.events & mask:

@@ -8,9 +8,10 @@
  * computation happen here, in one call that releases the GIL, and Python only maps
  * tokens to knotes.
  *
- * A token (epoll_data.u64) is: bits 0-31 the fd, 32-35 the role, 40-62 a serial
- * number. The serial makes a token unique for the life of a
- * knote, so an event for a deleted or replaced registration is recognised and dropped.
+ * A token (epoll_data.u64) is: bits 0-31 the fd, 32-35 the role, bit 36 "no data"
+ * (KEV_TOKEN_NODATA), 40-62 a serial number. The serial makes a token unique for the
+ * life of a knote, so an event for a deleted or replaced registration is recognised and
+ * dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,12 @@
 #define KEV_ROLE_READ 1
 #define KEV_ROLE_WRITE 2
 #define KEV_ROLE_INNER 3
+/* Token bit: the knote was made with Flag.NODATA (D90), so its events skip the count.
+ * Story: the asyncio and Trio adapters never read READ/WRITE `data`, but their queue
+ * also serves users' add_kevent/wait_kevent knotes, which may; so the opt-out is per
+ * knote, and it rides in the token the kernel hands back, so this loop tests a bit
+ * where a per-knote table lookup would cost a cache miss per event. */
+#define KEV_TOKEN_NODATA (1ULL << 36)
 /* Set in an output `events` word when the fd turned out to be closed (EBADF). */
 #define KEV_STALE 0x80000000u
 /* int64 words per output record: token, events, data, fflags (socket error). */
@@ -123,14 +130,15 @@ static int64_t kev_write_data(int fd, uint32_t *events)
     return a > b ? (int64_t)a - b : 0;
 }
 
-/* `counts` 0: the queue does not compute READ/WRITE data (Queue(counts=False), D43):
- * no system call per event, data 0, and no stale-fd check (that came from FIONREAD). */
+/* `counts` 0: the queue does not compute READ/WRITE data (Queue(counts=False), D43),
+ * and a KEV_TOKEN_NODATA token: this knote does not (Flag.NODATA, D90). Either way no
+ * system call per event, data 0, and no stale-fd check (that came from FIONREAD). */
 static void kev_emit(int64_t *o, uint64_t token, uint32_t events, int counts)
 {
     int fd = (int)(token & 0xffffffffu);
     int role = (int)((token >> 32) & 0xf);
     int64_t data = 0;
-    if (!counts)
+    if (!counts || (token & KEV_TOKEN_NODATA))
         ;
     else if (role == KEV_ROLE_READ)
         data = kev_read_data(fd, &events);

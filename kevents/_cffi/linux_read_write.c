@@ -308,8 +308,9 @@ PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int c
         const kev_fast_entry *e = kev_fast_find(fast, (uint64_t)r[0]);
         if (e == NULL)
             goto raw; /* an internal fd, a one-shot or disabled knote, a stale token */
-        /* data < st.lowat: nothing (or too little) to read, st.source.stale (D12) */
-        if (counts && r[2] < e->lowat)
+        /* data < st.lowat: nothing (or too little) to read, st.source.stale (D12); a
+         * NODATA knote's record has no count to check (D90) */
+        if (counts && !((uint64_t)r[0] & KEV_TOKEN_NODATA) && r[2] < e->lowat)
             goto raw;
         /* own the fields across build(): its allocation may run the cyclic GC, whose
          * finalizers may delete this very knote (and free its udata) */

@@ -2,8 +2,10 @@
 
 * ping-pong: one byte bounced between the ends of a socketpair by two tasks, waiting
   with ``trio.lowlevel.wait_readable`` (the baseline), with one persistent READ|CLEAR
-  registration per end (``q.events``), and with ``q.wait_kevent`` per hop; hops per
-  second, and (where strace is installed) system calls per hop;
+  registration per end (``q.events``), and with ``q.wait_kevent`` per hop; each kevents
+  way twice, counting (FreeBSD's ``data``) and with ``Flag.NODATA`` (what a caller
+  who never reads ``data``, as ``wait_readable``'s, asks for: D90); hops per second,
+  and (where strace is installed) system calls per hop;
 * 200 children exiting (``kt.wait_process_exit`` vs ``Process.wait``);
 * 10,000 USER triggers from a thread (vs ``trio.from_thread.run_sync``).
 
@@ -55,14 +57,14 @@ async def pingpong_wait_readable(hops: int = HOPS) -> float:
     return await _pingpong(hops, trio.lowlevel.wait_readable)
 
 
-async def pingpong_events(hops: int = HOPS) -> float:
+async def pingpong_events(hops: int = HOPS, extra: int = 0) -> float:
     async with kt.open_queue() as q:
         streams = {}
 
         async def wait(sock: socket.socket) -> object:
             key = (sock.fileno(), int(Filter.READ))
             if key not in streams:
-                q.register(KEvent(sock, Filter.READ, Flag.ADD | Flag.CLEAR))
+                q.register(KEvent(sock, Filter.READ, Flag.ADD | Flag.CLEAR | extra))
                 streams[key] = q.events(key)
             return await streams[key].__anext__()
 
@@ -73,15 +75,26 @@ async def pingpong_events(hops: int = HOPS) -> float:
                 await it.aclose()
 
 
-async def pingpong_wait_kevent(hops: int = HOPS) -> float:
+async def pingpong_wait_kevent(hops: int = HOPS, extra: int = 0) -> float:
     async with kt.open_queue() as q:
-        return await _pingpong(hops, lambda sock: q.wait_kevent(KEvent(sock, Filter.READ)))
+        flags = Flag.ADD | extra
+        return await _pingpong(hops, lambda sock: q.wait_kevent(KEvent(sock, Filter.READ, flags)))
+
+
+async def pingpong_events_nodata(hops: int = HOPS) -> float:
+    return await pingpong_events(hops, Flag.NODATA)
+
+
+async def pingpong_wait_kevent_nodata(hops: int = HOPS) -> float:
+    return await pingpong_wait_kevent(hops, Flag.NODATA)
 
 
 PINGPONGS = {
     "trio.lowlevel.wait_readable": pingpong_wait_readable,
     "kevents_trio persistent events": pingpong_events,
+    "kevents_trio persistent, NODATA": pingpong_events_nodata,
     "kevents_trio wait_kevent": pingpong_wait_kevent,
+    "kevents_trio wait_kevent, NODATA": pingpong_wait_kevent_nodata,
 }
 
 

@@ -42,6 +42,8 @@ _FLAG_CHOICES = [
     Flag.ADD | Flag.KEEPUDATA,  # EINVAL
     Flag.FORCEONESHOT,
     Flag.KEEPUDATA,
+    Flag.ADD | Flag.NODATA,  # kevents' per-knote opt-out of data (D90)
+    Flag.ADD | Flag.CLEAR | Flag.NODATA,
 ]
 
 

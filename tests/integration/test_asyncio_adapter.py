@@ -669,3 +669,43 @@ def test_datagram_reads_use_the_loops_buffer() -> None:
         transport.close()
 
     run(main())
+
+
+def test_readers_skip_data_but_raw_kevents_keep_it() -> None:
+    """D90: add_reader's knotes are made with Flag.NODATA (a selector hands out no
+    data, and on Linux the count is a system call per event), while a raw registration
+    on the same queue still gets FreeBSD's data."""
+    import socket
+
+    from kevents._platforms import status
+
+    async def main() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        c, d = socket.socketpair()
+        with a, b, c, d:
+            for s in (a, b, c, d):
+                s.setblocking(False)
+            read = loop.create_future()
+            got = loop.create_future()
+            loop.add_reader(a, lambda: read.done() or read.set_result(a.recv(64)))
+            loop.add_kevent(KEvent(c.fileno(), Filter.READ), lambda ev: got.set_result(ev))
+            b.send(b"12345")
+            d.send(b"123")
+            assert await asyncio.wait_for(read, 10) == b"12345"
+            ev = await asyncio.wait_for(got, 10)
+            loop.remove_reader(a)
+            assert loop.remove_kevent(c.fileno(), Filter.READ)
+            # what the queue does with the reader's knote, seen from the queue itself
+            loop.add_reader(a, lambda: None)
+            b.send(b"67")
+            await asyncio.sleep(0)
+            quiet = [e for e in loop.queue.control(None, 8, 1) if e.ident == a.fileno()]
+            loop.remove_reader(a)
+            return ev.data, quiet[0].data
+
+    user, reader = run(main())
+    assert user == 3
+    with kevents.Queue() as kq:
+        zero = status("READ/WRITE data with Flag.NODATA", kq.backend)[0] != "yes"
+    assert reader == (0 if zero else 2)

@@ -385,3 +385,68 @@ def test_wait_kevent_again_on_a_descriptor() -> None:
                     q.kq.control([KEvent(fd, Filter.READ, Flag.DELETE)], 0)
 
     trio.run(main)
+
+
+def test_wait_kevent_with_nodata_beside_a_counting_wait() -> None:
+    """D90: a caller who never reads ``data`` (as with trio.lowlevel.wait_readable)
+    passes Flag.NODATA; a counting wait on the same queue still gets FreeBSD's data,
+    and the re-enabled NODATA registration stays quiet."""
+    import socket
+
+    from kevents._platforms import status
+
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            zero = status("READ/WRITE data with Flag.NODATA", q.kq.backend)[0] != "yes"
+            a, b = socket.socketpair()
+            c, d = socket.socketpair()
+            with a, b, c, d:
+                for i in range(3):  # the first ADDs, then ENABLEs of the kept knotes
+                    a.send(b"xyz")
+                    d.send(b"12345")
+                    with trio.fail_after(5):
+                        quiet = await q.wait_kevent(KEvent(b, Filter.READ, Flag.NODATA))
+                        counted = await q.wait_kevent(KEvent(c, Filter.READ))
+                    assert quiet.data == (0 if zero else 3), i
+                    assert not quiet.flags & Flag.NODATA
+                    assert counted.data == 5, i
+                    b.recv(3)
+                    c.recv(5)
+
+    trio.run(main)
+
+
+def test_wait_kevent_again_keeps_udata_and_lowat() -> None:
+    """The re-enabled registration is the caller's change: its udata, and its
+    NOTE_LOWAT mark, as at the first wait (a bare ENABLE replaced both)."""
+    import socket
+
+    from kevents import NoteRW
+
+    async def main() -> None:
+        async with kt.open_queue() as q:
+            a, b = socket.socketpair()
+            with a, b:
+                change = KEvent(b, Filter.READ, Flag.ADD, NoteRW.LOWAT, 3, udata="mine")
+                a.send(b"abc")
+                with trio.fail_after(5):
+                    ev = await q.wait_kevent(change)  # the ADD
+                assert ev.udata == "mine"
+                b.recv(3)
+                for i in range(3):  # the ENABLEs of the kept registration
+                    got: list[KEvent] = []
+
+                    async def wait() -> None:
+                        got.append(await q.wait_kevent(change))  # noqa: B023
+
+                    a.send(b"x")
+                    with trio.fail_after(5):
+                        async with trio.open_nursery() as n:
+                            n.start_soon(wait)
+                            await trio.sleep(0.05)
+                            assert not got, i  # below the mark: no event
+                            a.send(b"yy")
+                    assert (got[0].ident, got[0].data, got[0].udata) == (b.fileno(), 3, "mine")
+                    b.recv(3)
+
+    trio.run(main)

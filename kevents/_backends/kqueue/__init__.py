@@ -48,6 +48,7 @@ _AIO_WAKE = 0x7FFFFFFE  # the reserved EVFILT_USER ident of AIO completions
 _TRIGGER = int(NoteUser.TRIGGER)
 _ABSTIME = int(NoteTimer.ABSTIME)
 _KNOWN = {int(f) for f in Filter}
+_NODATA = int(Flag.NODATA)
 
 
 class KqueueBackend:
@@ -226,6 +227,8 @@ class KqueueBackend:
             return errno.ENOTSUP if ch.filter in _KNOWN else errno.EINVAL
         if flags & self.table.missing_flags:
             return errno.ENOTSUP
+        flags &= ~_NODATA  # kevents' own bit (D90): a kqueue counts for free, and
+        # a native kevent's flags are 16 bits
         fflags = int(ch.fflags)
         if ch.filter == Filter.TIMER:
             units = fflags & _UNITS

@@ -50,6 +50,7 @@ ROLE_READ = lib.KEV_ROLE_READ
 ROLE_WRITE = lib.KEV_ROLE_WRITE
 _WIDTH = lib.KEV_OUT_WIDTH
 _STALE = lib.KEV_STALE
+_TOKEN_NODATA = lib.KEV_TOKEN_NODATA
 _EOF = int(Flag.EOF)
 _READ_EOF = lib.EPOLLRDHUP | lib.EPOLLHUP | lib.EPOLLERR
 _WRITE_EOF = lib.EPOLLHUP | lib.EPOLLERR
@@ -156,10 +157,12 @@ class LinuxBackend:
 
     # -- tokens and internal fds --------------------------------------------------------
 
-    def new_token(self, fd: int, role: int) -> int:
+    def new_token(self, fd: int, role: int, nodata: bool = False) -> int:
+        """A fresh token: fd, role, the NODATA bit for a Flag.NODATA knote (D90), serial."""
+        bits = (role << 32) | fd | (_TOKEN_NODATA if nodata else 0)
         while True:
             self.serial = (self.serial + 1) & 0x7FFFFF
-            token = (self.serial << 40) | (role << 32) | fd
+            token = (self.serial << 40) | bits
             if token not in self.knotes and token not in self.handlers:
                 return token
 
@@ -404,7 +407,12 @@ class LinuxBackend:
             if kn.filter == _READ:
                 if events & _READ_EOF:
                     flags |= _EOF
-                elif counts and data < st.lowat and (data or resolve_countable(kn)):
+                elif (
+                    counts
+                    and not token & _TOKEN_NODATA  # a Flag.NODATA knote has no count (D90)
+                    and data < st.lowat
+                    and (data or resolve_countable(kn))
+                ):
                     st.source.stale(kn, data)  # nothing (or too little) to read (D12)
                     continue
                 if st.below:

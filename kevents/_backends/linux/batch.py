@@ -38,6 +38,7 @@ MIN_RUN = 8
 _RING_ENTRIES = 4096
 _SLOW_FLAGS = int(Flag.DELETE | Flag.DISABLE | Flag.FORCEONESHOT | Flag.KEEPUDATA)
 _ADD = int(Flag.ADD)
+_NODATA = int(Flag.NODATA)  # rides in the token (D90): batchable like any other ADD
 _RW = (Filter.READ, Filter.WRITE)
 _FILTER = {int(f): f for f in _RW}
 
@@ -96,7 +97,8 @@ class Batcher:
         prepared = 0
         for i, ch in enumerate(run):
             read = ch.filter == Filter.READ
-            token = backend.new_token(ch.ident, lib.KEV_ROLE_READ if read else lib.KEV_ROLE_WRITE)
+            role = lib.KEV_ROLE_READ if read else lib.KEV_ROLE_WRITE
+            token = backend.new_token(ch.ident, role, bool(ch.flags & _NODATA))
             tokens.append(token)
             if room - prepared < 2:
                 self._drain(prepared, res)

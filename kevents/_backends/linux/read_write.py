@@ -138,7 +138,7 @@ class _EpollSource(FdSource):
             raise OSError(errno.EINVAL, "a queue cannot watch itself")
         self.check_fflags(kn.sfflags, kn)
         backend = self.backend
-        kn.token = backend.new_token(kn.ident, self.role)
+        kn.token = backend.new_token(kn.ident, self.role, kn.nodata)
         st = _Reg(self, self._events(kn), countable(kn.filter, kn.identity[2]))  # type: ignore[index]
         kn.priv = st
         ret = backend.register(kn, st.events)
