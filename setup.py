@@ -34,6 +34,7 @@ if sys.platform.startswith("linux") and limited_api:
                     "queue",
                     "engine",
                     "event",
+                    "knote",
                     "linux_read_write",
                     "compat_select",
                 )

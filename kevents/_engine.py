@@ -21,7 +21,7 @@ from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 from ._backends._contract import Backend, Source
-from ._core import EngineBase
+from ._core import EngineBase, _speedups
 from ._errors import UnsupportedError, oserror
 from ._event import Filter, Flag, HasFileno, KEvent
 from ._knote import Knote
@@ -102,6 +102,10 @@ class Engine(EngineBase):
         self.sources: dict[int, Source] = backend.sources(self)
         #: the backend's optional hook run under the lock right before each wait
         self.prepare: Any = getattr(backend, "prepare", None)
+        #: what the C change-list pass reads (``_apply_plain``, D77), or None: every
+        #: change takes ``_apply_one``
+        plain_state = getattr(backend, "plain_state", None)
+        self.plain: tuple[Any, ...] | None = None if plain_state is None else plain_state(self)
 
     # -- helpers for sources (lock held) -------------------------------------------
 
@@ -180,9 +184,21 @@ class Engine(EngineBase):
         batcher = (
             self.backend.batcher() if n >= _MIN_RUN and hasattr(self.backend, "batcher") else None
         )
+        plain = self.plain
         i = 0
         short = -1  # the changes up to here are in a run too short to batch
         while i < n:
+            if plain is not None and (batcher is None or i <= short or n - i < _MIN_RUN):
+                # the C pass (engine.c) applies the plain changes from i, each with
+                # errno 0, and stops before any other, or right after an EV_RECEIPT
+                # one: only the last it applied can need an entry
+                j = self._apply_plain(changes, i, plain)  # type: ignore[attr-defined]
+                if j > i:
+                    i = j
+                    if int(changes[j - 1].flags) & _RECEIPT:
+                        yield changes[j - 1], 0
+                    if i >= n:
+                        break
             if batcher is not None and n - i >= _MIN_RUN and i > short:
                 j = batcher.run_end(self, changes, i)
                 if j - i >= _MIN_RUN:
@@ -320,7 +336,9 @@ class Engine(EngineBase):
             raise ValueError(f"max_events must be >= 0, not {max_events}")
         timeout_ns = None if timeout is None else timeout_to_ns(timeout)
         if changes is not None:
-            todo = _materialise(changes)
+            todo = _c_materialise(changes) if _c_materialise is not None else None
+            if todo is None:
+                todo = _materialise(changes)
             if todo:
                 with self.lock:
                     if self.closed:
@@ -449,6 +467,7 @@ class Engine(EngineBase):
                 self.sources = {}
                 self.timers = None
                 self.prepare = None
+                self.plain = None
 
     @contextlib.contextmanager
     def aio_batch(self) -> Iterator[None]:
@@ -510,6 +529,10 @@ def _remaining(deadline: int | None) -> int:
 def _filter_name(filt: int) -> str:
     f = _FILTERS.get(filt)
     return f"Filter.{f.name}" if f is not None else f"filter {filt}"
+
+
+#: the C _materialise for lists of plain KEvents (engine.c), or None
+_c_materialise: Any = None if _speedups is None else _speedups.materialise
 
 
 def _materialise(changes: Iterable[KEvent[int | HasFileno]] | None) -> list[KEvent]:

@@ -180,8 +180,8 @@ class LinuxBackend:
         change never names (a stale number that landed on one is EBADF, D48)."""
         if fd in self.internal or fd in self.private or fd == self.innerfd:
             return True
-        ring = self._batcher.ring if self._batcher is not None else None
-        return ring is not None and fd == ring.fd
+        ring = self.ring_fd()
+        return ring >= 0 and fd == ring
 
     def remove_internal(self, fd: int) -> None:
         token, _ = self.internal.pop(fd)
@@ -342,6 +342,36 @@ class LinuxBackend:
             self.innerfd,
             self.counts,
         )
+
+    def plain_state(self, engine: Engine) -> tuple[Any, ...] | None:
+        """What the C change-list pass reads (``Engine._apply_plain``, D77), or None
+        without the C core (then every change takes the Python path)."""
+        if self.fast_wait is None:
+            return None
+        from .read_write import _Reg
+
+        return (
+            engine.knotes,
+            self,
+            engine.sources[Filter.READ],
+            engine.sources[Filter.WRITE],
+            Filter.READ,
+            Filter.WRITE,
+            self.knotes,
+            self.fast,
+            self.zombies,
+            self.internal,
+            self.private,
+            self.handlers,
+            Knote,
+            _Reg,
+            (self.epfd, self.innerfd),
+        )
+
+    def ring_fd(self) -> int:
+        """The io_uring batcher's ring descriptor (one of ours, D48), or -1."""
+        ring = self._batcher.ring if self._batcher is not None else None
+        return -1 if ring is None else ring.fd
 
     def wait(self, room: int, timeout_ns: int) -> Any:
         """Block for kernel records: a list of ready KEvents from the C fast path, or
