@@ -35,6 +35,7 @@ if sys.platform.startswith("linux") and limited_api:
                     "engine",
                     "event",
                     "knote",
+                    "timer",
                     "linux_read_write",
                     "compat_select",
                 )

@@ -75,7 +75,7 @@ class PyEngineBase:
 
 
 class PySlots:
-    """The Python twin of ``_speedups.KnoteBase``/``RegBase`` (D76): no layout of its
+    """The Python twin of ``_speedups.KnoteBase``/``RegBase``/``TimerBase`` (D76): no layout of its
     own, so the subclass's ``__slots__`` are the fields."""
 
     __slots__ = ()
@@ -87,10 +87,12 @@ if TYPE_CHECKING:
     EngineBase = PyEngineBase
     KnoteBase = PySlots
     RegBase = PySlots
+    TimerBase = PySlots
 else:
     Core = PyCore if _speedups is None else _speedups.Core
     EngineBase = PyEngineBase if _speedups is None else _speedups.EngineBase
     KnoteBase = PySlots if _speedups is None else _speedups.KnoteBase
     RegBase = PySlots if _speedups is None else _speedups.RegBase
+    TimerBase = PySlots if _speedups is None else _speedups.TimerBase
 #: KnoteBase/RegBase hold the fields in C, so their subclasses' __slots__ are empty (D76)
 C_LAYOUT = _speedups is not None

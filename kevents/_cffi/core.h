@@ -11,7 +11,9 @@
  *                       _materialise/_apply_one for
  *                       plain changes (D77)
  *   event.c             building KEvent tuples           kevents/_event.py
- *   knote.c             the Knote and _Reg layouts       kevents/_knote.py, read_write.py
+ *   knote.c             the Knote, _Reg, _Timer layouts  kevents/_knote.py, read_write.py,
+ *                                                        _filters/timer.py
+ *   timer.c             TimerSource.attach (plain)       kevents/_filters/timer.py
  *   linux_read_write.c  LinuxBackend.wait/translate for  kevents/_backends/linux/
  *                       kernel-armed READ/WRITE knotes,  __init__.py, read_write.py
  *                       their attach and delete
@@ -64,7 +66,12 @@ typedef struct {
     PyObject *armed, *countable, *events, *lowat, *old_lowat, *registered, *source;
 } kev_reg;
 
-extern PyObject *kev_knote_type, *kev_reg_type;
+typedef struct {
+    PyObject_HEAD
+    PyObject *count, *deadline, *index, *period, *seq;
+} kev_timer;
+
+extern PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type;
 int kev_knote_types_new(PyObject *module);
 PyObject *kev_slots_alloc(PyObject *tp);
 
@@ -81,6 +88,10 @@ typedef struct {
     PyObject *internal, *private_;  /* LinuxBackend.internal (dict), .private (set) */
     PyObject *handlers;             /* LinuxBackend.handlers */
     PyObject *knote_cls, *reg_cls;  /* kevents._knote.Knote, read_write._Reg */
+    PyObject *timers, *tfilt;       /* the TIMER source, Filter.TIMER */
+    PyObject *timer_cls, *heap;     /* timer.py's _Timer, TimerSource.heap */
+    long long seq;                  /* TimerSource.seq, written back at the end */
+    int timed;                      /* timers were added: TimerSource.expire() after */
     int epfd, innerfd, ringfd;      /* ringfd: the batcher's ring, or -1 */
     int closing;                    /* LinuxBackend.closing */
     long long serial;               /* LinuxBackend.serial, written back at the end */
@@ -111,6 +122,10 @@ int kev_fast_check(PyObject *obj);
 int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyObject *sdata,
                PyObject *udata);
 int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *kn);
+
+/* timer.c: the plain case of TimerSource.attach (1 done, 0 Python's, -1 exception) */
+int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
+                  PyObject *data, PyObject *udata);
 
 /* engine.c: EngineBase, the C base of kevents._engine.Engine, holds the two flags the
  * C core reads on every call, so reading them costs a load, not a dict lookup */

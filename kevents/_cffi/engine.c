@@ -451,14 +451,14 @@ fail:
     return NULL;
 }
 
-static PyObject *s_serial, *s_closing, *s_ring_fd;
+static PyObject *s_serial, *s_closing, *s_ring_fd, *s_seq, *s_expire;
 
 /* whether `cls` adds nothing to its C base's layout of `size` bytes (no __dict__, no
  * slots of its own), so a struct cast is right; checked once per class */
 static int kev_same_layout(PyObject *cls, size_t size)
 {
-    static PyObject *checked[2];
-    if (cls == checked[0] || cls == checked[1])
+    static PyObject *checked[3];
+    if (cls == checked[0] || cls == checked[1] || cls == checked[2])
         return 1;
     PyObject *v = PyObject_GetAttrString(cls, "__basicsize__");
     if (v == NULL)
@@ -467,36 +467,46 @@ static int kev_same_layout(PyObject *cls, size_t size)
     Py_DECREF(v);
     if (n != (Py_ssize_t)size)
         return 0;
-    checked[checked[0] == NULL ? 0 : 1] = Py_NewRef(cls); /* (kept: a class of the module) */
+    for (int i = 0; i < 3; i++)
+        if (checked[i] == NULL) {
+            checked[i] = Py_NewRef(cls); /* (kept: a class of the package) */
+            break;
+        }
     return 1;
 }
 
 /* LinuxBackend.plain_state(engine) unpacked, and the backend's mutable fields read */
 static int kev_plain_load(kev_plain *p, PyObject *state)
 {
-    if (!PyTuple_Check(state) || PyTuple_Size(state) != 15) {
+    if (!PyTuple_Check(state) || PyTuple_Size(state) != 19) {
         PyErr_SetString(PyExc_TypeError, "_apply_plain: a LinuxBackend.plain_state tuple");
         return -1;
     }
     PyObject **f[] = {&p->knotes,   &p->backend,  &p->src[0],   &p->src[1],  &p->filt[0],
                       &p->filt[1],  &p->bknotes,  &p->fast,     &p->zombies, &p->internal,
-                      &p->private_, &p->handlers, &p->knote_cls, &p->reg_cls};
-    for (Py_ssize_t i = 0; i < 14; i++)
+                      &p->private_, &p->handlers, &p->knote_cls, &p->reg_cls,
+                      &p->timers,   &p->tfilt,    &p->timer_cls, &p->heap};
+    for (Py_ssize_t i = 0; i < 18; i++)
         *f[i] = PyTuple_GetItem(state, i); /* borrowed: the tuple lives for the call */
     if (!kev_fast_check(p->fast) || !PyType_Check(p->knote_cls) || !PyType_Check(p->reg_cls) ||
         !PyType_IsSubtype((PyTypeObject *)p->knote_cls, (PyTypeObject *)kev_knote_type) ||
         !PyType_IsSubtype((PyTypeObject *)p->reg_cls, (PyTypeObject *)kev_reg_type) ||
         kev_same_layout(p->knote_cls, sizeof(kev_knote)) <= 0 ||
-        kev_same_layout(p->reg_cls, sizeof(kev_reg)) <= 0) {
+        kev_same_layout(p->reg_cls, sizeof(kev_reg)) <= 0 || !PyList_CheckExact(p->heap) ||
+        !PyType_Check(p->timer_cls) ||
+        !PyType_IsSubtype((PyTypeObject *)p->timer_cls, (PyTypeObject *)kev_timer_type) ||
+        kev_same_layout(p->timer_cls, sizeof(kev_timer)) <= 0) {
         PyErr_SetString(PyExc_TypeError, "_apply_plain: not the C knote layout");
         return -1;
     }
-    PyObject *fds = PyTuple_GetItem(state, 14);
+    PyObject *fds = PyTuple_GetItem(state, 18);
     p->epfd = (int)PyLong_AsLong(PyTuple_GetItem(fds, 0));
     p->innerfd = (int)PyLong_AsLong(PyTuple_GetItem(fds, 1));
     if (PyErr_Occurred())
         return -1;
     if (s_serial == NULL && ((s_serial = PyUnicode_InternFromString("serial")) == NULL ||
+                             (s_seq = PyUnicode_InternFromString("seq")) == NULL ||
+                             (s_expire = PyUnicode_InternFromString("expire")) == NULL ||
                              (s_closing = PyUnicode_InternFromString("closing")) == NULL ||
                              (s_ring_fd = PyUnicode_InternFromString("ring_fd")) == NULL))
         return -1;
@@ -509,6 +519,11 @@ static int kev_plain_load(kev_plain *p, PyObject *state)
         return -1;
     p->closing = PyObject_IsTrue(v);
     Py_DECREF(v);
+    if ((v = PyObject_GetAttr(p->timers, s_seq)) == NULL)
+        return -1;
+    p->seq = PyLong_AsLongLong(v);
+    Py_DECREF(v);
+    p->timed = 0;
     if ((v = PyObject_CallMethodObjArgs(p->backend, s_ring_fd, NULL)) == NULL)
         return -1;
     p->ringfd = (int)PyLong_AsLong(v);
@@ -521,14 +536,19 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
 {
     PyObject *ident = PyTuple_GetItem(ch, 0), *filter = PyTuple_GetItem(ch, 1);
     long long filt, flags, fflags, fd;
-    if (!kev_int_in(filter, -2, -1, &filt) || !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF,
+    if (!kev_int_in(filter, -7, -1, &filt) || !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF,
                                                             &flags) ||
-        !kev_int_in(PyTuple_GetItem(ch, 3), 0, 0, &fflags) || flags & ~KEV_PLAIN_FLAGS)
-        return 0; /* another filter, a note (NOTE_LOWAT...), a flag of its own */
-    int i = filt == -1 ? 0 : 1; /* READ: -1, WRITE: -2 */
-    if ((flags & KEV_EV_ENABLE && flags & KEV_EV_DISABLE) ||
-        !kev_int_in(ident, 0, 0x7FFFFFFF, &fd))
-        return 0; /* EINVAL, EBADF */
+        !kev_int_in(PyTuple_GetItem(ch, 3), 0, 0xFFFFFFFFLL, &fflags) ||
+        flags & ~KEV_PLAIN_FLAGS || (flags & KEV_EV_ENABLE && flags & KEV_EV_DISABLE))
+        return 0; /* a flag of its own; EINVAL */
+    int i = filt == -1 ? 0 : 1; /* READ: -1, WRITE: -2, TIMER: -7 */
+    if (filt == -7) {
+        /* TIMER: not fd-based (a negative ident is EINVAL); only new keys here */
+        if (!kev_int_in(ident, 0, LLONG_MAX, &fd) || (flags & (KEV_EV_DELETE |
+            KEV_EV_KEEPUDATA | KEV_EV_DISABLE)) || !(flags & KEV_EV_ADD))
+            return 0;
+    } else if (filt < -2 || fflags != 0 || !kev_int_in(ident, 0, 0x7FFFFFFF, &fd))
+        return 0; /* another filter, a note (NOTE_LOWAT...); EBADF */
     PyObject *key = PyTuple_Pack(2, ident, filter);
     if (key == NULL)
         return -1;
@@ -536,7 +556,11 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
     PyObject *kn = PyDict_GetItemWithError(p->knotes, key);
     if (kn == NULL && PyErr_Occurred())
         rc = -1;
-    else if (flags & KEV_EV_ADD) {
+    else if (filt == -7) {
+        if (kn == NULL)
+            rc = kev_timer_add(p, key, flags, fflags, PyTuple_GetItem(ch, 4),
+                               PyTuple_GetItem(ch, 5));
+    } else if (flags & KEV_EV_ADD) {
         /* EV_ADD with DELETE or KEEPUDATA is EINVAL; DISABLE, and a key that exists
          * (touch), take the Python path */
         if (kn == NULL && !(flags & (KEV_EV_DELETE | KEV_EV_KEEPUDATA | KEV_EV_DISABLE)))
@@ -587,6 +611,21 @@ PyObject *kev_engine_apply_plain(PyObject *self, PyObject *const *args, Py_ssize
     }
     if (gc)
         PyGC_Enable();
+    if (p.timed) { /* TimerSource.seq, then expire(): one timerfd re-arm per pass */
+        PyObject *et, *ev, *tb, *v;
+        PyErr_Fetch(&et, &ev, &tb);
+        v = PyLong_FromLongLong(p.seq);
+        if (v == NULL || PyObject_SetAttr(p.timers, s_seq, v) < 0)
+            rc = -1;
+        Py_XDECREF(v);
+        if (rc >= 0 && (v = PyObject_CallMethodObjArgs(p.timers, s_expire, NULL)) == NULL)
+            rc = -1;
+        Py_XDECREF(v);
+        if (et != NULL) {
+            PyErr_Clear();
+            PyErr_Restore(et, ev, tb);
+        }
+    }
     if (p.serial != serial) { /* new_token's counter, as far as the applied changes took it */
         PyObject *et, *ev, *tb, *v;
         PyErr_Fetch(&et, &ev, &tb);

@@ -1,5 +1,5 @@
 /* kevents/_cffi/knote.c: the C layout of kevents._knote.Knote (KnoteBase) and of
- * read_write.py's _Reg (RegBase), so that the change-list path (apply.c) builds and
+ * read_write.py's _Reg (RegBase) and timer.py's _Timer (TimerBase), so that the change-list pass (engine.c) builds and
  * reads them with plain stores and loads.
  *
  * Story: a knote made in C through the Python class cost one setattr per slot, 25 for a
@@ -33,6 +33,12 @@ static PyMemberDef kev_knote_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
+static PyMemberDef kev_timer_members[] = {
+    KEV_MEMBER(kev_timer, count), KEV_MEMBER(kev_timer, deadline), KEV_MEMBER(kev_timer, index),
+    KEV_MEMBER(kev_timer, period), KEV_MEMBER(kev_timer, seq),
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyMemberDef kev_reg_members[] = {
     KEV_MEMBER(kev_reg, armed),     KEV_MEMBER(kev_reg, countable),
     KEV_MEMBER(kev_reg, events),    KEV_MEMBER(kev_reg, lowat),
@@ -46,7 +52,7 @@ static PyMemberDef kev_reg_members[] = {
 #define KEV_FIELDS(op) ((PyObject **)((char *)(op) + sizeof(PyObject)))
 #define KEV_NFIELDS(type) ((Py_ssize_t)((sizeof(type) - sizeof(PyObject)) / sizeof(PyObject *)))
 
-PyObject *kev_knote_type, *kev_reg_type;
+PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type;
 
 static int kev_fields_traverse(PyObject *op, Py_ssize_t n, visitproc visit, void *arg)
 {
@@ -87,6 +93,7 @@ static void kev_fields_dealloc(PyObject *op, Py_ssize_t n)
 
 KEV_FIELD_FUNCS(kev_knote, kev_knote)
 KEV_FIELD_FUNCS(kev_reg, kev_reg)
+KEV_FIELD_FUNCS(kev_timer, kev_timer)
 
 static PyType_Slot kev_knote_slots[] = {
     {Py_tp_doc, (void *)"The C layout of kevents._knote.Knote (knote.c)."},
@@ -108,6 +115,21 @@ static PyType_Slot kev_reg_slots[] = {
     {0, NULL},
 };
 
+static PyType_Slot kev_timer_slots[] = {
+    {Py_tp_doc, (void *)"The C layout of timer.py's _Timer (knote.c)."},
+    {Py_tp_members, kev_timer_members},
+    {Py_tp_traverse, (void *)kev_timer_traverse},
+    {Py_tp_clear, (void *)kev_timer_clear},
+    {Py_tp_dealloc, (void *)kev_timer_dealloc},
+    {Py_tp_new, (void *)PyType_GenericNew},
+    {0, NULL},
+};
+
+static PyType_Spec kev_timer_spec = {
+    "kevents._speedups.TimerBase", sizeof(kev_timer), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, kev_timer_slots,
+};
+
 static PyType_Spec kev_knote_spec = {
     "kevents._speedups.KnoteBase", sizeof(kev_knote), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, kev_knote_slots,
@@ -122,10 +144,12 @@ int kev_knote_types_new(PyObject *module)
 {
     kev_knote_type = PyType_FromSpec(&kev_knote_spec);
     kev_reg_type = PyType_FromSpec(&kev_reg_spec);
-    if (kev_knote_type == NULL || kev_reg_type == NULL)
+    kev_timer_type = PyType_FromSpec(&kev_timer_spec);
+    if (kev_knote_type == NULL || kev_reg_type == NULL || kev_timer_type == NULL)
         return -1;
     if (PyModule_AddObject(module, "KnoteBase", Py_NewRef(kev_knote_type)) < 0 ||
-        PyModule_AddObject(module, "RegBase", Py_NewRef(kev_reg_type)) < 0)
+        PyModule_AddObject(module, "RegBase", Py_NewRef(kev_reg_type)) < 0 ||
+        PyModule_AddObject(module, "TimerBase", Py_NewRef(kev_timer_type)) < 0)
         return -1;
     return 0;
 }

@@ -346,8 +346,9 @@ class LinuxBackend:
     def plain_state(self, engine: Engine) -> tuple[Any, ...] | None:
         """What the C change-list pass reads (``Engine._apply_plain``, D77), or None
         without the C core (then every change takes the Python path)."""
-        if self.fast_wait is None:
+        if self.fast_wait is None or engine.timers is None:
             return None
+        from ..._filters.timer import _Timer
         from .read_write import _Reg
 
         return (
@@ -365,6 +366,10 @@ class LinuxBackend:
             self.handlers,
             Knote,
             _Reg,
+            engine.sources[Filter.TIMER],
+            Filter.TIMER,
+            _Timer,
+            engine.timers.heap,
             (self.epfd, self.innerfd),
         )
 
