@@ -151,15 +151,17 @@ class Engine(EngineBase):
 
     # -- changes --------------------------------------------------------------------
 
-    def apply(self, changes: list[KEvent], max_events: int) -> list[KEvent] | None:
+    def apply(self, changes: list[KEvent], max_events: int, start: int = 0) -> list[KEvent] | None:
         """Apply every change in order (spec §4.3-4.5).
 
         Returns the error/receipt entries when at least one was produced (then the call
         must not collect events, D7), else None. With no room left for an entry, an
-        error raises (later changes are not applied) and a receipt stops (D6).
+        error raises (later changes are not applied) and a receipt stops (D6). The
+        changes before ``start`` were applied (by the C core), each with errno 0 and
+        no EV_RECEIPT.
         """
         entries: list[KEvent] | None = None
-        results = self._results(changes)
+        results = self._results(changes, start)
         try:
             for ch, err in results:
                 if not err and not int(ch.flags) & _RECEIPT:
@@ -177,15 +179,17 @@ class Engine(EngineBase):
             results.close()  # a batch undoes what it applied beyond the stopping point
         return entries
 
-    def _results(self, changes: list[KEvent]) -> Generator[tuple[KEvent, int], None, None]:
-        """Apply the changes in order, yielding (change, errno); long runs of new
-        registrations go through the backend's batcher when it has one (io_uring)."""
+    def _results(
+        self, changes: list[KEvent], start: int = 0
+    ) -> Generator[tuple[KEvent, int], None, None]:
+        """Apply the changes from ``start`` in order, yielding (change, errno); long runs
+        of new registrations go through the backend's batcher when it has one."""
         n = len(changes)
         batcher = (
             self.backend.batcher() if n >= _MIN_RUN and hasattr(self.backend, "batcher") else None
         )
         plain = self.plain
-        i = 0
+        i = start
         short = -1  # the changes up to here are in a run too short to batch
         stop = -1  # the C pass stopped here: this change is Python's
         while i < n:
@@ -337,22 +341,35 @@ class Engine(EngineBase):
         if max_events < 0:
             raise ValueError(f"max_events must be >= 0, not {max_events}")
         timeout_ns = None if timeout is None else timeout_to_ns(timeout)
+        todo: list[KEvent] | None = None
         if changes is not None:
             # the C checks go with the C pass, so the differential test's Python queue
             # runs the Python ones
             todo = _c_materialise(changes) if self.plain is not None else None
             if todo is None:
                 todo = _materialise(changes)
-            if todo:
-                with self.lock:
-                    if self.closed:
-                        raise ValueError("I/O operation on closed kevents queue")
-                    try:
-                        entries = self.apply(todo, max_events)
-                    finally:
-                        self.sync_pending()
-                if entries is not None:
-                    return entries
+        return self._control(todo, 0, max_events, timeout_ns)
+
+    def control_from(
+        self, todo: list[KEvent], start: int, max_events: int, timeout: float | None
+    ) -> list[KEvent]:
+        """control() of a change list whose changes before ``start`` the C core
+        (engine.c) applied already, checked and materialised, in this same call."""
+        return self._control(todo, start, max_events, timeout_to_ns(timeout))
+
+    def _control(
+        self, todo: list[KEvent] | None, start: int, max_events: int, timeout_ns: int | None
+    ) -> list[KEvent]:
+        if todo is not None and start < len(todo):
+            with self.lock:
+                if self.closed:
+                    raise ValueError("I/O operation on closed kevents queue")
+                try:
+                    entries = self.apply(todo, max_events, start)
+                finally:
+                    self.sync_pending()
+            if entries is not None:
+                return entries
         if max_events == 0:
             if self.closed:
                 raise ValueError("I/O operation on closed kevents queue")

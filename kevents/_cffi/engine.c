@@ -216,6 +216,8 @@ static int kev_leave(kev_core *c, int open)
 
 static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *args,
                                   Py_ssize_t nargs, kev_build_fn build, int *built);
+static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject **result);
 
 PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames)
@@ -258,18 +260,36 @@ static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *
     int room;
 
     PyObject *changes = args[0], *maxev = args[1];
-    if (changes != Py_None) {
-        if (!((PyList_CheckExact(changes) && PyList_Size(changes) == 0) ||
-              (PyTuple_CheckExact(changes) && PyTuple_Size(changes) == 0)))
-            return kev_slow(self, args, nargs, kwnames);
-    }
+    PyObject *rest[3] = {Py_None, maxev, nargs == 3 ? args[2] : Py_None};
     if (!PyLong_CheckExact(maxev))
         return kev_slow(self, args, nargs, kwnames);
     long long m = PyLong_AsLongLong(maxev);
-    if (m <= 0) { /* 0: change-only calls; negative, or too big: an error for Python */
+    if (m < 0) { /* negative, or too big: an error for Python */
         PyErr_Clear();
         return kev_slow(self, args, nargs, kwnames);
     }
+    if (changes != Py_None && PySequence_Size(changes) != 0) {
+        /* a change list: applied here when it is plain, else by Python (D77) */
+        if (PyErr_Occurred())
+            PyErr_Clear();
+        int done = kev_control_changes(c, args, nargs, &result);
+        if (done < 0)
+            return NULL;
+        if (done == 0)
+            return kev_slow(self, args, nargs, kwnames);
+        if (done == 2) {
+            *built = 0;
+            return result; /* Python's engine finished the call (KEvents) */
+        }
+        if (m == 0) { /* all applied: Engine.control's "if max_events == 0" */
+            *built = 1;
+            return PyList_New(0);
+        }
+        args = rest; /* the wait, without the changes (applied: exactly once) */
+    } else if (PyErr_Occurred())
+        PyErr_Clear();
+    if (m == 0) /* change-only calls */
+        return kev_slow(self, args, nargs, kwnames);
     room = m > KEV_MAX_ROOM ? KEV_MAX_ROOM : (int)m;
     if (!kev_timeout_plain(nargs == 3 ? args[2] : Py_None, &timeout_ns))
         return kev_slow(self, args, nargs, kwnames);
@@ -579,6 +599,68 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
  * plain and successful, in one pass; it stops before the first change it does not
  * apply, and after one with EV_RECEIPT (whose entry Python adds: it may be the one
  * that fills the event list, D6). */
+/* The pass from `i`: the end index, or -1 with an exception. `receipts`: apply an
+ * EV_RECEIPT change, then stop (its entry is the caller's); else stop before one. */
+static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, int receipts)
+{
+    long long serial = p->serial;
+    int rc = 1;
+    /* Story: each knote is two GC objects (with its _Reg), so a 10,000-change list
+     * set off some 30 collections, each walking every young knote made so far: 45% of
+     * the pass's instructions (callgrind). The collector waits for the end of the pass
+     * (no other thread runs meanwhile: the GIL is never released here), then runs
+     * once, at the next allocation, as it would have anyway. */
+    int gc = PyGC_Disable();
+    while (rc == 1 && i < PyList_Size(changes)) {
+        PyObject *ch = Py_NewRef(PyList_GetItem(changes, i));
+        long long flags = PyLong_AsLongLong(PyTuple_GetItem(ch, 2));
+        if (flags & KEV_EV_RECEIPT && !receipts)
+            rc = 0;
+        else
+            rc = kev_apply_one(p, ch);
+        if (rc == 1) {
+            i++;
+            if (flags & KEV_EV_RECEIPT)
+                rc = 0;
+        }
+        Py_DECREF(ch);
+    }
+    if (gc)
+        PyGC_Enable();
+    if (p->timed) { /* TimerSource.seq, then expire(): one timerfd re-arm per pass */
+        PyObject *et, *ev, *tb, *v;
+        PyErr_Fetch(&et, &ev, &tb);
+        v = PyLong_FromLongLong(p->seq);
+        if (v == NULL || PyObject_SetAttr(p->timers, s_seq, v) < 0)
+            rc = -1;
+        Py_XDECREF(v);
+        if (rc >= 0 && (v = PyObject_CallMethodObjArgs(p->timers, s_expire, NULL)) == NULL)
+            rc = -1;
+        Py_XDECREF(v);
+        if (et != NULL) {
+            PyErr_Clear();
+            PyErr_Restore(et, ev, tb);
+        }
+    }
+    if (p->serial != serial) { /* new_token's counter, as far as the applied changes took it */
+        PyObject *et, *ev, *tb, *v;
+        PyErr_Fetch(&et, &ev, &tb);
+        v = PyLong_FromLongLong(p->serial);
+        if (v == NULL || PyObject_SetAttr(p->backend, s_serial, v) < 0)
+            rc = -1;
+        Py_XDECREF(v);
+        if (et != NULL) {
+            PyErr_Clear();
+            PyErr_Restore(et, ev, tb);
+        }
+    }
+    return rc < 0 ? -1 : i;
+}
+
+/* Engine._apply_plain(changes, start, state) -> end: applies changes[start:end], each
+ * plain and successful, in one pass; it stops before the first change it does not
+ * apply, and after one with EV_RECEIPT (whose entry Python adds: it may be the one
+ * that fills the event list, D6). */
 PyObject *kev_engine_apply_plain(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
@@ -590,53 +672,114 @@ PyObject *kev_engine_apply_plain(PyObject *self, PyObject *const *args, Py_ssize
     Py_ssize_t i = PyLong_AsSsize_t(args[1]);
     if ((i == -1 && PyErr_Occurred()) || kev_plain_load(&p, args[2]) < 0)
         return NULL;
-    long long serial = p.serial;
-    int rc = 1;
-    /* Story: each knote is two GC objects (with its _Reg), so a 10,000-change list
-     * set off some 30 collections, each walking every young knote made so far: 45% of
-     * the pass's instructions (callgrind). The collector waits for the end of the pass
-     * (no other thread runs meanwhile: the GIL is never released here), then runs
-     * once, at the next allocation, as it would have anyway. */
-    int gc = PyGC_Disable();
-    while (rc == 1 && i < PyList_Size(args[0])) {
-        PyObject *ch = Py_NewRef(PyList_GetItem(args[0], i));
-        rc = kev_apply_one(&p, ch);
-        if (rc == 1) {
-            i++;
-            long long flags = PyLong_AsLongLong(PyTuple_GetItem(ch, 2));
-            if (flags & KEV_EV_RECEIPT)
-                rc = 0;
-        }
-        Py_DECREF(ch);
+    i = kev_plain_pass(&p, args[0], i, 1);
+    return i < 0 ? NULL : PyLong_FromSsize_t(i);
+}
+
+static PyObject *s_lock, *s_plain, *s_acquire, *s_release_m, *s_control_from, *s_sync;
+
+/* Engine.control's change list, from Core.control (a list or tuple, max_events an int
+ * >= 0): without a Python frame when every change is plain and no EV_RECEIPT asks for
+ * an entry. The lock is taken without blocking (contended: Python's, which waits), the
+ * queue must be open, the changes pass the C _materialise. Returns 0 (nothing done:
+ * the Python call, unchanged), 1 (all applied; the call goes on as control(None...)),
+ * 2 (*result: Engine.control_from finished the call after the changes C applied), or
+ * -1 (an exception). */
+static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject **result)
+{
+    PyObject *changes = args[0];
+    if (!PyList_CheckExact(changes) && !PyTuple_CheckExact(changes))
+        return 0;
+    if (s_lock == NULL && ((s_lock = PyUnicode_InternFromString("lock")) == NULL ||
+                           (s_plain = PyUnicode_InternFromString("plain")) == NULL ||
+                           (s_acquire = PyUnicode_InternFromString("acquire")) == NULL ||
+                           (s_release_m = PyUnicode_InternFromString("release")) == NULL ||
+                           (s_sync = PyUnicode_InternFromString("sync_pending")) == NULL ||
+                           (s_control_from = PyUnicode_InternFromString("control_from")) ==
+                               NULL))
+        return -1;
+    if (KEV_ENGINE(c)->closed)
+        return 0;
+    PyObject *state = PyObject_GetAttr(c->engine, s_plain);
+    if (state == NULL)
+        return -1;
+    if (state == Py_None) {
+        Py_DECREF(state);
+        return 0;
     }
-    if (gc)
-        PyGC_Enable();
-    if (p.timed) { /* TimerSource.seq, then expire(): one timerfd re-arm per pass */
-        PyObject *et, *ev, *tb, *v;
-        PyErr_Fetch(&et, &ev, &tb);
-        v = PyLong_FromLongLong(p.seq);
-        if (v == NULL || PyObject_SetAttr(p.timers, s_seq, v) < 0)
-            rc = -1;
-        Py_XDECREF(v);
-        if (rc >= 0 && (v = PyObject_CallMethodObjArgs(p.timers, s_expire, NULL)) == NULL)
-            rc = -1;
-        Py_XDECREF(v);
-        if (et != NULL) {
-            PyErr_Clear();
-            PyErr_Restore(et, ev, tb);
-        }
+    PyObject *todo = kev_materialise(NULL, changes);
+    if (todo == NULL || todo == Py_None) {
+        Py_DECREF(state);
+        Py_XDECREF(todo);
+        return todo == NULL ? -1 : 0;
     }
-    if (p.serial != serial) { /* new_token's counter, as far as the applied changes took it */
-        PyObject *et, *ev, *tb, *v;
-        PyErr_Fetch(&et, &ev, &tb);
-        v = PyLong_FromLongLong(p.serial);
-        if (v == NULL || PyObject_SetAttr(p.backend, s_serial, v) < 0)
-            rc = -1;
-        Py_XDECREF(v);
-        if (et != NULL) {
-            PyErr_Clear();
-            PyErr_Restore(et, ev, tb);
-        }
+    PyObject *lock = PyObject_GetAttr(c->engine, s_lock), *got = NULL;
+    if (lock != NULL)
+        got = PyObject_CallMethodObjArgs(lock, s_acquire, Py_False, NULL);
+    if (got == NULL || got != Py_True) { /* an error, or another thread holds it */
+        int rc = got == NULL ? -1 : 0;
+        Py_XDECREF(got);
+        Py_XDECREF(lock);
+        Py_DECREF(todo);
+        Py_DECREF(state);
+        return rc;
     }
-    return rc < 0 ? NULL : PyLong_FromSsize_t(i);
+    Py_DECREF(got);
+    /* with self.lock: (closed is checked again: acquire may have run other code) */
+    Py_ssize_t end = 0, n = PyList_Size(todo);
+    kev_plain p;
+    if (!KEV_ENGINE(c)->closed) {
+        if (kev_plain_load(&p, state) < 0)
+            end = -1;
+        else
+            end = kev_plain_pass(&p, todo, 0, 0);
+    }
+    /* finally: self.sync_pending() (ready and pending differ only if a change queued a
+     * knote), then the lock's release */
+    PyObject *et, *ev, *tb, *r;
+    PyErr_Fetch(&et, &ev, &tb);
+    int rc = 0;
+    Py_ssize_t ready = PyObject_Size(c->ready);
+    if (ready < 0 || (ready > 0) != (KEV_ENGINE(c)->pending != 0)) {
+        PyErr_Clear();
+        r = PyObject_CallMethodObjArgs(c->engine, s_sync, NULL);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+    }
+    if (rc == 0) {
+        r = PyObject_CallMethodObjArgs(lock, s_release_m, NULL);
+        rc = r == NULL ? -1 : 0;
+        Py_XDECREF(r);
+    } else {
+        r = PyObject_CallMethodObjArgs(lock, s_release_m, NULL); /* released all the same */
+        Py_XDECREF(r);
+    }
+    if (et != NULL) {
+        PyErr_Clear();
+        PyErr_Restore(et, ev, tb);
+        end = -1;
+    }
+    Py_DECREF(lock);
+    Py_DECREF(state);
+    if (end < 0 || rc < 0) {
+        Py_DECREF(todo);
+        return -1;
+    }
+    if (end == n) {
+        Py_DECREF(todo);
+        return 1;
+    }
+    if (end == 0) { /* nothing applied: the ordinary Python call */
+        Py_DECREF(todo);
+        return 0;
+    }
+    /* the rest, and the wait, in Python: changes[:end] are applied, once */
+    PyObject *start = PyLong_FromSsize_t(end);
+    if (start != NULL)
+        *result = PyObject_CallMethodObjArgs(c->engine, s_control_from, todo, start, args[1],
+                                             nargs == 3 ? args[2] : Py_None, NULL);
+    Py_XDECREF(start);
+    Py_DECREF(todo);
+    return *result == NULL ? -1 : 2;
 }
