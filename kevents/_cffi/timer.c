@@ -162,7 +162,8 @@ int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags
     kn->priv = Py_NewRef((PyObject *)st);
     /* Story: a _Timer holds ints only (timer.py stores nothing else in it), so it can
      * be in no cycle; untracked, as CPython untracks a tuple of ints, it costs the
-     * collector nothing (a third of the pass went to walking fresh knotes) */
+     * collector nothing (walking the fresh objects once after the pass was a third of
+     * a 20,000-timer list's instructions) */
     PyObject_GC_UnTrack((PyObject *)st);
     if (!kn->flags || !kn->sfflags || !kn->sdata || !kn->fflags || !kn->data || !kn->oflags ||
         !kn->token || !st->count || !st->period || !st->deadline || !st->seq || !st->index)
