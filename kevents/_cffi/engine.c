@@ -676,7 +676,10 @@ PyObject *kev_engine_apply_plain(PyObject *self, PyObject *const *args, Py_ssize
     return i < 0 ? NULL : PyLong_FromSsize_t(i);
 }
 
-static PyObject *s_lock, *s_plain, *s_acquire, *s_release_m, *s_control_from, *s_sync;
+static PyObject *s_lock, *s_plain, *s_acquire, *s_release_m, *s_control_from, *s_sync,
+    *s_batcher;
+
+#define KEV_MIN_RUN 8 /* Engine's _MIN_RUN: the shortest run handed to a batcher */
 
 /* Engine.control's change list, from Core.control (a list or tuple, max_events an int
  * >= 0): without a Python frame when every change is plain and no EV_RECEIPT asks for
@@ -696,6 +699,7 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
                            (s_acquire = PyUnicode_InternFromString("acquire")) == NULL ||
                            (s_release_m = PyUnicode_InternFromString("release")) == NULL ||
                            (s_sync = PyUnicode_InternFromString("sync_pending")) == NULL ||
+                           (s_batcher = PyUnicode_InternFromString("batcher")) == NULL ||
                            (s_control_from = PyUnicode_InternFromString("control_from")) ==
                                NULL))
         return -1;
@@ -713,6 +717,19 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
         Py_DECREF(state);
         Py_XDECREF(todo);
         return todo == NULL ? -1 : 0;
+    }
+    if (PyList_Size(todo) >= KEV_MIN_RUN) {
+        /* a list long enough for the io_uring batcher (Engine._results: _MIN_RUN) is
+         * Python's when the queue batches: the ring keeps it to a few system calls,
+         * and the C pass still applies what the batcher does not take */
+        PyObject *b = PyObject_CallMethodObjArgs(PyTuple_GetItem(state, 1), s_batcher, NULL);
+        int batches = b == NULL ? -1 : b != Py_None;
+        Py_XDECREF(b);
+        if (batches != 0) {
+            Py_DECREF(todo);
+            Py_DECREF(state);
+            return batches < 0 ? -1 : 0;
+        }
     }
     PyObject *lock = PyObject_GetAttr(c->engine, s_lock), *got = NULL;
     if (lock != NULL)
