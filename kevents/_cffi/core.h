@@ -14,6 +14,8 @@
  *   knote.c             the Knote, _Reg, _Timer layouts  kevents/_knote.py, read_write.py,
  *                                                        _filters/timer.py
  *   timer.c             TimerSource.attach (plain)       kevents/_filters/timer.py
+ *                       and UserSource.attach (no         kevents/_filters/user.py
+ *                       trigger)
  *   linux_read_write.c  LinuxBackend.wait/translate for  kevents/_backends/linux/
  *                       kernel-armed READ/WRITE knotes,  __init__.py, read_write.py
  *                       their attach and delete
@@ -90,6 +92,7 @@ typedef struct {
     PyObject *knote_cls, *reg_cls;  /* kevents._knote.Knote, read_write._Reg */
     PyObject *timers, *tfilt;       /* the TIMER source, Filter.TIMER */
     PyObject *timer_cls, *heap;     /* timer.py's _Timer, TimerSource.heap */
+    PyObject *users, *ufilt;        /* the USER source, Filter.USER */
     long long seq;                  /* TimerSource.seq, written back at the end */
     int timed;                      /* timers were added: TimerSource.expire() after */
     int epfd, innerfd, ringfd;      /* ringfd: the batcher's ring, or -1 */
@@ -126,6 +129,10 @@ int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *kn);
 /* timer.c: the plain case of TimerSource.attach (1 done, 0 Python's, -1 exception) */
 int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
                   PyObject *data, PyObject *udata);
+
+/* the plain case of UserSource.attach: an EV_ADD without NOTE_TRIGGER (timer.c) */
+int kev_user_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
+                 PyObject *data, PyObject *udata);
 
 /* engine.c: EngineBase, the C base of kevents._engine.Engine, holds the two flags the
  * C core reads on every call, so reading them costs a load, not a dict lookup */

@@ -498,15 +498,16 @@ static int kev_same_layout(PyObject *cls, size_t size)
 /* LinuxBackend.plain_state(engine) unpacked, and the backend's mutable fields read */
 static int kev_plain_load(kev_plain *p, PyObject *state)
 {
-    if (!PyTuple_Check(state) || PyTuple_Size(state) != 19) {
+    if (!PyTuple_Check(state) || PyTuple_Size(state) != 21) {
         PyErr_SetString(PyExc_TypeError, "_apply_plain: a LinuxBackend.plain_state tuple");
         return -1;
     }
     PyObject **f[] = {&p->knotes,   &p->backend,  &p->src[0],   &p->src[1],  &p->filt[0],
                       &p->filt[1],  &p->bknotes,  &p->fast,     &p->zombies, &p->internal,
                       &p->private_, &p->handlers, &p->knote_cls, &p->reg_cls,
-                      &p->timers,   &p->tfilt,    &p->timer_cls, &p->heap};
-    for (Py_ssize_t i = 0; i < 18; i++)
+                      &p->timers,   &p->tfilt,    &p->timer_cls, &p->heap,
+                      &p->users,    &p->ufilt};
+    for (Py_ssize_t i = 0; i < 20; i++)
         *f[i] = PyTuple_GetItem(state, i); /* borrowed: the tuple lives for the call */
     if (!kev_fast_check(p->fast) || !PyType_Check(p->knote_cls) || !PyType_Check(p->reg_cls) ||
         !PyType_IsSubtype((PyTypeObject *)p->knote_cls, (PyTypeObject *)kev_knote_type) ||
@@ -519,7 +520,7 @@ static int kev_plain_load(kev_plain *p, PyObject *state)
         PyErr_SetString(PyExc_TypeError, "_apply_plain: not the C knote layout");
         return -1;
     }
-    PyObject *fds = PyTuple_GetItem(state, 18);
+    PyObject *fds = PyTuple_GetItem(state, 20);
     p->epfd = (int)PyLong_AsLong(PyTuple_GetItem(fds, 0));
     p->innerfd = (int)PyLong_AsLong(PyTuple_GetItem(fds, 1));
     if (PyErr_Occurred())
@@ -556,14 +557,14 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
 {
     PyObject *ident = PyTuple_GetItem(ch, 0), *filter = PyTuple_GetItem(ch, 1);
     long long filt, flags, fflags, fd;
-    if (!kev_int_in(filter, -7, -1, &filt) || !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF,
+    if (!kev_int_in(filter, -11, -1, &filt) || !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF,
                                                             &flags) ||
         !kev_int_in(PyTuple_GetItem(ch, 3), 0, 0xFFFFFFFFLL, &fflags) ||
         flags & ~KEV_PLAIN_FLAGS || (flags & KEV_EV_ENABLE && flags & KEV_EV_DISABLE))
         return 0; /* a flag of its own; EINVAL */
-    int i = filt == -1 ? 0 : 1; /* READ: -1, WRITE: -2, TIMER: -7 */
-    if (filt == -7) {
-        /* TIMER: not fd-based (a negative ident is EINVAL); only new keys here */
+    int i = filt == -1 ? 0 : 1; /* READ: -1, WRITE: -2, TIMER: -7, USER: -11 */
+    if (filt == -7 || filt == -11) {
+        /* TIMER, USER: not fd-based (a negative ident is EINVAL); only new keys here */
         if (!kev_int_in(ident, 0, LLONG_MAX, &fd) || (flags & (KEV_EV_DELETE |
             KEV_EV_KEEPUDATA | KEV_EV_DISABLE)) || !(flags & KEV_EV_ADD))
             return 0;
@@ -580,6 +581,10 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
         if (kn == NULL)
             rc = kev_timer_add(p, key, flags, fflags, PyTuple_GetItem(ch, 4),
                                PyTuple_GetItem(ch, 5));
+    } else if (filt == -11) {
+        if (kn == NULL)
+            rc = kev_user_add(p, key, flags, fflags, PyTuple_GetItem(ch, 4),
+                              PyTuple_GetItem(ch, 5));
     } else if (flags & KEV_EV_ADD) {
         /* EV_ADD with DELETE or KEEPUDATA is EINVAL; DISABLE, and a key that exists
          * (touch), take the Python path */

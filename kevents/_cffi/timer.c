@@ -1,5 +1,7 @@
 /* kevents/_cffi/timer.c: TimerSource.attach for plain TIMER ADDs (kevents/_filters/
- * timer.py), called by the change-list pass of engine.c (D77).
+ * timer.py), and UserSource.attach for USER ADDs that do not trigger
+ * (kevents/_filters/user.py), called by the change-list pass of engine.c (D77): the
+ * user-space filters whose knotes the pass can make.
  *
  * Plain: a relative timer (no NOTE_ABSTIME), one unit or none, data >= 0, not due at
  * once, and a heap whose earliest timer is not due either, so attach's expire() has
@@ -196,4 +198,60 @@ fail:
     if (!PyErr_Occurred())
         PyErr_NoMemory();
     return -1;
+}
+
+/* -- USER (kevents/_filters/user.py) ------------------------------------------------- */
+
+#define KEV_NOTE_TRIGGER 0x01000000LL
+#define KEV_NOTE_FFCTRLMASK 0xC0000000LL
+#define KEV_NOTE_FFLAGSMASK 0x00FFFFFFLL
+
+/* _apply_ctrl(0, fflags): AND gives 0, OR and COPY the bits, NOP 0 */
+static long long kev_user_ctrl0(long long fflags)
+{
+    long long op = fflags & KEV_NOTE_FFCTRLMASK;
+    return op == 0x80000000LL || op == 0xC0000000LL ? fflags & KEV_NOTE_FFLAGSMASK : 0;
+}
+
+int kev_user_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
+                 PyObject *data, PyObject *udata)
+{
+    /* NOTE_TRIGGER at EV_ADD queues the knote at once (D27): Python's; so is any bit
+     * outside the user flags and their control */
+    if (fflags & KEV_NOTE_TRIGGER || fflags & ~(KEV_NOTE_FFCTRLMASK | KEV_NOTE_FFLAGSMASK))
+        return 0;
+    kev_knote *kn = (kev_knote *)kev_slots_alloc(p->knote_cls);
+    if (kn == NULL)
+        return -1;
+    /* Knote(...); attach: priv = False (no trigger), fflags = _apply_ctrl(0, sfflags),
+     * data = sdata; the engine: event(kn) is priv: not queued */
+    kn->ident = Py_NewRef(PyTuple_GetItem(key, 0));
+    kn->filter = Py_NewRef(p->ufilt);
+    kn->flags = PyLong_FromLongLong(flags & (0x0010 | 0x0020 | 0x0040 | 0x0080));
+    kn->sfflags = PyLong_FromLongLong(fflags);
+    kn->sdata = PyNumber_Long(data);
+    kn->fflags = PyLong_FromLongLong(kev_user_ctrl0(fflags));
+    kn->data = kn->sdata == NULL ? NULL : Py_NewRef(kn->sdata);
+    kn->oflags = PyLong_FromLong(0);
+    kn->udata = Py_NewRef(udata);
+    kn->ext = Py_NewRef(Py_None);
+    kn->disabled = Py_NewRef(Py_False);
+    kn->queued = Py_NewRef(Py_False);
+    kn->forced = Py_NewRef(Py_False);
+    kn->alive = Py_NewRef(Py_True);
+    kn->identity = Py_NewRef(Py_None);
+    kn->source = Py_NewRef(p->users);
+    kn->token = PyLong_FromLong(0);
+    kn->priv = Py_NewRef(Py_False);
+    int rc = -1;
+    if (kn->flags && kn->sfflags && kn->sdata && kn->fflags && kn->oflags && kn->token &&
+        PyDict_SetItem(p->knotes, key, (PyObject *)kn) == 0)
+        rc = 1;
+    else {
+        PyObject *old = kn->alive;
+        kn->alive = Py_NewRef(Py_False);
+        Py_DECREF(old);
+    }
+    Py_DECREF(kn);
+    return rc;
 }

@@ -370,6 +370,8 @@ class LinuxBackend:
             Filter.TIMER,
             _Timer,
             engine.timers.heap,
+            engine.sources[Filter.USER],
+            Filter.USER,
             (self.epfd, self.innerfd),
         )
 
