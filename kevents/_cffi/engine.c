@@ -268,10 +268,10 @@ static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *
         PyErr_Clear();
         return kev_slow(self, args, nargs, kwnames);
     }
-    if (changes != Py_None && PySequence_Size(changes) != 0) {
+    if (changes != Py_None && !PyList_CheckExact(changes) && !PyTuple_CheckExact(changes))
+        return kev_slow(self, args, nargs, kwnames); /* an iterable: Python's to walk */
+    if (changes != Py_None && PyObject_Size(changes) != 0) {
         /* a change list: applied here when it is plain, else by Python (D77) */
-        if (PyErr_Occurred())
-            PyErr_Clear();
         int done = kev_control_changes(c, args, nargs, &result);
         if (done < 0)
             return NULL;
@@ -286,8 +286,7 @@ static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *
             return PyList_New(0);
         }
         args = rest; /* the wait, without the changes (applied: exactly once) */
-    } else if (PyErr_Occurred())
-        PyErr_Clear();
+    }
     if (m == 0) /* change-only calls */
         return kev_slow(self, args, nargs, kwnames);
     room = m > KEV_MAX_ROOM ? KEV_MAX_ROOM : (int)m;
@@ -395,8 +394,9 @@ leave:
  * Story: a change list cost about 11 us per change in Python (the checks of
  * _materialise, the _results generator, _apply_one, identify, the knote, its _Reg,
  * new_token, publish): 6x a select.epoll.register loop. Here the "plain" changes are
- * applied in one C pass: READ/WRITE ADD of a new key on an fd epoll accepts, and
- * DELETE of a kernel-armed READ/WRITE knote. Every other change, and every change
+ * applied in one C pass: READ/WRITE ADD of a new key on an fd epoll accepts, DELETE
+ * of a kernel-armed READ/WRITE knote, ADD of a new relative TIMER or of a USER knote
+ * that does not trigger (timer.c). Every other change, and every change
  * whose answer would be an error, stops the pass: the Python engine applies that one
  * change from the state the C pass left (which its own path passes through too), then
  * calls back here for the rest. So each error is still produced by Python, once, with
@@ -600,10 +600,6 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
     return rc;
 }
 
-/* Engine._apply_plain(changes, start, state) -> end: applies changes[start:end], each
- * plain and successful, in one pass; it stops before the first change it does not
- * apply, and after one with EV_RECEIPT (whose entry Python adds: it may be the one
- * that fills the event list, D6). */
 /* The pass from `i`: the end index, or -1 with an exception. `receipts`: apply an
  * EV_RECEIPT change, then stop (its entry is the caller's); else stop before one. */
 static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, int receipts)
