@@ -591,7 +591,8 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
         if (kn == NULL && !(flags & (KEV_EV_DELETE | KEV_EV_KEEPUDATA | KEV_EV_DISABLE)))
             rc = kev_rw_add(p, i, key, (long)fd, flags, PyTuple_GetItem(ch, 4),
                             PyTuple_GetItem(ch, 5));
-    } else if (flags & KEV_EV_DELETE && kn != NULL && !(flags & ~(KEV_EV_DELETE | KEV_EV_RECEIPT))) {
+    } else if (flags & KEV_EV_DELETE && kn != NULL &&
+               !(flags & ~(KEV_EV_DELETE | KEV_EV_RECEIPT))) {
         Py_INCREF(kn); /* dropping it may run finalizers */
         rc = kev_rw_delete(p, i, key, kn);
         Py_DECREF(kn);

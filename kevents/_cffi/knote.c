@@ -1,13 +1,14 @@
-/* kevents/_cffi/knote.c: the C layout of kevents._knote.Knote (KnoteBase) and of
- * read_write.py's _Reg (RegBase) and timer.py's _Timer (TimerBase), so that the change-list pass (engine.c) builds and
- * reads them with plain stores and loads.
+/* kevents/_cffi/knote.c: the C layouts of kevents._knote.Knote (KnoteBase), of
+ * read_write.py's _Reg (RegBase) and of timer.py's _Timer (TimerBase), so that the
+ * change-list pass (engine.c) builds and reads them with plain stores and loads.
  *
  * Story: a knote made in C through the Python classes needs one setattr per slot, 25
  * for a READ knote and its _Reg, each a type lookup and a descriptor call. Under
- * speedups the Python classes derive from these types with empty __slots__: the attributes are the same member descriptors a __slots__ class
- * has, so Python code reads and writes them at the same speed, and C sees a struct
- * (D76). Each field is an object, exactly what Python stored (True/False, ints, the
- * Filter member), and a field never set raises AttributeError, as an empty slot does.
+ * speedups the Python classes derive from these types with empty __slots__: the
+ * attributes are the same member descriptors a __slots__ class has, so Python code
+ * reads and writes them at the same speed, and C sees a struct (D76). Each field is an
+ * object, exactly what Python stored (True/False, ints, the Filter member), and a
+ * field never set raises AttributeError, as an empty slot does.
  */
 #include "core.h"
 #include <stddef.h>

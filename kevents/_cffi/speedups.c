@@ -75,7 +75,8 @@ PyMODINIT_FUNC PyInit__speedups(void)
         Py_DECREF(m);
         return NULL;
     }
-    if (core == NULL || kev_knote_types_new(m) < 0 || PyModule_AddObject(m, "Core", core) < 0 ||
+    if (core == NULL || kev_knote_types_new(m) < 0 ||
+        PyModule_AddObject(m, "Core", core) < 0 ||
         PyModule_AddStringConstant(m, "VERSION", KEV_PACKAGE_VERSION) < 0) {
         Py_XDECREF(core);
         Py_DECREF(m);
