@@ -125,6 +125,8 @@ int kev_fast_check(PyObject *obj);
 int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyObject *sdata,
                PyObject *udata);
 int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *kn);
+int kev_rw_touch(kev_plain *p, int i, PyObject *kn, long long flags, PyObject *data,
+                 PyObject *udata);
 
 /* timer.c: the plain case of TimerSource.attach (1 done, 0 Python's, -1 exception) */
 int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags,

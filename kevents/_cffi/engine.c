@@ -394,9 +394,9 @@ leave:
  * Story: a change list cost about 11 us per change in Python (the checks of
  * _materialise, the _results generator, _apply_one, identify, the knote, its _Reg,
  * new_token, publish): 6x a select.epoll.register loop. Here the "plain" changes are
- * applied in one C pass: READ/WRITE ADD of a new key on an fd epoll accepts, DELETE
- * of a kernel-armed READ/WRITE knote, ADD of a new relative TIMER or of a USER knote
- * that does not trigger (timer.c). Every other change, and every change
+ * applied in one C pass: READ/WRITE ADD of a new key on an fd epoll accepts, DELETE,
+ * re-add, ENABLE and DISABLE of a kernel-armed READ/WRITE knote, ADD of a new relative
+ * TIMER or of a USER knote that does not trigger (timer.c). Every other change, and every change
  * whose answer would be an error, stops the pass: the Python engine applies that one
  * change from the state the C pass left (which its own path passes through too), then
  * calls back here for the rest. So each error is still produced by Python, once, with
@@ -585,9 +585,15 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
         if (kn == NULL)
             rc = kev_user_add(p, key, flags, fflags, PyTuple_GetItem(ch, 4),
                               PyTuple_GetItem(ch, 5));
+    } else if (kn != NULL && !(flags & KEV_EV_DELETE) &&
+               (flags & (KEV_EV_ADD | KEV_EV_KEEPUDATA)) != (KEV_EV_ADD | KEV_EV_KEEPUDATA)) {
+        /* an existing knote: a re-add, EV_ENABLE, EV_DISABLE (touch) */
+        Py_INCREF(kn);
+        rc = kev_rw_touch(p, i, kn, flags, PyTuple_GetItem(ch, 4), PyTuple_GetItem(ch, 5));
+        Py_DECREF(kn);
     } else if (flags & KEV_EV_ADD) {
-        /* EV_ADD with DELETE or KEEPUDATA is EINVAL; DISABLE, and a key that exists
-         * (touch), take the Python path */
+        /* EV_ADD with DELETE or KEEPUDATA is EINVAL; DISABLE at creation takes the
+         * Python path */
         if (kn == NULL && !(flags & (KEV_EV_DELETE | KEV_EV_KEEPUDATA | KEV_EV_DISABLE)))
             rc = kev_rw_add(p, i, key, (long)fd, flags, PyTuple_GetItem(ch, 4),
                             PyTuple_GetItem(ch, 5));

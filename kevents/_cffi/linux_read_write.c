@@ -733,3 +733,116 @@ int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *obj)
     Py_DECREF(tok);
     return rc < 0 ? -1 : 1;
 }
+
+/* publish(kn): armed, enabled and not one-shot -> the fast table, else out of it */
+static int kev_rw_publish(kev_plain *p, kev_knote *kn, kev_reg *reg, uint64_t token)
+{
+    long long kflags = PyLong_AsLongLong(kn->flags), lowat = PyLong_AsLongLong(reg->lowat);
+    if (PyErr_Occurred())
+        return -1;
+    if (reg->armed == Py_True && kn->disabled == Py_False && !(kflags & (0x0010 | 0x0080)))
+        return kev_fast_put((kev_fast *)p->fast, token, kn->ident, kn->filter, kn->flags,
+                            kn->udata, lowat);
+    kev_fast_remove((kev_fast *)p->fast, token);
+    return 0;
+}
+
+static int kev_rw_ctl(kev_plain *p, int i, int op, long fd, kev_reg *reg, uint64_t token)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = (uint32_t)PyLong_AsUnsignedLong(reg->events);
+    ev.data.u64 = token;
+    return epoll_ctl(i == 0 ? p->epfd : p->innerfd, op, (int)fd, &ev) < 0 ? -errno : 0;
+}
+
+/* A change of an existing kernel-armed knote with no notes (a re-add, EV_ENABLE,
+ * EV_DISABLE): the touch branch of Engine._apply_one with _EpollSource.touch, enable
+ * and disable. A knote that is queued, holds a socket's SO_RCVLOWAT or is not the
+ * READ/WRITE source's goes to Python untouched. */
+int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *data,
+                 PyObject *udata)
+{
+    if (!PyObject_TypeCheck(obj, (PyTypeObject *)kev_knote_type))
+        return 0;
+    kev_knote *kn = (kev_knote *)obj;
+    if (kn->source != p->src[i] || kn->queued != Py_False || kn->alive != Py_True ||
+        (kn->disabled != Py_False && kn->disabled != Py_True) || kn->priv == NULL ||
+        !PyObject_TypeCheck(kn->priv, (PyTypeObject *)kev_reg_type) || kn->token == NULL)
+        return 0;
+    kev_reg *reg = (kev_reg *)kn->priv;
+    if (reg->old_lowat == NULL || !PyLong_Check(reg->old_lowat) ||
+        PyLong_AsLong(reg->old_lowat) != -1 || reg->events == NULL || reg->lowat == NULL ||
+        (reg->armed != Py_True && reg->armed != Py_False) ||
+        (reg->registered != Py_True && reg->registered != Py_False))
+        return 0;
+    long fd = PyLong_AsLong(kn->ident);
+    uint64_t token = PyLong_AsUnsignedLongLong(kn->token);
+    if (PyErr_Occurred())
+        return -1;
+    /* _apply_one: identify (own fds are EBADF, then fstat), and a different file under
+     * the number drops the knote (D13): all of that is Python's */
+    struct stat st;
+    int own = kev_owns(p, kn->ident, fd);
+    if (own != 0)
+        return own < 0 ? -1 : 0;
+    if (fstat((int)fd, &st) < 0)
+        return 0;
+    PyObject *identity = kev_identity_of(&st);
+    if (identity == NULL)
+        return -1;
+    int same = kn->identity == NULL ? 0 : PyObject_RichCompareBool(kn->identity, identity, Py_EQ);
+    Py_DECREF(identity);
+    if (same <= 0)
+        return same < 0 ? -1 : 0;
+    PyObject *sdata = PyNumber_Long(data), *lowat = PyLong_FromLong(
+                                               reg->countable == Py_False ? 0 : 1);
+    if (PyErr_Occurred() || sdata == NULL || lowat == NULL) {
+        Py_XDECREF(sdata);
+        Py_XDECREF(lowat);
+        return -1;
+    }
+    /* if not KEEPUDATA: kn.udata = ch.udata; touch: kn.sfflags, kn.sdata = 0, data;
+     * apply_lowat without NOTE_LOWAT: st.lowat = 0 if countable is False else 1 */
+    PyObject *old[4] = {NULL, kn->sfflags, kn->sdata, reg->lowat};
+    if (!(flags & 0x0400)) { /* EV_KEEPUDATA */
+        old[0] = kn->udata;
+        kn->udata = Py_NewRef(udata);
+    }
+    kn->sfflags = PyLong_FromLong(0);
+    kn->sdata = sdata;
+    reg->lowat = lowat;
+    /* if st.armed: backend.rearm (BSD re-runs the filter on every change); publish */
+    if (reg->armed == Py_True)
+        kev_rw_ctl(p, i, EPOLL_CTL_MOD, fd, reg, token);
+    int rc = kev_rw_publish(p, kn, reg, token);
+    if (rc == 0 && flags & 0x0004 && kn->disabled == Py_True) { /* EV_ENABLE */
+        kev_set_bool(&kn->disabled, 0);
+        int ret = kev_rw_ctl(p, i, reg->registered == Py_True ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+                             fd, reg, token);
+        if (ret == 0) {
+            kev_set_bool(&reg->registered, 1);
+            kev_set_bool(&reg->armed, 1);
+        }
+        rc = kev_rw_publish(p, kn, reg, token);
+    } else if (rc == 0 && flags & 0x0008 && kn->disabled == Py_False) { /* EV_DISABLE */
+        kev_set_bool(&kn->disabled, 1); /* (not queued: no dequeue) */
+        kev_fast_remove((kev_fast *)p->fast, token);
+        if (reg->armed == Py_True) { /* disable: an armed registration is deleted */
+            kev_set_bool(&reg->registered, 0);
+            kev_set_bool(&reg->armed, 0);
+            if (!p->closing) { /* backend.unregister */
+                int own = kev_owns(p, kn->ident, fd), ret = own ? -EBADF : 0;
+                if (own < 0)
+                    rc = -1;
+                else if (!own)
+                    ret = kev_rw_ctl(p, i, EPOLL_CTL_DEL, fd, reg, token);
+                if (rc == 0 && ret < 0 && PySet_Add(p->zombies, kn->token) < 0)
+                    rc = -1;
+            }
+        }
+    }
+    for (int j = 0; j < 4; j++) /* last: releasing the old udata may run Python code */
+        Py_XDECREF(old[j]);
+    return rc < 0 ? -1 : 1;
+}

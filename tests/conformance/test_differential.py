@@ -100,6 +100,11 @@ def test_plain_change_lists(backend: str) -> None:
         # re-adds: persistent flags stay, udata changes; KEEPUDATA keeps it
         ([KEvent(fd, R, A | Flag.ONESHOT, udata="new") for fd in fds[:6]], 8),
         ([KEvent(fds[0], R, Flag.KEEPUDATA | Flag.ENABLE)], 8),
+        # touches of existing knotes: disable, enable, with and without KEEPUDATA
+        ([KEvent(fd, W, Flag.DISABLE, udata="off") for fd in fds[::2]], 8),
+        ([KEvent(fd, W, Flag.ENABLE | Flag.KEEPUDATA, udata="x") for fd in fds], 8),
+        ([KEvent(fd, W, Flag.DISABLE | Flag.KEEPUDATA) for fd in fds[1::3]], 8),
+        ([KEvent(fd, W, Flag.ENABLE, udata="on") for fd in fds[::3]], 8),
         # bad and closed fds, ENOENT deletes, EINVAL flags, mixed with plain changes
         (
             [
