@@ -34,6 +34,8 @@ if sys.platform.startswith("linux") and limited_api:
                     "queue",
                     "engine",
                     "event",
+                    "knote",
+                    "timer",
                     "linux_read_write",
                     "compat_select",
                 )

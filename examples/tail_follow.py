@@ -13,9 +13,11 @@ How it follows (VNODE events on the file, and on its directory for the name):
   we hold (its data is still there), then wait for the name to come back in the
   directory (NOTE_WRITE with the entry's name, from the NAMES extra) and open it.
 
-copytruncate has a race of its own, in every tail: lines written between the copy and
-the truncation are in the copy only. The self-check's writer therefore rotates only
-once the follower has caught up, as logrotate's ``delaycompress``-style setups do.
+copytruncate has two races of its own, in every tail: lines written between the copy
+and the truncation are in the copy only, and a truncation is seen only as a shrink
+(Linux reports it as a plain write), so lines that refill the file past the old size
+before the follower looks hide it. The self-check's writer therefore rotates only once
+the follower has caught up, and after a truncation writes one line and waits for it.
 """
 
 from __future__ import annotations
@@ -126,12 +128,17 @@ def self_check() -> int:
         caught_up = threading.Condition()
         progress = [0]
 
+        def wait_for_follower(n: int) -> None:
+            with caught_up:
+                caught_up.wait_for(lambda: progress[0] >= n, timeout=10)
+
         def writer() -> None:
             rotations = {150: "rename", 300: "copytruncate", 450: "delete-recreate"}
             for i in range(total):
+                if rotations.get(i - 1) == "copytruncate":
+                    wait_for_follower(i)  # the shrink must be seen before a refill
                 if i in rotations:
-                    with caught_up:
-                        caught_up.wait_for(lambda n=i: progress[0] >= n, timeout=10)
+                    wait_for_follower(i)
                     how = rotations[i]
                     if how == "rename":
                         os.rename(log, log + ".1")

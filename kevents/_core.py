@@ -74,10 +74,25 @@ class PyEngineBase:
     """The Python twin of ``_speedups.EngineBase``: Engine's flags are plain attributes."""
 
 
+class PySlots:
+    """The Python twin of ``_speedups.KnoteBase``/``RegBase``/``TimerBase`` (D76): no layout of its
+    own, so the subclass's ``__slots__`` are the fields."""
+
+    __slots__ = ()
+
+
 _speedups = load_speedups()
 if TYPE_CHECKING:
     Core = PyCore
     EngineBase = PyEngineBase
+    KnoteBase = PySlots
+    RegBase = PySlots
+    TimerBase = PySlots
 else:
     Core = PyCore if _speedups is None else _speedups.Core
     EngineBase = PyEngineBase if _speedups is None else _speedups.EngineBase
+    KnoteBase = PySlots if _speedups is None else _speedups.KnoteBase
+    RegBase = PySlots if _speedups is None else _speedups.RegBase
+    TimerBase = PySlots if _speedups is None else _speedups.TimerBase
+#: KnoteBase/RegBase hold the fields in C, so their subclasses' __slots__ are empty (D76)
+C_LAYOUT = _speedups is not None

@@ -21,7 +21,7 @@ from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 from ._backends._contract import Backend, Source
-from ._core import EngineBase
+from ._core import EngineBase, _speedups
 from ._errors import UnsupportedError, oserror
 from ._event import Filter, Flag, HasFileno, KEvent
 from ._knote import Knote
@@ -103,6 +103,10 @@ class Engine(EngineBase):
         self.sources: dict[int, Source] = backend.sources(self)
         #: the backend's optional hook run under the lock right before each wait
         self.prepare: Any = getattr(backend, "prepare", None)
+        #: what the C change-list pass reads (``_apply_plain``, D77), or None: every
+        #: change takes ``_apply_one``
+        plain_state = getattr(backend, "plain_state", None)
+        self.plain: tuple[Any, ...] | None = None if plain_state is None else plain_state(self)
 
     # -- helpers for sources (lock held) -------------------------------------------
 
@@ -148,15 +152,17 @@ class Engine(EngineBase):
 
     # -- changes --------------------------------------------------------------------
 
-    def apply(self, changes: list[KEvent], max_events: int) -> list[KEvent] | None:
+    def apply(self, changes: list[KEvent], max_events: int, start: int = 0) -> list[KEvent] | None:
         """Apply every change in order (spec §4.3-4.5).
 
         Returns the error/receipt entries when at least one was produced (then the call
         must not collect events, D7), else None. With no room left for an entry, an
-        error raises (later changes are not applied) and a receipt stops (D6).
+        error raises (later changes are not applied) and a receipt stops (D6). The
+        changes before ``start`` were applied (by the C core), each with errno 0 and
+        no EV_RECEIPT.
         """
         entries: list[KEvent] | None = None
-        results = self._results(changes)
+        results = self._results(changes, start)
         try:
             for ch, err in results:
                 if not err and not int(ch.flags) & _RECEIPT:
@@ -174,15 +180,19 @@ class Engine(EngineBase):
             results.close()  # a batch undoes what it applied beyond the stopping point
         return entries
 
-    def _results(self, changes: list[KEvent]) -> Generator[tuple[KEvent, int], None, None]:
-        """Apply the changes in order, yielding (change, errno); long runs of new
-        registrations go through the backend's batcher when it has one (io_uring)."""
+    def _results(
+        self, changes: list[KEvent], start: int = 0
+    ) -> Generator[tuple[KEvent, int], None, None]:
+        """Apply the changes from ``start`` in order, yielding (change, errno); long runs
+        of new registrations go through the backend's batcher when it has one."""
         n = len(changes)
         batcher = (
             self.backend.batcher() if n >= _MIN_RUN and hasattr(self.backend, "batcher") else None
         )
-        i = 0
+        plain = self.plain
+        i = start
         short = -1  # the changes up to here are in a run too short to batch
+        stop = -1  # the C pass stopped here: this change is Python's
         while i < n:
             if batcher is not None and n - i >= _MIN_RUN and i > short:
                 j = batcher.run_end(self, changes, i)
@@ -191,6 +201,18 @@ class Engine(EngineBase):
                     i = j
                     continue
                 short = j  # a run starting inside this one ends by j too: ask once
+            if plain is not None and i != stop:
+                # the C pass (engine.c) applies the plain changes from i, each with
+                # errno 0, and stops before any other, or right after an EV_RECEIPT
+                # one: only the last it applied can need an entry (D77)
+                j = self._apply_plain(changes, i, plain)  # type: ignore[attr-defined]
+                if j > i:
+                    i = j
+                    if int(changes[j - 1].flags) & _RECEIPT:
+                        yield changes[j - 1], 0
+                    else:
+                        stop = j
+                    continue
             yield changes[i], self._apply_one(changes[i])
             i += 1
 
@@ -320,18 +342,35 @@ class Engine(EngineBase):
         if max_events < 0:
             raise ValueError(f"max_events must be >= 0, not {max_events}")
         timeout_ns = None if timeout is None else timeout_to_ns(timeout)
+        todo: list[KEvent] | None = None
         if changes is not None:
-            todo = _materialise(changes)
-            if todo:
-                with self.lock:
-                    if self.closed:
-                        raise ValueError("I/O operation on closed kevents queue")
-                    try:
-                        entries = self.apply(todo, max_events)
-                    finally:
-                        self.sync_pending()
-                if entries is not None:
-                    return entries
+            # the C checks go with the C pass, so the differential test's Python queue
+            # runs the Python ones
+            todo = _c_materialise(changes) if self.plain is not None else None
+            if todo is None:
+                todo = _materialise(changes)
+        return self._control(todo, 0, max_events, timeout_ns)
+
+    def control_from(
+        self, todo: list[KEvent], start: int, max_events: int, timeout: float | None
+    ) -> list[KEvent]:
+        """control() of a change list whose changes before ``start`` the C core
+        (engine.c) applied already, checked and materialised, in this same call."""
+        return self._control(todo, start, max_events, timeout_to_ns(timeout))
+
+    def _control(
+        self, todo: list[KEvent] | None, start: int, max_events: int, timeout_ns: int | None
+    ) -> list[KEvent]:
+        if todo is not None and start < len(todo):
+            with self.lock:
+                if self.closed:
+                    raise ValueError("I/O operation on closed kevents queue")
+                try:
+                    entries = self.apply(todo, max_events, start)
+                finally:
+                    self.sync_pending()
+            if entries is not None:
+                return entries
         if max_events == 0:
             if self.closed:
                 raise ValueError("I/O operation on closed kevents queue")
@@ -450,6 +489,7 @@ class Engine(EngineBase):
                 self.sources = {}
                 self.timers = None
                 self.prepare = None
+                self.plain = None
 
     @contextlib.contextmanager
     def aio_batch(self) -> Iterator[None]:
@@ -511,6 +551,10 @@ def _remaining(deadline: int | None) -> int:
 def _filter_name(filt: int) -> str:
     f = _FILTERS.get(filt)
     return f"Filter.{f.name}" if f is not None else f"filter {filt}"
+
+
+#: the C _materialise for lists of plain KEvents (engine.c), or None
+_c_materialise: Any = None if _speedups is None else _speedups.materialise
 
 
 def _materialise(changes: Iterable[KEvent[int | HasFileno]] | None) -> list[KEvent]:

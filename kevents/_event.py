@@ -45,7 +45,7 @@ class Flag(enum.IntFlag):
     FLAG1 = 0x2000
     ERROR = 0x4000
     EOF = 0x8000
-    #: kevents extension, input only, outside BSD's 16 flag bits (D90): this READ/WRITE
+    #: kevents extension, input only, outside BSD's 16 flag bits (D78): this READ/WRITE
     #: knote's events need no ``data``. Where counting costs system calls (Linux: FIONREAD,
     #: SIOCOUTQ) its events carry ``data`` 0 and a READ event is not re-checked for bytes,
     #: as on a ``Queue(counts=False)``; other knotes of the queue keep FreeBSD's ``data``.

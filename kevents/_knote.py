@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._core import C_LAYOUT, KnoteBase
 from ._event import Flag
 
 #: Bits of ``flags`` that are actions, never stored on a knote (spec §1.2).
@@ -16,7 +17,32 @@ _DISABLE = int(Flag.DISABLE)
 _NODATA = int(Flag.NODATA)
 
 
-class Knote:
+#: the fields of a knote: its ``__slots__``, or, under speedups, the C layout of
+#: ``KnoteBase`` (kevents/_cffi/knote.c, D76), which lists the same names
+FIELDS = (
+    "alive",
+    "data",
+    "disabled",
+    "ext",
+    "fflags",
+    "filter",
+    "flags",
+    "forced",
+    "ident",
+    "identity",
+    "nodata",
+    "oflags",
+    "priv",
+    "queued",
+    "sdata",
+    "sfflags",
+    "source",
+    "token",
+    "udata",
+)
+
+
+class Knote(KnoteBase):
     """State of one registration (the FreeBSD shape, spec §1.2).
 
     ``sfflags``/``sdata`` are the caller's input (unit, note mask, low-water mark);
@@ -24,27 +50,7 @@ class Knote:
     flag bits a filter sets (EOF). ``priv`` and ``token`` belong to the source.
     """
 
-    __slots__ = (
-        "alive",
-        "data",
-        "disabled",
-        "ext",
-        "fflags",
-        "filter",
-        "flags",
-        "forced",
-        "ident",
-        "identity",
-        "nodata",
-        "oflags",
-        "priv",
-        "queued",
-        "sdata",
-        "sfflags",
-        "source",
-        "token",
-        "udata",
-    )
+    __slots__ = () if C_LAYOUT else FIELDS
 
     def __init__(
         self, ident: int, filt: int, flags: int, fflags: int, data: int, udata: Any
@@ -61,7 +67,7 @@ class Knote:
         self.udata = udata
         self.ext: Any = None
         self.disabled = bool(flags & _DISABLE)
-        #: EV_NODATA (kevents, D90): fixed by the creating change, never on output
+        #: EV_NODATA (kevents, D78): fixed by the creating change, never on output
         self.nodata = bool(flags & _NODATA)
         self.queued = False
         #: EV_FORCEONESHOT: delivered once as it is, without re-checking the condition

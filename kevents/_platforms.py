@@ -77,7 +77,7 @@ TABLE: dict[str, Row] = {
             "a knote made with Flag.NODATA (kevents' own bit) reports data 0 on sockets, "
             "pipes and other polled objects, and its READ events are not re-checked for "
             "bytes (no system call per event); the queue's other knotes count; regular "
-            "files keep their user-space data (D90)",
+            "files keep their user-space data (D78)",
         ),
         "iocp": ("yes", "accepted and ignored: readiness is evaluated from the count"),
         "kqueue-over-emulation": ("yes", "accepted and ignored: a kqueue counts for free"),

@@ -49,7 +49,7 @@ class Queue(Core):
     (event loops): on Linux, where the count costs one or two system calls per event,
     such events then carry ``data`` 0 and the wait costs what ``select.epoll`` costs
     (D43). ``Flag.NODATA`` on a READ/WRITE change is the same opt-out for one knote,
-    for a loop that shares its queue with callers who may read ``data`` (D90).
+    for a loop that shares its queue with callers who may read ``data`` (D78).
     ``control()`` is inherited: see :meth:`control`.
     """
 

@@ -4,7 +4,7 @@ asyncio's selector loop speaks ``register(fd, EVENT_READ | EVENT_WRITE, data)`` 
 ``select(timeout) -> [(key, mask)]``; here each mask bit is one kevent registration,
 ``(fd, READ)`` and ``(fd, WRITE)``, as in CPython's ``KqueueSelector``. A ``modify``
 changes only the filters that differ, in one ``control()`` call. A selector never
-hands out ``data``, so its registrations are made with ``Flag.NODATA`` (D90): on Linux
+hands out ``data``, so its registrations are made with ``Flag.NODATA`` (D78): on Linux
 a hop costs no FIONREAD, while raw registrations on the same queue keep their counts.
 
 Every other event the queue returns (USER wake-ups, signals, process exits, file
@@ -26,7 +26,7 @@ _READ = int(Filter.READ)
 _WRITE = int(Filter.WRITE)
 _EVENT_READ = selectors.EVENT_READ
 _EVENT_WRITE = selectors.EVENT_WRITE
-# the selector's own knotes: nobody reads their data (D90)
+# the selector's own knotes: nobody reads their data (D78)
 _ADD = int(Flag.ADD | Flag.NODATA)
 _DELETE = int(Flag.DELETE)
 _MIN_ROOM = 64

@@ -147,7 +147,7 @@ class TrioQueue:
         the same change re-enables the registration instead of adding it anew. A caller
         who never reads a READ/WRITE event's ``data`` (as with
         ``trio.lowlevel.wait_readable``) adds ``Flag.NODATA``: on Linux the wait then
-        costs no FIONREAD per event (D90)."""
+        costs no FIONREAD per event (D78)."""
         ident = change.ident if isinstance(change.ident, int) else change.ident.fileno()
         filt = int(change.filter)
         key = (ident, filt)

@@ -7,10 +7,18 @@
  *
  *   speedups.c          module init                      (kevents/_core.py loads it)
  *   queue.c             kevents.Queue's C base, Core     kevents/_queue.py, _core.py
- *   engine.c            Engine.control/_collect          kevents/_engine.py
+ *   engine.c            Engine.control/_collect, and     kevents/_engine.py
+ *                       _materialise/_apply_one for
+ *                       plain changes (D77)
  *   event.c             building KEvent tuples           kevents/_event.py
+ *   knote.c             the Knote, _Reg, _Timer layouts  kevents/_knote.py, read_write.py,
+ *                                                        _filters/timer.py
+ *   timer.c             TimerSource.attach (plain)       kevents/_filters/timer.py
+ *                       and UserSource.attach (no         kevents/_filters/user.py
+ *                       trigger)
  *   linux_read_write.c  LinuxBackend.wait/translate for  kevents/_backends/linux/
- *                       kernel-armed READ/WRITE knotes   __init__.py, read_write.py
+ *                       kernel-armed READ/WRITE knotes,  __init__.py, read_write.py
+ *                       their attach and delete
  *   compat_select.c     kqueue.control's steady state    kevents/compat/select.py
  *
  * (These files have no .cdef: the cffi build of kevents._native ignores them.)
@@ -47,6 +55,51 @@ PyObject *kev_event_new(PyObject *ident, PyObject *filter, PyObject *flags, int6
 typedef PyObject *(*kev_build_fn)(PyObject *ident, PyObject *filter, PyObject *flags,
                                   int64_t data, PyObject *udata);
 
+/* knote.c: kevents._knote.Knote and read_write.py's _Reg as structs (D76); the Python
+ * classes derive from these with empty __slots__ */
+typedef struct {
+    PyObject_HEAD
+    PyObject *alive, *data, *disabled, *ext, *fflags, *filter, *flags, *forced, *ident,
+        *identity, *nodata, *oflags, *priv, *queued, *sdata, *sfflags, *source, *token, *udata;
+} kev_knote;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *armed, *below, *countable, *events, *lowat, *old_lowat, *registered, *source;
+} kev_reg;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *count, *deadline, *index, *period, *seq;
+} kev_timer;
+
+extern PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type;
+int kev_knote_types_new(PyObject *module);
+PyObject *kev_slots_alloc(PyObject *tp);
+
+/* What the change-list path reads of a Linux queue: LinuxBackend.plain_state(engine),
+ * unpacked once per change list (engine.c) */
+typedef struct {
+    PyObject *knotes;               /* Engine.knotes */
+    PyObject *backend;              /* the LinuxBackend (serial, closing, _batcher) */
+    PyObject *src[2];               /* the READ and WRITE sources */
+    PyObject *filt[2];              /* Filter.READ, Filter.WRITE */
+    PyObject *bknotes;              /* LinuxBackend.knotes: token -> knote */
+    PyObject *fast;                 /* LinuxBackend.fast, a FastTable */
+    PyObject *zombies;              /* LinuxBackend.zombies (a set) */
+    PyObject *internal, *private_;  /* LinuxBackend.internal (dict), .private (set) */
+    PyObject *handlers;             /* LinuxBackend.handlers */
+    PyObject *knote_cls, *reg_cls;  /* kevents._knote.Knote, read_write._Reg */
+    PyObject *timers, *tfilt;       /* the TIMER source, Filter.TIMER */
+    PyObject *timer_cls, *heap;     /* timer.py's _Timer, TimerSource.heap */
+    PyObject *users, *ufilt;        /* the USER source, Filter.USER */
+    long long seq;                  /* TimerSource.seq, written back at the end */
+    int timed;                      /* timers were added: TimerSource.expire() after */
+    int epfd, innerfd, ringfd;      /* ringfd: the batcher's ring, or -1 */
+    int closing;                    /* LinuxBackend.closing */
+    long long serial;               /* LinuxBackend.serial, written back at the end */
+} kev_plain;
+
 /* linux_read_write.c */
 #define KEV_STACK_ROOM 256  /* records on the stack; larger waits use the heap */
 #define KEV_RECORD_WIDTH 4  /* KEV_OUT_WIDTH of epoll_wait.h */
@@ -65,6 +118,23 @@ PyObject *kev_fstat_gil(PyObject *self, PyObject *arg);
 PyObject *kev_inotify_init_gil(PyObject *self, PyObject *unused);
 PyObject *kev_inotify_rm_gil(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 int kev_fast_check(PyObject *obj);
+/* the plain cases of _EpollSource.attach and of EV_DELETE (delete_checked + drop):
+ * 1 done; 0 the Python engine applies the change, from a state its own path passes
+ * through too (nothing changed, or delete_checked's unregister done); -1 an exception.
+ * `i` is 0 for READ, 1 for WRITE; `key` is (ident, filter) as the change has them. */
+int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyObject *sdata,
+               PyObject *udata);
+int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *kn);
+int kev_rw_touch(kev_plain *p, int i, PyObject *kn, long long flags, PyObject *data,
+                 PyObject *udata);
+
+/* timer.c: the plain case of TimerSource.attach (1 done, 0 Python's, -1 exception) */
+int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
+                  PyObject *data, PyObject *udata);
+
+/* the plain case of UserSource.attach: an EV_ADD without NOTE_TRIGGER (timer.c) */
+int kev_user_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
+                 PyObject *data, PyObject *udata);
 
 /* engine.c: EngineBase, the C base of kevents._engine.Engine, holds the two flags the
  * C core reads on every call, so reading them costs a load, not a dict lookup */
@@ -84,6 +154,8 @@ PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *ar
 PyObject *kev_engine_control_with(kev_core *core, PyObject *self, PyObject *const *args,
                                   Py_ssize_t nargs, kev_build_fn build, int *built);
 int kev_timeout_plain(PyObject *t, int64_t *ns);
+PyObject *kev_engine_apply_plain(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *kev_materialise(PyObject *self, PyObject *arg);
 PyObject *kev_call_python(PyObject *fn, PyObject *self, PyObject *const *args,
                           Py_ssize_t nargs, PyObject *kwnames);
 

@@ -33,7 +33,7 @@
 #define KEV_ROLE_READ 1
 #define KEV_ROLE_WRITE 2
 #define KEV_ROLE_INNER 3
-/* Token bit: the knote was made with Flag.NODATA (D90), so its events skip the count.
+/* Token bit: the knote was made with Flag.NODATA (D78), so its events skip the count.
  * Story: the asyncio and Trio adapters never read READ/WRITE `data`, but their queue
  * also serves users' add_kevent/wait_kevent knotes, which may; so the opt-out is per
  * knote, and it rides in the token the kernel hands back, so this loop tests a bit
@@ -131,7 +131,7 @@ static int64_t kev_write_data(int fd, uint32_t *events)
 }
 
 /* `counts` 0: the queue does not compute READ/WRITE data (Queue(counts=False), D43),
- * and a KEV_TOKEN_NODATA token: this knote does not (Flag.NODATA, D90). Either way no
+ * and a KEV_TOKEN_NODATA token: this knote does not (Flag.NODATA, D78). Either way no
  * system call per event, data 0, and no stale-fd check (that came from FIONREAD). */
 static void kev_emit(int64_t *o, uint64_t token, uint32_t events, int counts)
 {

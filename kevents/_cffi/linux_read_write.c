@@ -90,6 +90,9 @@ static int kev_fast_remove(kev_fast *t, uint64_t token)
     return 1;
 }
 
+static int kev_fast_put(kev_fast *t, uint64_t token, PyObject *ident, PyObject *filter,
+                        PyObject *flags, PyObject *udata, int64_t lowat);
+
 /* fast[token] = (ident, filter, flags, udata, lowat); del fast[token] */
 static int kev_fast_ass(PyObject *self, PyObject *key, PyObject *value)
 {
@@ -110,6 +113,15 @@ static int kev_fast_ass(PyObject *self, PyObject *key, PyObject *value)
     long long lowat = PyLong_AsLongLong(PyTuple_GetItem(value, 4));
     if (lowat == -1 && PyErr_Occurred())
         return -1;
+    return kev_fast_put(t, token, PyTuple_GetItem(value, 0), PyTuple_GetItem(value, 1),
+                        PyTuple_GetItem(value, 2), PyTuple_GetItem(value, 3), lowat);
+}
+
+/* the store of fast[token] = (ident, filter, flags, udata, lowat) (also engine.c's
+ * change-list pass, through kev_rw_add) */
+static int kev_fast_put(kev_fast *t, uint64_t token, PyObject *ident, PyObject *filter,
+                        PyObject *flags, PyObject *udata, int64_t lowat)
+{
     Py_ssize_t i = kev_fast_slot(token);
     if (i >= t->cap) {
         Py_ssize_t cap = t->cap ? t->cap : 64;
@@ -127,10 +139,10 @@ static int kev_fast_ass(PyObject *self, PyObject *key, PyObject *value)
     kev_fast_entry *e = &t->slots[i];
     kev_fast_entry old = *e;
     e->token = token;
-    e->ident = Py_NewRef(PyTuple_GetItem(value, 0));
-    e->filter = Py_NewRef(PyTuple_GetItem(value, 1));
-    e->flags = Py_NewRef(PyTuple_GetItem(value, 2));
-    e->udata = Py_NewRef(PyTuple_GetItem(value, 3));
+    e->ident = Py_NewRef(ident);
+    e->filter = Py_NewRef(filter);
+    e->flags = Py_NewRef(flags);
+    e->udata = Py_NewRef(udata);
     e->lowat = lowat;
     if (old.token == 0)
         t->len++;
@@ -309,7 +321,7 @@ PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int c
         if (e == NULL)
             goto raw; /* an internal fd, a one-shot or disabled knote, a stale token */
         /* data < st.lowat: nothing (or too little) to read, st.source.stale (D12); a
-         * NODATA knote's record has no count to check (D90) */
+         * NODATA knote's record has no count to check (D78) */
         if (counts && !((uint64_t)r[0] & KEV_TOKEN_NODATA) && r[2] < e->lowat)
             goto raw;
         /* own the fields across build(): its allocation may run the cyclic GC, whose
@@ -494,4 +506,346 @@ PyObject *kev_inotify_rm_gil(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (PyErr_Occurred())
         return NULL;
     return PyLong_FromLong(inotify_rm_watch(ifd, wd) < 0 ? -errno : 0);
+}
+
+/* -- attach and delete of plain READ/WRITE knotes (read_write.py, D77) ----------------
+ * The change-list pass of engine.c calls these for READ/WRITE changes with no notes;
+ * each step below names the Python line it mirrors. */
+
+/* LinuxBackend.owns(fd): one of the queue's own descriptors (D48) */
+static int kev_owns(kev_plain *p, PyObject *ident, long fd)
+{
+    if (fd == p->innerfd || fd == p->ringfd)
+        return 1;
+    int r = PyDict_Contains(p->internal, ident);
+    if (r != 0)
+        return r;
+    return PySet_Contains(p->private_, ident);
+}
+
+/* identify's (st_dev, st_ino, S_IFMT(st_mode)) */
+static PyObject *kev_identity_of(const struct stat *st)
+{
+    PyObject *t = PyTuple_New(3);
+    if (t == NULL)
+        return NULL;
+    PyObject *v[3] = {PyLong_FromUnsignedLongLong((unsigned long long)st->st_dev),
+                      PyLong_FromUnsignedLongLong((unsigned long long)st->st_ino),
+                      PyLong_FromLong((long)(st->st_mode & S_IFMT))};
+    for (int i = 0; i < 3; i++) {
+        if (v[i] == NULL) {
+            for (int j = i + 1; j < 3; j++)
+                Py_XDECREF(v[j]);
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SetItem(t, i, v[i]);
+    }
+    return t;
+}
+
+/* a bool field: kn.alive = False... (the old value may be anything Python stored) */
+static void kev_set_bool(PyObject **field, int v)
+{
+    PyObject *old = *field;
+    *field = Py_NewRef(v ? Py_True : Py_False);
+    Py_XDECREF(old);
+}
+
+/* countable(filter, mode): True (pipes), None (sockets: looked up later), False */
+static PyObject *kev_countable(int i, mode_t mode)
+{
+    if (i != 0)
+        return Py_False;
+    if (S_ISFIFO(mode))
+        return Py_True;
+    return S_ISSOCK(mode) ? Py_None : Py_False;
+}
+
+int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyObject *sdata,
+               PyObject *udata)
+{
+    PyObject *ident = PyTuple_GetItem(key, 0);
+    struct stat st;
+    /* FdSource.identify: own fds are EBADF; fstat; attach: the queue itself is EINVAL */
+    int own = kev_owns(p, ident, fd);
+    if (own != 0)
+        return own < 0 ? -1 : 0;
+    if (fd == p->epfd || fstat((int)fd, &st) < 0)
+        return 0;
+    /* new_token(ident, role): the next serial whose token is free */
+    uint64_t role = (uint64_t)(i + 1), token;
+    long long serial = p->serial;
+    PyObject *tok = NULL;
+    for (;;) {
+        serial = (serial + 1) & 0x7FFFFF;
+        token = ((uint64_t)serial << 40) | (role << 32) | (uint64_t)fd;
+        if ((tok = PyLong_FromUnsignedLongLong(token)) == NULL)
+            return -1;
+        int used = PyDict_Contains(p->bknotes, tok);
+        if (used == 0)
+            used = PyDict_Contains(p->handlers, tok);
+        if (used == 0)
+            break;
+        Py_DECREF(tok);
+        if (used < 0)
+            return -1;
+    }
+    /* _events(kn), then backend.register: READ in the queue's epoll, WRITE in the
+     * inner one; a refusal (EPERM: a regular file...) is the Python path's to handle,
+     * and the token it takes there is this one (the serial is not kept) */
+    uint32_t events = i == 0 ? EPOLLIN | EPOLLRDHUP : EPOLLOUT;
+    if (flags & 0x0020) /* EV_CLEAR */
+        events |= EPOLLET;
+    if (flags & (0x0010 | 0x0080)) /* EV_ONESHOT, EV_DISPATCH */
+        events |= EPOLLONESHOT;
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.u64 = token;
+    int epfd = i == 0 ? p->epfd : p->innerfd;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, (int)fd, &ev) < 0) {
+        Py_DECREF(tok);
+        return 0;
+    }
+    p->serial = serial;
+    /* Knote(ident, _FILTERS[filt], flags, fflags, data, udata), identity, source,
+     * token, and _Reg(source, events, countable(...)) registered and armed */
+    PyObject *countable = kev_countable(i, st.st_mode);
+    long long kflags = flags & (0x0010 | 0x0020 | 0x0040 | 0x0080); /* PERSISTENT_FLAGS */
+    int64_t lowat = countable == Py_False ? 0 : 1;
+    kev_knote *kn = (kev_knote *)kev_slots_alloc(p->knote_cls);
+    kev_reg *reg = (kev_reg *)kev_slots_alloc(p->reg_cls);
+    if (kn == NULL || reg == NULL)
+        goto undo;
+    kn->ident = Py_NewRef(ident);
+    kn->filter = Py_NewRef(p->filt[i]);
+    kn->flags = PyLong_FromLongLong(kflags);
+    kn->sfflags = PyLong_FromLong(0);
+    kn->sdata = PyNumber_Long(sdata);
+    kn->fflags = PyLong_FromLong(0);
+    kn->data = PyLong_FromLong(0);
+    kn->oflags = PyLong_FromLong(0);
+    kn->udata = Py_NewRef(udata);
+    kn->ext = Py_NewRef(Py_None);
+    kn->disabled = Py_NewRef(Py_False);
+    kn->queued = Py_NewRef(Py_False);
+    kn->forced = Py_NewRef(Py_False);
+    kn->nodata = Py_NewRef(Py_False); /* a plain change has no Flag.NODATA */
+    kn->alive = Py_NewRef(Py_True);
+    kn->identity = kev_identity_of(&st);
+    kn->source = Py_NewRef(p->src[i]);
+    kn->token = Py_NewRef(tok);
+    reg->source = Py_NewRef(p->src[i]);
+    reg->events = PyLong_FromUnsignedLong(events);
+    reg->countable = Py_NewRef(countable);
+    reg->lowat = PyLong_FromLongLong(lowat);
+    reg->old_lowat = PyLong_FromLong(-1);
+    reg->registered = Py_NewRef(Py_True);
+    reg->armed = Py_NewRef(Py_True);
+    reg->below = Py_NewRef(Py_False);
+    kn->priv = Py_NewRef((PyObject *)reg);
+    if (!kn->flags || !kn->sfflags || !kn->sdata || !kn->fflags || !kn->data || !kn->oflags ||
+        !kn->identity || !reg->events || !reg->lowat || !reg->old_lowat)
+        goto undo;
+    /* backend.knotes[kn.token] = kn; apply_lowat (no NOTE_LOWAT: the _Reg's lowat);
+     * publish: armed, enabled, not one-shot -> the fast table; engine.knotes[key] = kn */
+    if (PyDict_SetItem(p->bknotes, tok, (PyObject *)kn) < 0)
+        goto undo;
+    if (!(kflags & (0x0010 | 0x0080)) &&
+        kev_fast_put((kev_fast *)p->fast, token, kn->ident, kn->filter, kn->flags, kn->udata,
+                     lowat) < 0)
+        goto undo_table;
+    if (PyDict_SetItem(p->knotes, key, (PyObject *)kn) < 0)
+        goto undo_table;
+    Py_DECREF(reg);
+    Py_DECREF(kn);
+    Py_DECREF(tok);
+    return 1;
+undo_table: /* attach's "no registration outlives the refusal" */
+    kev_fast_remove((kev_fast *)p->fast, token);
+    if (PyDict_DelItem(p->bknotes, tok) < 0)
+        PyErr_Clear();
+undo:
+    epoll_ctl(epfd, EPOLL_CTL_DEL, (int)fd, &ev);
+    if (kn != NULL)
+        kev_set_bool(&kn->alive, 0);
+    Py_XDECREF(reg);
+    Py_XDECREF(kn);
+    Py_DECREF(tok);
+    if (!PyErr_Occurred())
+        PyErr_NoMemory();
+    return -1;
+}
+
+/* EV_DELETE of a kernel-armed knote: delete_checked, then engine.drop. A knote that is
+ * queued (EV_FORCEONESHOT), disabled (no registration), in user space (FileSource) or
+ * holding a socket's SO_RCVLOWAT goes to Python untouched. */
+int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *obj)
+{
+    if (!PyObject_TypeCheck(obj, (PyTypeObject *)kev_knote_type))
+        return 0;
+    kev_knote *kn = (kev_knote *)obj;
+    if (kn->source != p->src[i] || kn->queued != Py_False || kn->alive != Py_True ||
+        kn->priv == NULL || !PyObject_TypeCheck(kn->priv, (PyTypeObject *)kev_reg_type))
+        return 0;
+    kev_reg *reg = (kev_reg *)kn->priv;
+    if (reg->registered != Py_True || reg->old_lowat == NULL || !PyLong_Check(reg->old_lowat) ||
+        PyLong_AsLong(reg->old_lowat) != -1 || kn->token == NULL || reg->below != Py_False)
+        return 0; /* (below: waiting EPOLLET under a NOTE_LOWAT mark, Python's state) */
+    long fd = PyLong_AsLong(kn->ident);
+    uint64_t token = PyLong_AsUnsignedLongLong(kn->token);
+    if (PyErr_Occurred())
+        return -1;
+    /* backend.unregister(kn): 0 while closing; an own fd is EBADF (D48); a failed DEL
+     * remembers the token (a zombie registration may outlive the fd) */
+    int ret = 0;
+    if (!p->closing) {
+        int own = kev_owns(p, kn->ident, fd);
+        if (own < 0)
+            return -1;
+        if (own)
+            ret = -EBADF;
+        else {
+            struct epoll_event ev;
+            memset(&ev, 0, sizeof ev);
+            ret = epoll_ctl(i == 0 ? p->epfd : p->innerfd, EPOLL_CTL_DEL, (int)fd, &ev) < 0
+                      ? -errno
+                      : 0;
+        }
+        if (ret < 0 && PySet_Add(p->zombies, kn->token) < 0)
+            return -1;
+    }
+    /* st.registered = st.armed = False; fast.pop(kn.token) */
+    kev_set_bool(&reg->registered, 0);
+    kev_set_bool(&reg->armed, 0);
+    kev_fast_remove((kev_fast *)p->fast, token);
+    if (ret != 0)
+        return 0; /* EBADF, ENOENT: the Python path goes on from here (fstat decides) */
+    /* engine.drop(kn): alive = False, (not queued), knotes.pop(key), source.detach(kn):
+     * backend.knotes.pop(token), fast.pop(token); no registration, no SO_RCVLOWAT left */
+    kev_set_bool(&kn->alive, 0);
+    PyObject *tok = Py_NewRef(kn->token);
+    int rc = PyDict_DelItem(p->knotes, key);
+    if (rc == 0 && PyDict_DelItem(p->bknotes, tok) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_KeyError))
+            PyErr_Clear();
+        else
+            rc = -1;
+    }
+    Py_DECREF(tok);
+    return rc < 0 ? -1 : 1;
+}
+
+/* publish(kn): armed, enabled and not one-shot -> the fast table, else out of it */
+static int kev_rw_publish(kev_plain *p, kev_knote *kn, kev_reg *reg, uint64_t token)
+{
+    long long kflags = PyLong_AsLongLong(kn->flags), lowat = PyLong_AsLongLong(reg->lowat);
+    if (PyErr_Occurred())
+        return -1;
+    if (reg->armed == Py_True && kn->disabled == Py_False && !(kflags & (0x0010 | 0x0080)))
+        return kev_fast_put((kev_fast *)p->fast, token, kn->ident, kn->filter, kn->flags,
+                            kn->udata, lowat);
+    kev_fast_remove((kev_fast *)p->fast, token);
+    return 0;
+}
+
+static int kev_rw_ctl(kev_plain *p, int i, int op, long fd, kev_reg *reg, uint64_t token)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = (uint32_t)PyLong_AsUnsignedLong(reg->events);
+    ev.data.u64 = token;
+    return epoll_ctl(i == 0 ? p->epfd : p->innerfd, op, (int)fd, &ev) < 0 ? -errno : 0;
+}
+
+/* A change of an existing kernel-armed knote with no notes (a re-add, EV_ENABLE,
+ * EV_DISABLE): the touch branch of Engine._apply_one with _EpollSource.touch, enable
+ * and disable. A knote that is queued, holds a socket's SO_RCVLOWAT or is not the
+ * READ/WRITE source's goes to Python untouched. */
+int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *data,
+                 PyObject *udata)
+{
+    if (!PyObject_TypeCheck(obj, (PyTypeObject *)kev_knote_type))
+        return 0;
+    kev_knote *kn = (kev_knote *)obj;
+    if (kn->source != p->src[i] || kn->queued != Py_False || kn->alive != Py_True ||
+        (kn->disabled != Py_False && kn->disabled != Py_True) || kn->priv == NULL ||
+        !PyObject_TypeCheck(kn->priv, (PyTypeObject *)kev_reg_type) || kn->token == NULL)
+        return 0;
+    kev_reg *reg = (kev_reg *)kn->priv;
+    if (reg->old_lowat == NULL || !PyLong_Check(reg->old_lowat) || reg->below != Py_False ||
+        PyLong_AsLong(reg->old_lowat) != -1 || reg->events == NULL || reg->lowat == NULL ||
+        (reg->armed != Py_True && reg->armed != Py_False) ||
+        (reg->registered != Py_True && reg->registered != Py_False))
+        return 0;
+    long fd = PyLong_AsLong(kn->ident);
+    uint64_t token = PyLong_AsUnsignedLongLong(kn->token);
+    if (PyErr_Occurred())
+        return -1;
+    /* _apply_one: identify (own fds are EBADF, then fstat), and a different file under
+     * the number drops the knote (D13): all of that is Python's */
+    struct stat st;
+    int own = kev_owns(p, kn->ident, fd);
+    if (own != 0)
+        return own < 0 ? -1 : 0;
+    if (fstat((int)fd, &st) < 0)
+        return 0;
+    PyObject *identity = kev_identity_of(&st);
+    if (identity == NULL)
+        return -1;
+    int same = kn->identity == NULL ? 0 : PyObject_RichCompareBool(kn->identity, identity, Py_EQ);
+    Py_DECREF(identity);
+    if (same <= 0)
+        return same < 0 ? -1 : 0;
+    PyObject *sdata = PyNumber_Long(data), *lowat = PyLong_FromLong(
+                                               reg->countable == Py_False ? 0 : 1);
+    if (PyErr_Occurred() || sdata == NULL || lowat == NULL) {
+        Py_XDECREF(sdata);
+        Py_XDECREF(lowat);
+        return -1;
+    }
+    /* if not KEEPUDATA: kn.udata = ch.udata; touch: kn.sfflags, kn.sdata = 0, data;
+     * apply_lowat without NOTE_LOWAT: st.lowat = 0 if countable is False else 1 */
+    PyObject *old[4] = {NULL, kn->sfflags, kn->sdata, reg->lowat};
+    if (!(flags & 0x0400)) { /* EV_KEEPUDATA */
+        old[0] = kn->udata;
+        kn->udata = Py_NewRef(udata);
+    }
+    kn->sfflags = PyLong_FromLong(0);
+    kn->sdata = sdata;
+    reg->lowat = lowat;
+    /* if st.armed: backend.rearm (BSD re-runs the filter on every change); publish */
+    if (reg->armed == Py_True)
+        kev_rw_ctl(p, i, EPOLL_CTL_MOD, fd, reg, token);
+    int rc = kev_rw_publish(p, kn, reg, token);
+    if (rc == 0 && flags & 0x0004 && kn->disabled == Py_True) { /* EV_ENABLE */
+        kev_set_bool(&kn->disabled, 0);
+        int ret = kev_rw_ctl(p, i, reg->registered == Py_True ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+                             fd, reg, token);
+        if (ret == 0) {
+            kev_set_bool(&reg->registered, 1);
+            kev_set_bool(&reg->armed, 1);
+        }
+        rc = kev_rw_publish(p, kn, reg, token);
+    } else if (rc == 0 && flags & 0x0008 && kn->disabled == Py_False) { /* EV_DISABLE */
+        kev_set_bool(&kn->disabled, 1); /* (not queued: no dequeue) */
+        kev_fast_remove((kev_fast *)p->fast, token);
+        if (reg->armed == Py_True) { /* disable: an armed registration is deleted */
+            kev_set_bool(&reg->registered, 0);
+            kev_set_bool(&reg->armed, 0);
+            if (!p->closing) { /* backend.unregister */
+                int own = kev_owns(p, kn->ident, fd), ret = own ? -EBADF : 0;
+                if (own < 0)
+                    rc = -1;
+                else if (!own)
+                    ret = kev_rw_ctl(p, i, EPOLL_CTL_DEL, fd, reg, token);
+                if (rc == 0 && ret < 0 && PySet_Add(p->zombies, kn->token) < 0)
+                    rc = -1;
+            }
+        }
+    }
+    for (int j = 0; j < 4; j++) /* last: releasing the old udata may run Python code */
+        Py_XDECREF(old[j]);
+    return rc < 0 ? -1 : 1;
 }

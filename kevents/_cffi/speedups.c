@@ -3,6 +3,8 @@
  *
  *   Core        the C base of kevents.Queue (queue.c)
  *   EngineBase  the C base of kevents._engine.Engine: closed, pending (engine.c)
+ *   KnoteBase, RegBase   the layouts of Knote and _Reg (knote.c)
+ *   materialise          Engine's _materialise for plain change lists (engine.c)
  *   FastTable   LinuxBackend.fast, the C view of plain READ/WRITE knotes
  *               (linux_read_write.c)
  *   fast_wait   one LinuxBackend.wait building KEvents in C (linux_read_write.c)
@@ -42,6 +44,8 @@ static PyMethodDef kev_methods[] = {
      "inotify_init() -> fd or -errno, holding the GIL"},
     {"inotify_rm", (PyCFunction)(void (*)(void))kev_inotify_rm_gil, METH_FASTCALL,
      "inotify_rm(ifd, wd) -> 0 or -errno, holding the GIL"},
+    {"materialise", kev_materialise, METH_O,
+     "materialise(changes) -> list | None: _materialise's plain case (engine.c)"},
     {"route_compat", (PyCFunction)(void (*)(void))kev_route_compat, METH_FASTCALL,
      "route_compat(kqueue, kevent, Core): compat.select's control() in C (compat_select.c)"},
     {"setup", (PyCFunction)(void (*)(void))kev_setup, METH_FASTCALL,
@@ -71,7 +75,8 @@ PyMODINIT_FUNC PyInit__speedups(void)
         Py_DECREF(m);
         return NULL;
     }
-    if (core == NULL || PyModule_AddObject(m, "Core", core) < 0 ||
+    if (core == NULL || kev_knote_types_new(m) < 0 ||
+        PyModule_AddObject(m, "Core", core) < 0 ||
         PyModule_AddStringConstant(m, "VERSION", KEV_PACKAGE_VERSION) < 0) {
         Py_XDECREF(core);
         Py_DECREF(m);

@@ -19,6 +19,7 @@ import errno
 import time
 
 from .._backends._contract import Backend, Source
+from .._core import C_LAYOUT, TimerBase
 from .._engine import Engine
 from .._event import Filter, Flag, NoteTimer
 from .._knote import Knote
@@ -38,10 +39,11 @@ _ADD = int(Flag.ADD)
 _NEVER_NS = 2**62  # about 146 years: the clamp for huge periods
 
 
-class _Timer:
+class _Timer(TimerBase):
     """A timer's state; ``index`` is its knote's place in the heap (-1: not in it)."""
 
-    __slots__ = ("count", "deadline", "index", "period", "seq")
+    # the fields, or, under speedups, TimerBase's C layout of the same names (D76)
+    __slots__ = () if C_LAYOUT else ("count", "deadline", "index", "period", "seq")
 
     def __init__(self) -> None:
         self.period = 0

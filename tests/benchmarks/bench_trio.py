@@ -4,7 +4,7 @@
   with ``trio.lowlevel.wait_readable`` (the baseline), with one persistent READ|CLEAR
   registration per end (``q.events``), and with ``q.wait_kevent`` per hop; each kevents
   way twice, counting (FreeBSD's ``data``) and with ``Flag.NODATA`` (what a caller
-  who never reads ``data``, as ``wait_readable``'s, asks for: D90); hops per second,
+  who never reads ``data``, as ``wait_readable``'s, asks for: D78); hops per second,
   and (where strace is installed) system calls per hop;
 * 200 children exiting (``kt.wait_process_exit`` vs ``Process.wait``);
 * 10,000 USER triggers from a thread (vs ``trio.from_thread.run_sync``).

@@ -230,7 +230,7 @@ def test_changelist_type_and_range_errors(kq: Queue) -> None:
     with pytest.raises(TypeError):
         kq.control([KEvent(object(), Filter.USER)], 0)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        kq.control([KEvent(1, Filter.USER, 0x20000)], 0)  # 0x10000 is Flag.NODATA (D90)
+        kq.control([KEvent(1, Filter.USER, 0x20000)], 0)  # 0x10000 is Flag.NODATA (D78)
     with pytest.raises(ValueError):
         kq.control([KEvent(1, Filter.USER, Flag.ADD, 2**32)], 0)
 

@@ -65,7 +65,7 @@ def test_non_counting_queue_same_readiness(backend: str, quiet_kq: kevents.Queue
 
 @pytest.mark.parametrize("opt_out", ["queue", "knote"])
 def test_opt_outs_keep_a_regular_files_data(backend: str, opt_out: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Neither counts=False (D43) nor Flag.NODATA (D90) takes a regular file's data:
+    """Neither counts=False (D43) nor Flag.NODATA (D78) takes a regular file's data:
     it is computed in user space and costs no system call per hop."""
     kind, note = status("READ/WRITE non-socket", backend)
     if kind == "unsupported":
@@ -83,7 +83,7 @@ def test_opt_outs_keep_a_regular_files_data(backend: str, opt_out: str, tmp_path
         os.close(fd)
 
 
-# -- Flag.NODATA: the same opt-out for one knote (D90) -------------------------------------
+# -- Flag.NODATA: the same opt-out for one knote (D78) -------------------------------------
 
 
 def _nodata_zero(backend: str) -> bool:

@@ -672,7 +672,7 @@ def test_datagram_reads_use_the_loops_buffer() -> None:
 
 
 def test_readers_skip_data_but_raw_kevents_keep_it() -> None:
-    """D90: add_reader's knotes are made with Flag.NODATA (a selector hands out no
+    """D78: add_reader's knotes are made with Flag.NODATA (a selector hands out no
     data, and on Linux the count is a system call per event), while a raw registration
     on the same queue still gets FreeBSD's data."""
     import socket

@@ -388,7 +388,7 @@ def test_wait_kevent_again_on_a_descriptor() -> None:
 
 
 def test_wait_kevent_with_nodata_beside_a_counting_wait() -> None:
-    """D90: a caller who never reads ``data`` (as with trio.lowlevel.wait_readable)
+    """D78: a caller who never reads ``data`` (as with trio.lowlevel.wait_readable)
     passes Flag.NODATA; a counting wait on the same queue still gets FreeBSD's data,
     and the re-enabled NODATA registration stays quiet."""
     import socket

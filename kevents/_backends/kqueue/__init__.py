@@ -227,7 +227,7 @@ class KqueueBackend:
             return errno.ENOTSUP if ch.filter in _KNOWN else errno.EINVAL
         if flags & self.table.missing_flags:
             return errno.ENOTSUP
-        flags &= ~_NODATA  # kevents' own bit (D90): a kqueue counts for free, and
+        flags &= ~_NODATA  # kevents' own bit (D78): a kqueue counts for free, and
         # a native kevent's flags are 16 bits
         fflags = int(ch.fflags)
         if ch.filter == Filter.TIMER:

@@ -158,7 +158,7 @@ class LinuxBackend:
     # -- tokens and internal fds --------------------------------------------------------
 
     def new_token(self, fd: int, role: int, nodata: bool = False) -> int:
-        """A fresh token: fd, role, the NODATA bit for a Flag.NODATA knote (D90), serial."""
+        """A fresh token: fd, role, the NODATA bit for a Flag.NODATA knote (D78), serial."""
         bits = (role << 32) | fd | (_TOKEN_NODATA if nodata else 0)
         while True:
             self.serial = (self.serial + 1) & 0x7FFFFF
@@ -183,8 +183,8 @@ class LinuxBackend:
         change never names (a stale number that landed on one is EBADF, D48)."""
         if fd in self.internal or fd in self.private or fd == self.innerfd:
             return True
-        ring = self._batcher.ring if self._batcher is not None else None
-        return ring is not None and fd == ring.fd
+        ring = self.ring_fd()
+        return ring >= 0 and fd == ring
 
     def remove_internal(self, fd: int) -> None:
         token, _ = self.internal.pop(fd)
@@ -346,6 +346,43 @@ class LinuxBackend:
             self.counts,
         )
 
+    def plain_state(self, engine: Engine) -> tuple[Any, ...] | None:
+        """What the C change-list pass reads (``Engine._apply_plain``, D77), or None
+        without the C core (then every change takes the Python path)."""
+        if self.fast_wait is None or engine.timers is None:
+            return None
+        from ..._filters.timer import _Timer
+        from .read_write import _Reg
+
+        return (
+            engine.knotes,
+            self,
+            engine.sources[Filter.READ],
+            engine.sources[Filter.WRITE],
+            Filter.READ,
+            Filter.WRITE,
+            self.knotes,
+            self.fast,
+            self.zombies,
+            self.internal,
+            self.private,
+            self.handlers,
+            Knote,
+            _Reg,
+            engine.sources[Filter.TIMER],
+            Filter.TIMER,
+            _Timer,
+            engine.timers.heap,
+            engine.sources[Filter.USER],
+            Filter.USER,
+            (self.epfd, self.innerfd),
+        )
+
+    def ring_fd(self) -> int:
+        """The io_uring batcher's ring descriptor (one of ours, D48), or -1."""
+        ring = self._batcher.ring if self._batcher is not None else None
+        return -1 if ring is None else ring.fd
+
     def wait(self, room: int, timeout_ns: int) -> Any:
         """Block for kernel records: a list of ready KEvents from the C fast path, or
         the flat sequence of raw records for ``translate``."""
@@ -409,7 +446,7 @@ class LinuxBackend:
                     flags |= _EOF
                 elif (
                     counts
-                    and not token & _TOKEN_NODATA  # a Flag.NODATA knote has no count (D90)
+                    and not token & _TOKEN_NODATA  # a Flag.NODATA knote has no count (D78)
                     and data < st.lowat
                     and (data or resolve_countable(kn))
                 ):

@@ -38,7 +38,7 @@ MIN_RUN = 8
 _RING_ENTRIES = 4096
 _SLOW_FLAGS = int(Flag.DELETE | Flag.DISABLE | Flag.FORCEONESHOT | Flag.KEEPUDATA)
 _ADD = int(Flag.ADD)
-_NODATA = int(Flag.NODATA)  # rides in the token (D90): batchable like any other ADD
+_NODATA = int(Flag.NODATA)  # rides in the token (D78): batchable like any other ADD
 _RW = (Filter.READ, Filter.WRITE)
 _FILTER = {int(f): f for f in _RW}
 

@@ -32,6 +32,7 @@ import socket
 import stat
 from typing import TYPE_CHECKING
 
+from ..._core import C_LAYOUT, RegBase
 from ..._event import Filter, Flag, NoteRW
 from ..._ffi import lib
 from ..._knote import Knote
@@ -72,19 +73,23 @@ def resolve_countable(kn: Knote) -> bool:
     return bool(st.countable)
 
 
-class _Reg:
+#: the fields of a _Reg: its ``__slots__``, or the C layout of ``RegBase`` (knote.c, D76)
+REG_FIELDS = (
+    "armed",
+    "below",
+    "countable",
+    "events",
+    "lowat",
+    "old_lowat",
+    "registered",
+    "source",
+)
+
+
+class _Reg(RegBase):
     """Per-knote state of a kernel-armed READ/WRITE knote."""
 
-    __slots__ = (
-        "armed",
-        "below",
-        "countable",
-        "events",
-        "lowat",
-        "old_lowat",
-        "registered",
-        "source",
-    )
+    __slots__ = () if C_LAYOUT else REG_FIELDS
 
     def __init__(self, source: _EpollSource, events: int, countable: bool | None) -> None:
         self.source = source

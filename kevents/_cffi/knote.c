@@ -1,0 +1,165 @@
+/* kevents/_cffi/knote.c: the C layouts of kevents._knote.Knote (KnoteBase), of
+ * read_write.py's _Reg (RegBase) and of timer.py's _Timer (TimerBase), so that the
+ * change-list pass (engine.c) builds and reads them with plain stores and loads.
+ *
+ * Story: a knote made in C through the Python classes needs one setattr per slot, 25
+ * for a READ knote and its _Reg, each a type lookup and a descriptor call. Under
+ * speedups the Python classes derive from these types with empty __slots__: the
+ * attributes are the same member descriptors a __slots__ class has, so Python code
+ * reads and writes them at the same speed, and C sees a struct (D76). Each field is an
+ * object, exactly what Python stored (True/False, ints, the Filter member), and a
+ * field never set raises AttributeError, as an empty slot does.
+ */
+#include "core.h"
+#include <stddef.h>
+
+#ifndef Py_T_OBJECT_EX
+#include "structmember.h"
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#endif
+
+#define KEV_MEMBER(type, name) {#name, Py_T_OBJECT_EX, offsetof(type, name), 0, NULL}
+
+static PyMemberDef kev_knote_members[] = {
+    KEV_MEMBER(kev_knote, alive),    KEV_MEMBER(kev_knote, data),
+    KEV_MEMBER(kev_knote, disabled), KEV_MEMBER(kev_knote, ext),
+    KEV_MEMBER(kev_knote, fflags),   KEV_MEMBER(kev_knote, filter),
+    KEV_MEMBER(kev_knote, flags),    KEV_MEMBER(kev_knote, forced),
+    KEV_MEMBER(kev_knote, ident),    KEV_MEMBER(kev_knote, identity),
+    KEV_MEMBER(kev_knote, nodata),   KEV_MEMBER(kev_knote, oflags),
+    KEV_MEMBER(kev_knote, priv),
+    KEV_MEMBER(kev_knote, queued),   KEV_MEMBER(kev_knote, sdata),
+    KEV_MEMBER(kev_knote, sfflags),  KEV_MEMBER(kev_knote, source),
+    KEV_MEMBER(kev_knote, token),    KEV_MEMBER(kev_knote, udata),
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyMemberDef kev_timer_members[] = {
+    KEV_MEMBER(kev_timer, count), KEV_MEMBER(kev_timer, deadline), KEV_MEMBER(kev_timer, index),
+    KEV_MEMBER(kev_timer, period), KEV_MEMBER(kev_timer, seq),
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyMemberDef kev_reg_members[] = {
+    KEV_MEMBER(kev_reg, armed),     KEV_MEMBER(kev_reg, below),
+    KEV_MEMBER(kev_reg, countable),
+    KEV_MEMBER(kev_reg, events),    KEV_MEMBER(kev_reg, lowat),
+    KEV_MEMBER(kev_reg, old_lowat), KEV_MEMBER(kev_reg, registered),
+    KEV_MEMBER(kev_reg, source),
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* Both structs are PyObject_HEAD followed by object fields only, so traverse, clear
+ * and dealloc walk them as an array of `n` fields. */
+#define KEV_FIELDS(op) ((PyObject **)((char *)(op) + sizeof(PyObject)))
+#define KEV_NFIELDS(type) ((Py_ssize_t)((sizeof(type) - sizeof(PyObject)) / sizeof(PyObject *)))
+
+PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type;
+
+static int kev_fields_traverse(PyObject *op, Py_ssize_t n, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(op));
+    PyObject **f = KEV_FIELDS(op);
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_VISIT(f[i]);
+    return 0;
+}
+
+static void kev_fields_clear(PyObject *op, Py_ssize_t n)
+{
+    PyObject **f = KEV_FIELDS(op);
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_CLEAR(f[i]);
+}
+
+static void kev_fields_dealloc(PyObject *op, Py_ssize_t n)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    kev_fields_clear(op, n);
+    ((freefunc)PyType_GetSlot(tp, Py_tp_free))(op);
+    Py_DECREF(tp);
+}
+
+#define KEV_FIELD_FUNCS(prefix, type)                                                      \
+    static int prefix##_traverse(PyObject *op, visitproc visit, void *arg)                 \
+    {                                                                                      \
+        return kev_fields_traverse(op, KEV_NFIELDS(type), visit, arg);                     \
+    }                                                                                      \
+    static int prefix##_clear(PyObject *op)                                                \
+    {                                                                                      \
+        kev_fields_clear(op, KEV_NFIELDS(type));                                           \
+        return 0;                                                                          \
+    }                                                                                      \
+    static void prefix##_dealloc(PyObject *op) { kev_fields_dealloc(op, KEV_NFIELDS(type)); }
+
+KEV_FIELD_FUNCS(kev_knote, kev_knote)
+KEV_FIELD_FUNCS(kev_reg, kev_reg)
+KEV_FIELD_FUNCS(kev_timer, kev_timer)
+
+static PyType_Slot kev_knote_slots[] = {
+    {Py_tp_doc, (void *)"The C layout of kevents._knote.Knote (knote.c)."},
+    {Py_tp_members, kev_knote_members},
+    {Py_tp_traverse, (void *)kev_knote_traverse},
+    {Py_tp_clear, (void *)kev_knote_clear},
+    {Py_tp_dealloc, (void *)kev_knote_dealloc},
+    {Py_tp_new, (void *)PyType_GenericNew},
+    {0, NULL},
+};
+
+static PyType_Slot kev_reg_slots[] = {
+    {Py_tp_doc, (void *)"The C layout of read_write.py's _Reg (knote.c)."},
+    {Py_tp_members, kev_reg_members},
+    {Py_tp_traverse, (void *)kev_reg_traverse},
+    {Py_tp_clear, (void *)kev_reg_clear},
+    {Py_tp_dealloc, (void *)kev_reg_dealloc},
+    {Py_tp_new, (void *)PyType_GenericNew},
+    {0, NULL},
+};
+
+static PyType_Slot kev_timer_slots[] = {
+    {Py_tp_doc, (void *)"The C layout of timer.py's _Timer (knote.c)."},
+    {Py_tp_members, kev_timer_members},
+    {Py_tp_traverse, (void *)kev_timer_traverse},
+    {Py_tp_clear, (void *)kev_timer_clear},
+    {Py_tp_dealloc, (void *)kev_timer_dealloc},
+    {Py_tp_new, (void *)PyType_GenericNew},
+    {0, NULL},
+};
+
+static PyType_Spec kev_timer_spec = {
+    "kevents._speedups.TimerBase", sizeof(kev_timer), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, kev_timer_slots,
+};
+
+static PyType_Spec kev_knote_spec = {
+    "kevents._speedups.KnoteBase", sizeof(kev_knote), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, kev_knote_slots,
+};
+
+static PyType_Spec kev_reg_spec = {
+    "kevents._speedups.RegBase", sizeof(kev_reg), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, kev_reg_slots,
+};
+
+int kev_knote_types_new(PyObject *module)
+{
+    kev_knote_type = PyType_FromSpec(&kev_knote_spec);
+    kev_reg_type = PyType_FromSpec(&kev_reg_spec);
+    kev_timer_type = PyType_FromSpec(&kev_timer_spec);
+    if (kev_knote_type == NULL || kev_reg_type == NULL || kev_timer_type == NULL)
+        return -1;
+    if (PyModule_AddObject(module, "KnoteBase", Py_NewRef(kev_knote_type)) < 0 ||
+        PyModule_AddObject(module, "RegBase", Py_NewRef(kev_reg_type)) < 0 ||
+        PyModule_AddObject(module, "TimerBase", Py_NewRef(kev_timer_type)) < 0)
+        return -1;
+    return 0;
+}
+
+/* A new instance of `tp` (the Python Knote or _Reg class, a subclass with no fields of
+ * its own), every field unset. */
+PyObject *kev_slots_alloc(PyObject *tp)
+{
+    allocfunc alloc = (allocfunc)PyType_GetSlot((PyTypeObject *)tp, Py_tp_alloc);
+    return alloc((PyTypeObject *)tp, 0);
+}
