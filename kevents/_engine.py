@@ -272,7 +272,9 @@ class Engine(EngineBase):
         if flags & _DELETE:
             self.drop(kn)
             return 0
-        if flags & _FORCEONESHOT:
+        forced = None
+        if flags & _FORCEONESHOT:  # before touch, whose publish() must see ONESHOT
+            forced = (kn.flags, kn.forced, kn.queued)
             kn.flags |= _ONESHOT
             kn.forced = True
             self.enqueue(kn)
@@ -283,6 +285,10 @@ class Engine(EngineBase):
             src.touch(kn, int(ch.fflags), int(ch.data), flags)
         except OSError as exc:
             kn.udata = old_udata  # a refused change changes nothing (D3)
+            if forced is not None:  # not even EV_FORCEONESHOT
+                kn.flags, kn.forced = forced[0], forced[1]
+                if not forced[2]:
+                    self.dequeue(kn)
             return exc.errno or errno.EINVAL
         if flags & _ENABLE and kn.disabled:
             kn.disabled = False

@@ -88,3 +88,22 @@ def test_a_refused_change_leaves_udata_alone(kq: Queue) -> None:
             pytest.skip("WRITE NOTE_LOWAT is supported here: nothing is refused")
         (ev,) = kq.control(None, 4, 0)
         assert ev.udata == "old"
+
+
+def test_a_refused_forceoneshot_changes_nothing(kq: Queue) -> None:
+    # EV_FORCEONESHOT used to make the knote one-shot before the rest of the change was
+    # refused (NOTE_LOWAT on a pipe: EINVAL), against D3; the C core's view then kept
+    # the old flags and the two engines disagreed (the differential test, seed 142)
+    r, w = os.pipe()
+    try:
+        kq.control([KEvent(r, Filter.READ, Flag.ADD)], 0)
+        os.write(w, b"abc")
+        force = KEvent(r, Filter.READ, Flag.FORCEONESHOT, NoteRW.LOWAT, 2)
+        (entry,) = kq.control([force], 1, 0)
+        assert entry.flags & Flag.ERROR and entry.data == errno.EINVAL
+        for _ in range(2):  # still level, not one-shot
+            (ev,) = kq.control(None, 4, 0)
+            assert (ev.ident, ev.flags & Flag.ONESHOT, ev.data) == (r, 0, 3)
+    finally:
+        os.close(r)
+        os.close(w)
