@@ -670,8 +670,8 @@ undo:
     epoll_ctl(epfd, EPOLL_CTL_DEL, (int)fd, &ev);
     if (kn != NULL)
         kev_set_bool(&kn->alive, 0);
-    Py_XDECREF(reg);
-    Py_XDECREF(kn);
+    Py_XDECREF((PyObject *)reg);
+    Py_XDECREF((PyObject *)kn);
     Py_DECREF(tok);
     if (!PyErr_Occurred())
         PyErr_NoMemory();

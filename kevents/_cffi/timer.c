@@ -194,8 +194,8 @@ fail:
         kn->alive = Py_NewRef(Py_False);
         Py_DECREF(old);
     }
-    Py_XDECREF(st);
-    Py_XDECREF(kn);
+    Py_XDECREF((PyObject *)st);
+    Py_XDECREF((PyObject *)kn);
     if (!PyErr_Occurred())
         PyErr_NoMemory();
     return -1;
