@@ -76,6 +76,7 @@ typedef struct {
 extern PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type;
 int kev_knote_types_new(PyObject *module);
 PyObject *kev_slots_alloc(PyObject *tp);
+void kev_knote_fresh(kev_knote *kn);
 
 /* What the change-list path reads of a Linux queue: LinuxBackend.plain_state(engine),
  * unpacked once per change list (engine.c) */

@@ -158,6 +158,20 @@ int kev_knote_types_new(PyObject *module)
 
 /* A new instance of `tp` (the Python Knote or _Reg class, a subclass with no fields of
  * its own), every field unset. */
+/* The fields every new knote starts with, as Knote.__init__ sets them: oflags 0, ext
+ * None, not disabled, queued, forced or NODATA (a plain change has no Flag.NODATA),
+ * alive. The caller's NULL checks cover oflags, the only one that allocates. */
+void kev_knote_fresh(kev_knote *kn)
+{
+    kn->oflags = PyLong_FromLong(0);
+    kn->ext = Py_NewRef(Py_None);
+    kn->disabled = Py_NewRef(Py_False);
+    kn->queued = Py_NewRef(Py_False);
+    kn->forced = Py_NewRef(Py_False);
+    kn->nodata = Py_NewRef(Py_False);
+    kn->alive = Py_NewRef(Py_True);
+}
+
 PyObject *kev_slots_alloc(PyObject *tp)
 {
     allocfunc alloc = (allocfunc)PyType_GetSlot((PyTypeObject *)tp, Py_tp_alloc);

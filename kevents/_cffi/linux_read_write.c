@@ -625,14 +625,8 @@ int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyO
     kn->sdata = PyNumber_Long(sdata);
     kn->fflags = PyLong_FromLong(0);
     kn->data = PyLong_FromLong(0);
-    kn->oflags = PyLong_FromLong(0);
     kn->udata = Py_NewRef(udata);
-    kn->ext = Py_NewRef(Py_None);
-    kn->disabled = Py_NewRef(Py_False);
-    kn->queued = Py_NewRef(Py_False);
-    kn->forced = Py_NewRef(Py_False);
-    kn->nodata = Py_NewRef(Py_False); /* a plain change has no Flag.NODATA */
-    kn->alive = Py_NewRef(Py_True);
+    kev_knote_fresh(kn);
     kn->identity = kev_identity_of(&st);
     kn->source = Py_NewRef(p->src[i]);
     kn->token = Py_NewRef(tok);

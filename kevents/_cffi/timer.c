@@ -145,14 +145,8 @@ int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags
     kn->sdata = PyNumber_Long(data);
     kn->fflags = PyLong_FromLong(0);
     kn->data = PyLong_FromLong(0);
-    kn->oflags = PyLong_FromLong(0);
     kn->udata = Py_NewRef(udata);
-    kn->ext = Py_NewRef(Py_None);
-    kn->disabled = Py_NewRef(Py_False);
-    kn->queued = Py_NewRef(Py_False);
-    kn->forced = Py_NewRef(Py_False);
-    kn->nodata = Py_NewRef(Py_False); /* a plain change has no Flag.NODATA */
-    kn->alive = Py_NewRef(Py_True);
+    kev_knote_fresh(kn);
     kn->identity = Py_NewRef(Py_None);
     kn->source = Py_NewRef(p->timers);
     kn->token = PyLong_FromLong(0);
@@ -233,14 +227,8 @@ int kev_user_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
     kn->sdata = PyNumber_Long(data);
     kn->fflags = PyLong_FromLongLong(kev_user_ctrl0(fflags));
     kn->data = kn->sdata == NULL ? NULL : Py_NewRef(kn->sdata);
-    kn->oflags = PyLong_FromLong(0);
     kn->udata = Py_NewRef(udata);
-    kn->ext = Py_NewRef(Py_None);
-    kn->disabled = Py_NewRef(Py_False);
-    kn->queued = Py_NewRef(Py_False);
-    kn->forced = Py_NewRef(Py_False);
-    kn->nodata = Py_NewRef(Py_False); /* a plain change has no Flag.NODATA */
-    kn->alive = Py_NewRef(Py_True);
+    kev_knote_fresh(kn);
     kn->identity = Py_NewRef(Py_None);
     kn->source = Py_NewRef(p->users);
     kn->token = PyLong_FromLong(0);
