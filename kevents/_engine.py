@@ -231,20 +231,21 @@ class Engine(EngineBase):
         if src.fd_based:
             if ident < 0 or ident > 0x7FFFFFFF:
                 return errno.EBADF
-            if flags & _DELETE:
-                kn = self.knotes.get((ident, filt))
-                if kn is not None:
-                    err: int | None = kn.source.delete_checked(kn)
-                    if err is not None:  # the kernel answered for fstat (D44)
+            kn = self.knotes.get((ident, filt))
+            if flags & _DELETE and kn is not None:
+                err: int | None = kn.source.delete_checked(kn)
+                if err is not None:  # the kernel answered for fstat (D44)
+                    self.drop(kn)
+                    return err
+            if kn is not None and kn.identity is None and kn.source.vouch(kn):
+                pass  # the kernel's registration says the fd names its file still (D80)
+            else:
+                try:
+                    identity = src.identify(ident)
+                except OSError as exc:
+                    if kn is not None:  # the fd was closed: BSD dropped the knote then
                         self.drop(kn)
-                        return err
-            try:
-                identity = src.identify(ident)
-            except OSError as exc:
-                stale = self.knotes.get((ident, filt))
-                if stale is not None:  # the fd was closed: BSD dropped the knote then
-                    self.drop(stale)
-                return exc.errno or errno.EBADF
+                    return exc.errno or errno.EBADF
         elif ident < 0:
             return errno.EINVAL
         key = (ident, filt)

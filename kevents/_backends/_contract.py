@@ -85,6 +85,12 @@ class Source:
         kn.sfflags = fflags
         kn.sdata = data
 
+    def vouch(self, kn: Knote) -> bool:
+        """Whether ``kn.ident`` still names the object of ``kn``, a knote registered
+        without an identity (``kn.identity`` None), as the kernel itself answers it
+        (D80). False: ask ``identify`` and compare, as for any knote (D13)."""
+        return False
+
     def delete_checked(self, kn: Knote) -> int | None:
         """EV_DELETE of ``kn`` where the kernel itself can say whether ``kn.ident``
         still names the knote's object: 0 (it did; now disarmed) or an errno (EBADF:

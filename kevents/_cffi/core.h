@@ -130,6 +130,8 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *kn, long long flags, PyObject *d
                  PyObject *udata);
 
 /* timer.c: the plain case of TimerSource.attach (1 done, 0 Python's, -1 exception) */
+int kev_timer_top(kev_plain *p, long long *deadline, long long *seq);
+long long kev_timer_now(void);
 int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
                   PyObject *data, PyObject *udata);
 

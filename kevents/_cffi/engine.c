@@ -471,7 +471,7 @@ fail:
     return NULL;
 }
 
-static PyObject *s_serial, *s_closing, *s_ring_fd, *s_seq, *s_expire;
+static PyObject *s_serial, *s_closing, *s_batcher_, *s_ring, *s_fd, *s_seq, *s_expire, *s_armed;
 
 /* whether `cls` adds nothing to its C base's layout of `size` bytes (no __dict__, no
  * slots of its own), so a struct cast is right; checked once per class */
@@ -529,7 +529,10 @@ static int kev_plain_load(kev_plain *p, PyObject *state)
                              (s_seq = PyUnicode_InternFromString("seq")) == NULL ||
                              (s_expire = PyUnicode_InternFromString("expire")) == NULL ||
                              (s_closing = PyUnicode_InternFromString("closing")) == NULL ||
-                             (s_ring_fd = PyUnicode_InternFromString("ring_fd")) == NULL))
+                             (s_batcher_ = PyUnicode_InternFromString("_batcher")) == NULL ||
+                             (s_ring = PyUnicode_InternFromString("ring")) == NULL ||
+                             (s_fd = PyUnicode_InternFromString("fd")) == NULL ||
+                             (s_armed = PyUnicode_InternFromString("armed")) == NULL))
         return -1;
     PyObject *v = PyObject_GetAttr(p->backend, s_serial);
     if (v == NULL)
@@ -545,10 +548,19 @@ static int kev_plain_load(kev_plain *p, PyObject *state)
     p->seq = PyLong_AsLongLong(v);
     Py_DECREF(v);
     p->timed = 0;
-    if ((v = PyObject_CallMethodObjArgs(p->backend, s_ring_fd, NULL)) == NULL)
+    /* ring_fd(), read without its Python frame: _batcher.ring.fd, or -1 */
+    p->ringfd = -1;
+    PyObject *batcher = PyObject_GetAttr(p->backend, s_batcher_), *ring = NULL;
+    if (batcher == NULL)
         return -1;
-    p->ringfd = (int)PyLong_AsLong(v);
-    Py_DECREF(v);
+    if (batcher != Py_None)
+        ring = PyObject_GetAttr(batcher, s_ring);
+    Py_DECREF(batcher);
+    if (ring != NULL && ring != Py_None && (v = PyObject_GetAttr(ring, s_fd)) != NULL) {
+        p->ringfd = (int)PyLong_AsLong(v);
+        Py_DECREF(v);
+    }
+    Py_XDECREF(ring);
     return p->closing < 0 || PyErr_Occurred() ? -1 : 0;
 }
 
@@ -607,6 +619,33 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
     return rc;
 }
 
+/* Whether TimerSource.expire() would do anything: 0 when the earliest timer is not due
+ * and is the one the kernel timer is armed for (then it neither expires a timer nor
+ * re-arms), 1 when it would, -1 when it cannot tell (an exception: expire decides).
+ * Its frame was most of a one-timer control() call. */
+static int kev_expire_has_work(kev_plain *p)
+{
+    if (PyList_Size(p->heap) <= 0)
+        return 1;
+    long long top, seq;
+    if (kev_timer_top(p, &top, &seq) < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    PyObject *v = PyObject_GetAttr(p->timers, s_armed);
+    if (v == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    long long armed = PyLong_AsLongLong(v);
+    Py_DECREF(v);
+    if (armed == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    return top != armed || top <= kev_timer_now() ? 1 : 0;
+}
+
 /* The pass from `i`: the end index, or -1 with an exception. `receipts`: apply an
  * EV_RECEIPT change, then stop (its entry is the caller's); else stop before one. */
 static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, int receipts)
@@ -642,7 +681,9 @@ static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, 
         if (v == NULL || PyObject_SetAttr(p->timers, s_seq, v) < 0)
             rc = -1;
         Py_XDECREF(v);
-        if (rc >= 0 && (v = PyObject_CallMethodObjArgs(p->timers, s_expire, NULL)) == NULL)
+        v = NULL;
+        if (rc >= 0 && kev_expire_has_work(p) != 0 &&
+            (v = PyObject_CallMethodObjArgs(p->timers, s_expire, NULL)) == NULL)
             rc = -1;
         Py_XDECREF(v);
         if (et != NULL) {

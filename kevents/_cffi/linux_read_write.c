@@ -552,26 +552,17 @@ static void kev_set_bool(PyObject **field, int v)
     Py_XDECREF(old);
 }
 
-/* countable(filter, mode): True (pipes), None (sockets: looked up later), False */
-static PyObject *kev_countable(int i, mode_t mode)
-{
-    if (i != 0)
-        return Py_False;
-    if (S_ISFIFO(mode))
-        return Py_True;
-    return S_ISSOCK(mode) ? Py_None : Py_False;
-}
-
 int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyObject *sdata,
                PyObject *udata)
 {
     PyObject *ident = PyTuple_GetItem(key, 0);
-    struct stat st;
-    /* FdSource.identify: own fds are EBADF; fstat; attach: the queue itself is EINVAL */
+    /* FdSource.identify: own fds are EBADF; attach: the queue itself is EINVAL. No
+     * fstat: the registration is the knote's identity (D80), and a closed fd (EBADF)
+     * or an object epoll refuses (EPERM) is the Python path's, which asks fstat */
     int own = kev_owns(p, ident, fd);
     if (own != 0)
         return own < 0 ? -1 : 0;
-    if (fd == p->epfd || fstat((int)fd, &st) < 0)
+    if (fd == p->epfd)
         return 0;
     /* new_token(ident, role): the next serial whose token is free */
     uint64_t role = (uint64_t)(i + 1), token;
@@ -609,9 +600,10 @@ int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyO
         return 0;
     }
     p->serial = serial;
-    /* Knote(ident, _FILTERS[filt], flags, fflags, data, udata), identity, source,
-     * token, and _Reg(source, events, countable(...)) registered and armed */
-    PyObject *countable = kev_countable(i, st.st_mode);
+    /* Knote(ident, _FILTERS[filt], flags, fflags, data, udata), identity None (D80),
+     * source, token, and _Reg(source, events, countable(filter, None)) registered and
+     * armed */
+    PyObject *countable = i == 0 ? Py_None : Py_False;
     long long kflags = flags & (0x0010 | 0x0020 | 0x0040 | 0x0080); /* PERSISTENT_FLAGS */
     int64_t lowat = countable == Py_False ? 0 : 1;
     kev_knote *kn = (kev_knote *)kev_slots_alloc(p->knote_cls);
@@ -627,7 +619,7 @@ int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyO
     kn->data = PyLong_FromLong(0);
     kn->udata = Py_NewRef(udata);
     kev_knote_fresh(kn);
-    kn->identity = kev_identity_of(&st);
+    kn->identity = Py_NewRef(Py_None);
     kn->source = Py_NewRef(p->src[i]);
     kn->token = Py_NewRef(tok);
     reg->source = Py_NewRef(p->src[i]);
@@ -640,7 +632,7 @@ int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyO
     reg->below = Py_NewRef(Py_False);
     kn->priv = Py_NewRef((PyObject *)reg);
     if (!kn->flags || !kn->sfflags || !kn->sdata || !kn->fflags || !kn->data || !kn->oflags ||
-        !kn->identity || !reg->events || !reg->lowat || !reg->old_lowat)
+        !reg->events || !reg->lowat || !reg->old_lowat)
         goto undo;
     /* backend.knotes[kn.token] = kn; apply_lowat (no NOTE_LOWAT: the _Reg's lowat);
      * publish: armed, enabled, not one-shot -> the fast table; engine.knotes[key] = kn */
@@ -777,21 +769,45 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
     uint64_t token = PyLong_AsUnsignedLongLong(kn->token);
     if (PyErr_Occurred())
         return -1;
-    /* _apply_one: identify (own fds are EBADF, then fstat), and a different file under
-     * the number drops the knote (D13): all of that is Python's */
-    struct stat st;
+    /* _apply_one: own fds are EBADF (identify, D48); then the identity check (D13),
+     * and a different file under the number drops the knote: Python's */
     int own = kev_owns(p, kn->ident, fd);
     if (own != 0)
         return own < 0 ? -1 : 0;
-    if (fstat((int)fd, &st) < 0)
-        return 0;
-    PyObject *identity = kev_identity_of(&st);
-    if (identity == NULL)
-        return -1;
-    int same = kn->identity == NULL ? 0 : PyObject_RichCompareBool(kn->identity, identity, Py_EQ);
-    Py_DECREF(identity);
-    if (same <= 0)
-        return same < 0 ? -1 : 0;
+    int enable = flags & 0x0004 && kn->disabled == Py_True, modded = 0;
+    if (kn->identity == Py_None) {
+        /* vouch (D80), with one system call this change makes anyway where it can:
+         * a MOD of the key succeeds exactly when the fd still names the registered
+         * file, and it is the re-arm of an armed knote (touch) or of an EV_DISPATCH
+         * knote that fired (enable), so it is not made again below. Otherwise the
+         * side-effect-free ADD probe of read_write.vouch. Any other answer: Python's
+         * vouch and fstat decide. */
+        if (reg->registered != Py_True)
+            return 0;
+        if (reg->armed == Py_True || enable) {
+            if (kev_rw_ctl(p, i, EPOLL_CTL_MOD, fd, reg, token) != 0)
+                return 0;
+            modded = 1;
+        } else {
+            int ret = kev_rw_ctl(p, i, EPOLL_CTL_ADD, fd, reg, token);
+            if (ret == 0)
+                kev_rw_ctl(p, i, EPOLL_CTL_DEL, fd, reg, token);
+            if (ret != -EEXIST)
+                return 0;
+        }
+    } else {
+        struct stat st;
+        if (fstat((int)fd, &st) < 0)
+            return 0;
+        PyObject *identity = kev_identity_of(&st);
+        if (identity == NULL)
+            return -1;
+        int same = kn->identity == NULL ? 0
+                                        : PyObject_RichCompareBool(kn->identity, identity, Py_EQ);
+        Py_DECREF(identity);
+        if (same <= 0)
+            return same < 0 ? -1 : 0;
+    }
     PyObject *sdata = PyNumber_Long(data), *lowat = PyLong_FromLong(
                                                reg->countable == Py_False ? 0 : 1);
     if (PyErr_Occurred() || sdata == NULL || lowat == NULL) {
@@ -810,13 +826,15 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
     kn->sdata = sdata;
     reg->lowat = lowat;
     /* if st.armed: backend.rearm (BSD re-runs the filter on every change); publish */
-    if (reg->armed == Py_True)
+    if (reg->armed == Py_True && !modded)
         kev_rw_ctl(p, i, EPOLL_CTL_MOD, fd, reg, token);
     int rc = kev_rw_publish(p, kn, reg, token);
-    if (rc == 0 && flags & 0x0004 && kn->disabled == Py_True) { /* EV_ENABLE */
+    if (rc == 0 && enable) { /* EV_ENABLE */
         kev_set_bool(&kn->disabled, 0);
-        int ret = kev_rw_ctl(p, i, reg->registered == Py_True ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
-                             fd, reg, token);
+        int ret = modded ? 0
+                         : kev_rw_ctl(p, i,
+                                      reg->registered == Py_True ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+                                      fd, reg, token);
         if (ret == 0) {
             kev_set_bool(&reg->registered, 1);
             kev_set_bool(&reg->armed, 1);
@@ -826,6 +844,17 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
         kev_set_bool(&kn->disabled, 1); /* (not queued: no dequeue) */
         kev_fast_remove((kev_fast *)p->fast, token);
         if (reg->armed == Py_True) { /* disable: an armed registration is deleted */
+            struct stat st;
+            if (kn->identity == Py_None && fstat((int)fd, &st) == 0) {
+                /* no registration to vouch for it from now on (D80): its identity */
+                PyObject *identity = kev_identity_of(&st), *none = kn->identity;
+                if (identity == NULL)
+                    rc = -1;
+                else {
+                    kn->identity = identity;
+                    Py_DECREF(none);
+                }
+            }
             kev_set_bool(&reg->registered, 0);
             kev_set_bool(&reg->armed, 0);
             if (!p->closing) { /* backend.unregister */

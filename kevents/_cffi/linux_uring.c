@@ -1,5 +1,5 @@
 /* io_uring by raw system calls: just what kevents needs (AIO reads/writes/fsync with
- * cancellation, batched epoll_ctl, statx). No liburing: the ABI is stable and small.
+ * cancellation, batched epoll_ctl). No liburing: the ABI is stable and small.
  *
  * Story: rings are mapped with the IORING_FEAT_SINGLE_MMAP layout when the kernel has it
  * (5.4+) and with three mappings otherwise. SQEs are written at a private tail and only
@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/io_uring.h>
-#include <linux/stat.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -25,8 +24,6 @@
 #define KEV_OP_FSYNC IORING_OP_FSYNC
 #define KEV_OP_ASYNC_CANCEL IORING_OP_ASYNC_CANCEL
 #define KEV_OP_EPOLL_CTL IORING_OP_EPOLL_CTL
-#define KEV_OP_STATX IORING_OP_STATX
-#define KEV_STATX_SIZE ((int)sizeof(struct statx))
 #define KEV_EPOLL_EVENT_SIZE ((int)sizeof(struct epoll_event))
 
 struct kev_ring {
@@ -209,31 +206,6 @@ static int kev_ring_prep_epoll_ctl(void *vr, int epfd, int op, int fd, void *eve
     sqe->addr = (uint64_t)(uintptr_t)ev;
     sqe->user_data = ud;
     return 0;
-}
-
-/* statx(fd, "", AT_EMPTY_PATH): the identity of what `fd` refers to (EBADF if closed). */
-static int kev_ring_prep_statx(void *vr, int fd, void *statxbuf, int index, uint64_t ud)
-{
-    static const char empty[] = "";
-    struct io_uring_sqe *sqe = kev_ring_sqe(vr);
-    if (sqe == NULL)
-        return -EBUSY;
-    sqe->opcode = IORING_OP_STATX;
-    sqe->fd = fd;
-    sqe->addr = (uint64_t)(uintptr_t)empty;
-    sqe->len = STATX_TYPE | STATX_INO;
-    sqe->off = (uint64_t)(uintptr_t)((struct statx *)statxbuf + index);
-    sqe->statx_flags = AT_EMPTY_PATH;
-    sqe->user_data = ud;
-    return 0;
-}
-
-static void kev_statx_identity(void *statxbuf, int index, int64_t *out)
-{
-    struct statx *s = (struct statx *)statxbuf + index;
-    out[0] = (int64_t)(((uint64_t)s->stx_dev_major << 32) | s->stx_dev_minor);
-    out[1] = (int64_t)s->stx_ino;
-    out[2] = (int64_t)(s->stx_mode & 0170000);
 }
 
 /* Publish the private tail and enter the kernel once: submit everything prepared and,

@@ -96,6 +96,18 @@ static long long kev_monotonic_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* heap[0]'s (deadline, seq), and time.monotonic_ns(): expire()'s question, for
+ * engine.c */
+int kev_timer_top(kev_plain *p, long long *deadline, long long *seq)
+{
+    return kev_timer_key(PyList_GetItem(p->heap, 0), deadline, seq);
+}
+
+long long kev_timer_now(void)
+{
+    return kev_monotonic_ns();
+}
+
 int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
                   PyObject *data, PyObject *udata)
 {

@@ -1,5 +1,5 @@
 """A 10,000-ADD change list (issues 2 and 6): kevents applies it in one control() call,
-with io_uring (batched EPOLL_CTL + STATX) and without; the stdlib baselines register one
+with io_uring (batched EPOLL_CTL) and without; the stdlib baselines register one
 fd at a time. Wall time in the same run, and system calls counted with strace (the
 difference between a run with the change list and one without).
 Targets (issue 6): <= 10 system calls with io_uring; <= 0.7x the stdlib wall time."""

@@ -75,6 +75,10 @@ def problems(q: Queue) -> list[str]:
 def _same_file(fd: int, identity: object) -> bool:
     from kevents._backends.linux.read_write import identify
 
+    if identity is None:
+        # the registration is the knote's identity (D80): without it in the kernel,
+        # nothing says whether the fd still names the knote's file
+        return False
     try:
         return identify(fd) == identity
     except OSError:

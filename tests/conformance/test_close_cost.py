@@ -1,6 +1,6 @@
-"""close() costs O(1) system calls and EV_DELETE no fstat (D44), counted with strace
-where it is installed; and either way, a close with many knotes leaves the objects
-usable and unwatched."""
+"""close() costs O(1) system calls, EV_DELETE no fstat (D44), and neither does a new
+READ/WRITE registration or a re-add (D80), counted with strace where it is installed;
+and either way, a close with many knotes leaves the objects usable and unwatched."""
 
 from __future__ import annotations
 
@@ -13,16 +13,20 @@ import pytest
 
 import kevents
 from kevents import Filter, Flag, KEvent
+from kevents._core import load_speedups
 
 COUNT = """
 import os, socket, sys
 import kevents
 pairs = [socket.socketpair() for _ in range(500)]
-q = kevents.Queue(backend={backend!r})
+q = kevents.Queue(backend={backend!r}, io_uring={backend!r} == 'linux-io_uring')
+q.control([kevents.KEvent(pairs[0][0].fileno(), kevents.Filter.USER)], 0)  # imports
+os.getppid()  # marker
 q.control([kevents.KEvent(s.fileno(), f) for p in pairs for s in p
            for f in (kevents.Filter.READ, kevents.Filter.WRITE)], 0)
+os.getppid()
 q.control([kevents.KEvent(pairs[0][0].fileno(), kevents.Filter.READ)], 0)
-os.getppid()  # marker
+os.getppid()
 q.control([kevents.KEvent(pairs[0][0].fileno(), kevents.Filter.READ, kevents.Flag.DELETE)], 0)
 os.getppid()
 q.close()
@@ -51,7 +55,14 @@ def test_close_and_delete_system_calls(backend: str, tmp_path) -> None:  # type:
             calls.append([])
         else:
             calls[-1].append(name)
-    delete, close = calls[1], calls[2]
+    add, again, delete, close = calls[1:5]
+    stat_calls = {"fstat", "newfstatat", "statx"}
+    if backend == "linux-io_uring":
+        assert "epoll_ctl" not in add and add.count("io_uring_enter") <= 10, add
+        assert not stat_calls & set(add), add  # D80
+    elif load_speedups() is not None:  # the C pass; the Python engine asks fstat first
+        assert add.count("epoll_ctl") == 2000 and not stat_calls & set(add), add  # D80
+        assert again == ["epoll_ctl"], again  # the MOD that re-arms it vouches for it
     assert delete == ["epoll_ctl"], delete  # no fstat
     assert "epoll_ctl" not in close and "inotify_rm_watch" not in close, close
     assert close.count("close") <= 4, close  # epoll, inner epoll, eventfd (+ ring)

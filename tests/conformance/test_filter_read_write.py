@@ -362,6 +362,57 @@ def test_close_with_live_dup_reports_nothing(kq: Queue) -> None:  # C-56, D13
         os.close(w)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+def test_a_fifo_opened_again_under_its_number_is_a_new_knote(kq: Queue, tmp_path) -> None:  # type: ignore[no-untyped-def]  # D13, D80
+    # closing the descriptor dropped the knote on BSD, though the FIFO is the same file
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    w = os.open(path, os.O_RDWR | os.O_NONBLOCK)  # a writer stays: no EOF
+    r = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        kq.control([KEvent(r, Filter.READ, Flag.ADD | Flag.ONESHOT, udata="old")], 0)
+        again = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        os.dup2(again, r)  # r names a new open file of the same FIFO
+        os.close(again)
+        kq.control([KEvent(r, Filter.READ, udata="new")], 0)  # a new, level knote
+        os.write(w, b"xy")
+        for _ in range(2):
+            got = kq.control(None, 4, 1)
+            assert [(ev.ident, ev.udata, ev.data) for ev in got] == [(r, "new", 2)]
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+@pytest.mark.parametrize("how", ["disable", "dispatch"])
+def test_a_knote_waiting_for_enable_goes_with_its_descriptor(
+    kq: Queue, how: str
+) -> None:  # D13, D80
+    # EV_DISABLE, or an EV_DISPATCH delivery, then close: BSD dropped the knote, and
+    # EV_ENABLE on the number, reused by another socket, finds none
+    x, y = socket.socketpair()
+    n = y.fileno()
+    a, b = socket.socketpair()
+    try:
+        if how == "disable":
+            kq.control([KEvent(y, Filter.READ, Flag.ADD | Flag.DISABLE)], 0)
+            kq.control([KEvent(y, Filter.READ, Flag.DISABLE)], 0)
+        else:
+            x.send(b"x")
+            kq.control([KEvent(y, Filter.READ, Flag.ADD | Flag.DISPATCH)], 0)
+            assert keys(kq.control(None, 4, 1)) == {(n, Filter.READ)}
+        os.dup2(a.fileno(), n)  # y's number now names socket a
+        b.send(b"x")
+        got = kq.control([KEvent(n, Filter.READ, Flag.ENABLE)], 4, 0)
+        assert [(ev.ident, ev.flags & Flag.ERROR, ev.data) for ev in got] == [
+            (n, Flag.ERROR, errno.ENOENT)
+        ]
+        expect_no_events(kq)
+    finally:
+        for s in (x, y, a, b):
+            s.close()
+
+
 def test_clear_read_level_write_on_one_socket(
     kq: Queue, pair: tuple[socket.socket, socket.socket]
 ) -> None:  # C-57

@@ -26,6 +26,7 @@ ENOTSUP (D34).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -51,22 +52,30 @@ _EPOLLONESHOT = int(lib.EPOLLONESHOT)
 _INT_MAX = 0x7FFFFFFF
 
 
-def countable(filt: int, mode: int) -> bool | None:
+def countable(filt: int, mode: int | None) -> bool | None:
     """Whether a READ event with nothing to read and no EOF is stale (D12): yes for pipes
     and stream sockets, no for datagram sockets (a zero-length datagram is readable)
-    and other objects; None for a socket whose type is looked up at its first empty
-    event (``resolve_countable``), so registering costs no getsockopt."""
+    and other objects; None for a socket, or an object registered without fstat
+    (``mode`` None, D80), looked up at its first empty event (``resolve_countable``),
+    so registering costs no getsockopt."""
     if filt != Filter.READ:
         return False
     if mode == stat.S_IFIFO:
         return True
-    return None if mode == stat.S_IFSOCK else False
+    return None if mode is None or mode == stat.S_IFSOCK else False
 
 
 def resolve_countable(kn: Knote) -> bool:
     st: _Reg = kn.priv
     if st.countable is None:
-        st.countable = lib.kev_socket_type(kn.ident) == socket.SOCK_STREAM
+        kind = lib.kev_socket_type(kn.ident)
+        if kind == -errno.ENOTSOCK:  # registered without fstat (D80): a pipe counts too
+            try:
+                st.countable = stat.S_ISFIFO(os.fstat(kn.ident).st_mode)
+            except OSError:
+                return False  # closed under the knote: its event says so (D13)
+        else:
+            st.countable = kind == socket.SOCK_STREAM
         if not st.countable and not kn.sfflags & _LOWAT:
             st.lowat = 0
             st.source.publish(kn)
@@ -105,6 +114,18 @@ class _Reg(RegBase):
 def identify(ident: int) -> tuple[int, int, int]:
     st = os.fstat(ident)
     return (st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode))
+
+
+#: the identity of no file: a knote whose fd was found naming another file (D80)
+NO_FILE = (-1, -1, -1)
+
+
+def mode_of(kn: Knote) -> int:
+    """S_IFMT of the knote's file: from its identity, or, for a knote its registration
+    vouches for (D80), from fstat of its fd, which the engine has just vouched for."""
+    if kn.identity is None:
+        return stat.S_IFMT(os.fstat(kn.ident).st_mode)
+    return kn.identity[2]  # type: ignore[index,no-any-return]
 
 
 class FdSource(Source):
@@ -162,7 +183,32 @@ class _EpollSource(FdSource):
             raise
         if kn.disabled:
             self.disable(kn)
+        if st.registered:
+            kn.identity = None  # its registration is its identity from now on (D80)
         self.publish(kn)
+
+    def vouch(self, kn: Knote) -> bool:
+        """D80: the identity check of D13 asked of epoll, whose registrations are keyed
+        by (open file, fd). Story: an EPOLL_CTL_ADD of the knote's own key is refused
+        with EEXIST exactly when the fd still names the open file it registered, and
+        then changes nothing (no re-arm, no edge, unlike a MOD); one that succeeds found
+        another file under the number and is taken back at once. Finer than fstat's
+        (device, inode): a FIFO opened again is a new open file, as on BSD, where
+        closing the old descriptor dropped the knote."""
+        st: _Reg = kn.priv
+        backend = self.backend
+        if not st.registered or backend.owns(kn.ident):
+            return False  # (an own fd: identify says EBADF, D48)
+        ret = backend.register(kn, st.events)
+        if ret == 0:
+            backend.epoll_ctl(
+                backend.innerfd if kn.filter == Filter.WRITE else backend.epfd,
+                lib.EPOLL_CTL_DEL,
+                kn.ident,
+                0,
+                0,
+            )
+        return ret == -errno.EEXIST
 
     def check_fflags(self, fflags: int, kn: Knote) -> None:
         pass
@@ -237,6 +283,10 @@ class _EpollSource(FdSource):
         st: _Reg = kn.priv
         self.backend.fast.pop(kn.token, None)
         if st.armed:  # an EPOLLONESHOT registration that fired is already disarmed
+            if kn.identity is None:  # no registration to vouch for it now (D80)
+                # (if fstat fails, vouch says no at the next change, which drops it)
+                with contextlib.suppress(OSError):
+                    kn.identity = self.backend.identify(kn.ident)
             st.registered = st.armed = False
             st.below = False
             self.backend.unregister(kn)
@@ -284,7 +334,7 @@ class ReadSource(_EpollSource):
     role = lib.KEV_ROLE_READ
 
     def check_fflags(self, fflags: int, kn: Knote) -> None:
-        if fflags & _LOWAT and kn.identity[2] != stat.S_IFSOCK:  # type: ignore[index]
+        if fflags & _LOWAT and mode_of(kn) != stat.S_IFSOCK:
             raise OSError(errno.EINVAL, "NOTE_LOWAT needs a socket")
 
     def apply_lowat(self, kn: Knote) -> None:
