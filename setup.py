@@ -37,8 +37,12 @@ if sys.platform.startswith("linux") and limited_api:
                     "knote",
                     "timer",
                     "linux_read_write",
+                    "linux_batch",
                     "compat_select",
                 )
+            ],
+            depends=[
+                f"kevents/_cffi/{name}" for name in ("core.h", "epoll_wait.h", "linux_uring.c")
             ],
             include_dirs=["kevents/_cffi"],
             define_macros=[("KEV_PACKAGE_VERSION", f'"{version}"')],

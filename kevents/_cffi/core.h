@@ -19,6 +19,10 @@
  *   linux_read_write.c  LinuxBackend.wait/translate for  kevents/_backends/linux/
  *                       kernel-armed READ/WRITE knotes,  __init__.py, read_write.py
  *                       their attach and delete
+ *   linux_batch.c       Batcher.run_end/results: runs   kevents/_backends/linux/batch.py
+ *                       of new READ/WRITE registrations
+ *                       through io_uring (with
+ *                       linux_uring.c's ring code)
  *   compat_select.c     kqueue.control's steady state    kevents/compat/select.py
  *
  * (These files have no .cdef: the cffi build of kevents._native ignores them.)
@@ -97,6 +101,7 @@ typedef struct {
     long long seq;                  /* TimerSource.seq, written back at the end */
     int timed;                      /* timers were added: TimerSource.expire() after */
     int epfd, innerfd, ringfd;      /* ringfd: the batcher's ring, or -1 */
+    void *ring;                     /* that ring, when this pass batches (else NULL) */
     int closing;                    /* LinuxBackend.closing */
     long long serial;               /* LinuxBackend.serial, written back at the end */
 } kev_plain;
@@ -126,6 +131,22 @@ int kev_fast_check(PyObject *obj);
 int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyObject *sdata,
                PyObject *udata);
 int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *kn);
+/* the steps of kev_rw_add, which linux_batch.c takes too: the own-fd and queue-fd
+ * refusals, new_token, _events, and the knote of a registration the kernel made */
+int kev_rw_refused(kev_plain *p, PyObject *ident, long fd);
+int kev_rw_token(kev_plain *p, int i, long fd, long long *serial, uint64_t *token,
+                 PyObject **tok);
+uint32_t kev_rw_events(int i, long long flags);
+int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
+                 PyObject *sdata, PyObject *udata, uint64_t token, PyObject *tok,
+                 uint32_t events);
+
+/* linux_batch.c: batch.py's Batcher for the pass Core.control drives (p->ring set):
+ * the end of the run of batchable changes from `i`, and the run applied through the
+ * ring (the index the run reached: the first change the kernel refused is the Python
+ * path's, and what was registered after it is taken back), or -1 an exception */
+Py_ssize_t kev_batch_run_end(kev_plain *p, PyObject *changes, Py_ssize_t i);
+Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssize_t end);
 int kev_rw_touch(kev_plain *p, int i, PyObject *kn, long long flags, PyObject *data,
                  PyObject *udata);
 

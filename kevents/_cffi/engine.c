@@ -548,6 +548,7 @@ static int kev_plain_load(kev_plain *p, PyObject *state)
     p->seq = PyLong_AsLongLong(v);
     Py_DECREF(v);
     p->timed = 0;
+    p->ring = NULL; /* (Core.control's pass sets it: Python batches its own) */
     /* ring_fd(), read without its Python frame: _batcher.ring.fd, or -1 */
     p->ringfd = -1;
     PyObject *batcher = PyObject_GetAttr(p->backend, s_batcher_), *ring = NULL;
@@ -619,6 +620,8 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
     return rc;
 }
 
+#define KEV_MIN_RUN 8 /* Engine's _MIN_RUN: the shortest run handed to a batcher */
+
 /* Whether TimerSource.expire() would do anything: 0 when the earliest timer is not due
  * and is the one the kernel timer is armed for (then it neither expires a timer nor
  * re-arms), 1 when it would, -1 when it cannot tell (an exception: expire decides).
@@ -658,7 +661,23 @@ static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, 
      * (no other thread runs meanwhile: the GIL is never released here), then runs
      * once, at the next allocation, as it would have anyway. */
     int gc = PyGC_Disable();
+    Py_ssize_t short_end = -1; /* the changes up to here are in a run too short to batch */
     while (rc == 1 && i < PyList_Size(changes)) {
+        if (p->ring != NULL && PyList_Size(changes) - i >= KEV_MIN_RUN && i > short_end) {
+            /* Engine._results: a long run of new registrations goes through the ring */
+            Py_ssize_t j = kev_batch_run_end(p, changes, i);
+            if (j >= 0 && j - i >= KEV_MIN_RUN) {
+                Py_ssize_t got = kev_batch_apply(p, changes, i, j);
+                rc = got < 0 ? -1 : got == j;
+                i = got < 0 ? i : got;
+                continue;
+            }
+            if (j < 0) {
+                rc = -1;
+                break;
+            }
+            short_end = j;
+        }
         PyObject *ch = Py_NewRef(PyList_GetItem(changes, i));
         long long flags = PyLong_AsLongLong(PyTuple_GetItem(ch, 2));
         if (flags & KEV_EV_RECEIPT && !receipts)
@@ -726,9 +745,8 @@ PyObject *kev_engine_apply_plain(PyObject *self, PyObject *const *args, Py_ssize
 }
 
 static PyObject *s_lock, *s_plain, *s_acquire, *s_release_m, *s_control_from, *s_sync,
-    *s_batcher;
+    *s_batcher, *s_ring_address;
 
-#define KEV_MIN_RUN 8 /* Engine's _MIN_RUN: the shortest run handed to a batcher */
 
 /* Engine.control's change list, from Core.control (a list or tuple, max_events an int
  * >= 0): without a Python frame when every change is plain and no EV_RECEIPT asks for
@@ -749,6 +767,8 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
                            (s_release_m = PyUnicode_InternFromString("release")) == NULL ||
                            (s_sync = PyUnicode_InternFromString("sync_pending")) == NULL ||
                            (s_batcher = PyUnicode_InternFromString("batcher")) == NULL ||
+                           (s_ring_address = PyUnicode_InternFromString("ring_address")) ==
+                               NULL ||
                            (s_control_from = PyUnicode_InternFromString("control_from")) ==
                                NULL))
         return -1;
@@ -767,17 +787,23 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
         Py_XDECREF(todo);
         return todo == NULL ? -1 : 0;
     }
+    void *ring = NULL;
     if (PyList_Size(todo) >= KEV_MIN_RUN) {
-        /* a list long enough for the io_uring batcher (Engine._results: _MIN_RUN) is
-         * Python's when the queue batches: the ring keeps it to a few system calls,
-         * and the C pass still applies what the batcher does not take */
+        /* a list long enough for the io_uring batcher (Engine._results: _MIN_RUN): the
+         * pass batches its runs through the Batcher's ring (linux_batch.c), made here
+         * on first use, before the pass reads its descriptor (ring_fd) */
         PyObject *b = PyObject_CallMethodObjArgs(PyTuple_GetItem(state, 1), s_batcher, NULL);
-        int batches = b == NULL ? -1 : b != Py_None;
+        PyObject *addr = b == NULL || b == Py_None
+                             ? NULL
+                             : PyObject_CallMethodObjArgs(b, s_ring_address, NULL);
+        if (addr != NULL)
+            ring = PyLong_AsVoidPtr(addr);
+        Py_XDECREF(addr);
         Py_XDECREF(b);
-        if (batches != 0) {
+        if (PyErr_Occurred()) {
             Py_DECREF(todo);
             Py_DECREF(state);
-            return batches < 0 ? -1 : 0;
+            return -1;
         }
     }
     PyObject *lock = PyObject_GetAttr(c->engine, s_lock), *got = NULL;
@@ -798,8 +824,10 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
     if (!KEV_ENGINE(c)->closed) {
         if (kev_plain_load(&p, state) < 0)
             end = -1;
-        else
+        else {
+            p.ring = ring;
             end = kev_plain_pass(&p, todo, 0, 0);
+        }
     }
     /* finally: self.sync_pending() (ready and pending differ only if a change queued a
      * knote), then the lock's release */

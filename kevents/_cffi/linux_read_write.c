@@ -552,54 +552,88 @@ static void kev_set_bool(PyObject **field, int v)
     Py_XDECREF(old);
 }
 
-int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyObject *sdata,
-               PyObject *udata)
+/* new_token(ident, role): the next serial after p->serial whose token is free; the
+ * serial is kept (p->serial) only by a caller whose registration is made */
+int kev_rw_token(kev_plain *p, int i, long fd, long long *serial, uint64_t *token,
+                 PyObject **tok)
 {
-    PyObject *ident = PyTuple_GetItem(key, 0);
-    /* FdSource.identify: own fds are EBADF; attach: the queue itself is EINVAL. No
-     * fstat: the registration is the knote's identity (D80), and a closed fd (EBADF)
-     * or an object epoll refuses (EPERM) is the Python path's, which asks fstat */
-    int own = kev_owns(p, ident, fd);
-    if (own != 0)
-        return own < 0 ? -1 : 0;
-    if (fd == p->epfd)
-        return 0;
-    /* new_token(ident, role): the next serial whose token is free */
-    uint64_t role = (uint64_t)(i + 1), token;
-    long long serial = p->serial;
-    PyObject *tok = NULL;
+    uint64_t role = (uint64_t)(i + 1);
     for (;;) {
-        serial = (serial + 1) & 0x7FFFFF;
-        token = ((uint64_t)serial << 40) | (role << 32) | (uint64_t)fd;
-        if ((tok = PyLong_FromUnsignedLongLong(token)) == NULL)
+        *serial = (*serial + 1) & 0x7FFFFF;
+        *token = ((uint64_t)*serial << 40) | (role << 32) | (uint64_t)fd;
+        if ((*tok = PyLong_FromUnsignedLongLong(*token)) == NULL)
             return -1;
-        int used = PyDict_Contains(p->bknotes, tok);
+        int used = PyDict_Contains(p->bknotes, *tok);
         if (used == 0)
-            used = PyDict_Contains(p->handlers, tok);
+            used = PyDict_Contains(p->handlers, *tok);
         if (used == 0)
-            break;
-        Py_DECREF(tok);
+            return 0;
+        Py_DECREF(*tok);
         if (used < 0)
             return -1;
     }
-    /* _events(kn), then backend.register: READ in the queue's epoll, WRITE in the
-     * inner one; a refusal (EPERM: a regular file...) is the Python path's to handle,
-     * and the token it takes there is this one (the serial is not kept) */
+}
+
+/* _events(kn): the epoll mask of a new knote with these flags */
+uint32_t kev_rw_events(int i, long long flags)
+{
     uint32_t events = i == 0 ? EPOLLIN | EPOLLRDHUP : EPOLLOUT;
     if (flags & 0x0020) /* EV_CLEAR */
         events |= EPOLLET;
     if (flags & (0x0010 | 0x0080)) /* EV_ONESHOT, EV_DISPATCH */
         events |= EPOLLONESHOT;
+    return events;
+}
+
+/* FdSource.identify's own fds (EBADF, D48) and attach's "a queue cannot watch itself"
+ * (EINVAL): 1 for either, which the Python path answers; -1 an exception */
+int kev_rw_refused(kev_plain *p, PyObject *ident, long fd)
+{
+    int own = kev_owns(p, ident, fd);
+    return own != 0 ? own : fd == p->epfd;
+}
+
+int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyObject *sdata,
+               PyObject *udata)
+{
+    /* No fstat: the registration is the knote's identity (D80), and a closed fd (EBADF)
+     * or an object epoll refuses (EPERM) is the Python path's, which asks fstat */
+    int refused = kev_rw_refused(p, PyTuple_GetItem(key, 0), fd);
+    if (refused != 0)
+        return refused < 0 ? -1 : 0;
+    long long serial = p->serial;
+    uint64_t token;
+    PyObject *tok;
+    if (kev_rw_token(p, i, fd, &serial, &token, &tok) < 0)
+        return -1;
+    /* backend.register: READ in the queue's epoll, WRITE in the inner one; a refusal
+     * (EPERM: a regular file...) is the Python path's to handle, and the token it takes
+     * there is this one (the serial is not kept) */
+    uint32_t events = kev_rw_events(i, flags);
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = events;
     ev.data.u64 = token;
-    int epfd = i == 0 ? p->epfd : p->innerfd;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, (int)fd, &ev) < 0) {
+    if (epoll_ctl(i == 0 ? p->epfd : p->innerfd, EPOLL_CTL_ADD, (int)fd, &ev) < 0) {
         Py_DECREF(tok);
         return 0;
     }
     p->serial = serial;
+    int rc = kev_rw_adopt(p, i, key, fd, flags, sdata, udata, token, tok, events);
+    Py_DECREF(tok);
+    return rc;
+}
+
+/* The knote of a registration the kernel made (attach after backend.register, or
+ * batch.py's _adopt): 1, or -1 with the registration taken back */
+int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
+                 PyObject *sdata, PyObject *udata, uint64_t token, PyObject *tok,
+                 uint32_t events)
+{
+    PyObject *ident = PyTuple_GetItem(key, 0);
+    int epfd = i == 0 ? p->epfd : p->innerfd;
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
     /* Knote(ident, _FILTERS[filt], flags, fflags, data, udata), identity None (D80),
      * source, token, and _Reg(source, events, countable(filter, None)) registered and
      * armed */
@@ -646,7 +680,6 @@ int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyO
         goto undo_table;
     Py_DECREF(reg);
     Py_DECREF(kn);
-    Py_DECREF(tok);
     return 1;
 undo_table: /* attach's "no registration outlives the refusal" */
     kev_fast_remove((kev_fast *)p->fast, token);
@@ -658,7 +691,6 @@ undo:
         kev_set_bool(&kn->alive, 0);
     Py_XDECREF((PyObject *)reg);
     Py_XDECREF((PyObject *)kn);
-    Py_DECREF(tok);
     if (!PyErr_Occurred())
         PyErr_NoMemory();
     return -1;

@@ -49,6 +49,15 @@ class Batcher:
         self.backend = backend
         self.ring: Ring | None = None
 
+    def _ring(self) -> Ring:
+        if self.ring is None:
+            self.ring = Ring(_RING_ENTRIES)
+        return self.ring
+
+    def ring_address(self) -> int:
+        """The ring, for the C pass that batches the same runs (linux_batch.c)."""
+        return int(ffi.cast("uintptr_t", self._ring().ptr))
+
     def run_end(self, engine: Engine, changes: list[KEvent], start: int) -> int:
         """End (exclusive) of the run of batchable changes beginning at ``start``."""
         seen: set[tuple[int, int]] = set()
@@ -84,17 +93,16 @@ class Batcher:
         """Register ``run`` through the ring, then yield (change, errno) in order,
         creating each knote as its result is consumed."""
         backend = self.backend
-        if self.ring is None:
-            self.ring = Ring(_RING_ENTRIES)
+        rings = self._ring()
+        ring = rings.ptr
         n = len(run)
         evs = ffi.new("char[]", lib.KEV_EPOLL_EVENT_SIZE * n)
         res = [0] * n
         tokens = []
-        ring = self.ring.ptr
         base: dict[int, int] = {f: engine.sources[f].base_events for f in _RW}  # type: ignore[attr-defined]
         prep_ctl = lib.kev_ring_prep_epoll_ctl
         add = lib.EPOLL_CTL_ADD
-        room = self.ring.space()
+        room = rings.space()
         prepared = 0
         for i, ch in enumerate(run):
             read = ch.filter == Filter.READ
@@ -104,7 +112,7 @@ class Batcher:
             if room == prepared:
                 self._drain(prepared, res)
                 prepared = 0
-                room = self.ring.space()
+                room = rings.space()
             prep_ctl(
                 ring,
                 backend.epfd if read else backend.innerfd,
