@@ -23,13 +23,15 @@
 /* -- FastTable: LinuxBackend.fast ----------------------------------------------------
  * The C view of the kernel-armed READ/WRITE knotes whose events need no bookkeeping
  * (read_write.py's _EpollSource.publish keeps it current): token -> (ident, filter,
- * flags, udata, lowat). Story: as a dict keyed by token, each event cost a PyLong for
+ * flags, udata, lowat), and an EV_DISPATCH knote itself, which its event disables
+ * here as Engine.kernel_event does. Story: as a dict keyed by token, each event cost a PyLong for
  * the key and a hash lookup (about 400 instructions, a quarter of a select.epoll
  * wait); a token holds its fd and role, so here it indexes an array directly, and the
  * stored token (with its serial) tells a current knote from an old one. */
 typedef struct {
     uint64_t token; /* 0: empty */
     PyObject *ident, *filter, *flags, *udata;
+    PyObject *knote; /* an EV_DISPATCH knote, which its event disables; else NULL */
     int64_t lowat;
 } kev_fast_entry;
 
@@ -40,6 +42,8 @@ typedef struct {
 } kev_fast;
 
 static PyTypeObject *kev_fast_type;
+
+static void kev_set_bool(PyObject **field, int v);
 
 static Py_ssize_t kev_fast_slot(uint64_t token)
 {
@@ -56,6 +60,7 @@ static void kev_fast_entry_clear(kev_fast_entry *e)
     Py_CLEAR(e->filter);
     Py_CLEAR(e->flags);
     Py_CLEAR(e->udata);
+    Py_CLEAR(e->knote);
 }
 
 static const kev_fast_entry *kev_fast_find(PyObject *table, uint64_t token)
@@ -91,9 +96,9 @@ static int kev_fast_remove(kev_fast *t, uint64_t token)
 }
 
 static int kev_fast_put(kev_fast *t, uint64_t token, PyObject *ident, PyObject *filter,
-                        PyObject *flags, PyObject *udata, int64_t lowat);
+                        PyObject *flags, PyObject *udata, int64_t lowat, PyObject *knote);
 
-/* fast[token] = (ident, filter, flags, udata, lowat); del fast[token] */
+/* fast[token] = (ident, filter, flags, udata, lowat[, knote]); del fast[token] */
 static int kev_fast_ass(PyObject *self, PyObject *key, PyObject *value)
 {
     kev_fast *t = (kev_fast *)self;
@@ -106,21 +111,25 @@ static int kev_fast_ass(PyObject *self, PyObject *key, PyObject *value)
         PyErr_SetObject(PyExc_KeyError, key);
         return -1;
     }
-    if (!PyTuple_Check(value) || PyTuple_Size(value) != 5) {
-        PyErr_SetString(PyExc_TypeError, "(ident, filter, flags, udata, lowat) expected");
+    Py_ssize_t size = PyTuple_Check(value) ? PyTuple_Size(value) : 0;
+    PyObject *knote = size == 6 ? PyTuple_GetItem(value, 5) : NULL;
+    if ((size != 5 && size != 6) ||
+        (knote != NULL && !PyObject_TypeCheck(knote, (PyTypeObject *)kev_knote_type))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "(ident, filter, flags, udata, lowat[, dispatch knote]) expected");
         return -1;
     }
     long long lowat = PyLong_AsLongLong(PyTuple_GetItem(value, 4));
     if (lowat == -1 && PyErr_Occurred())
         return -1;
     return kev_fast_put(t, token, PyTuple_GetItem(value, 0), PyTuple_GetItem(value, 1),
-                        PyTuple_GetItem(value, 2), PyTuple_GetItem(value, 3), lowat);
+                        PyTuple_GetItem(value, 2), PyTuple_GetItem(value, 3), lowat, knote);
 }
 
-/* the store of fast[token] = (ident, filter, flags, udata, lowat) (also engine.c's
- * change-list pass, through kev_rw_add) */
+/* the store of fast[token] = (ident, filter, flags, udata, lowat[, knote]) (also
+ * engine.c's change-list pass, through kev_rw_add) */
 static int kev_fast_put(kev_fast *t, uint64_t token, PyObject *ident, PyObject *filter,
-                        PyObject *flags, PyObject *udata, int64_t lowat)
+                        PyObject *flags, PyObject *udata, int64_t lowat, PyObject *knote)
 {
     Py_ssize_t i = kev_fast_slot(token);
     if (i >= t->cap) {
@@ -143,6 +152,7 @@ static int kev_fast_put(kev_fast *t, uint64_t token, PyObject *ident, PyObject *
     e->filter = Py_NewRef(filter);
     e->flags = Py_NewRef(flags);
     e->udata = Py_NewRef(udata);
+    e->knote = knote == NULL ? NULL : Py_NewRef(knote);
     e->lowat = lowat;
     if (old.token == 0)
         t->len++;
@@ -160,6 +170,9 @@ static PyObject *kev_fast_get(PyObject *self, PyObject *key)
         PyErr_SetObject(PyExc_KeyError, key);
         return NULL;
     }
+    if (e->knote != NULL)
+        return Py_BuildValue("(OOOOLO)", e->ident, e->filter, e->flags, e->udata,
+                             (long long)e->lowat, e->knote);
     return Py_BuildValue("(OOOOL)", e->ident, e->filter, e->flags, e->udata,
                          (long long)e->lowat);
 }
@@ -202,8 +215,10 @@ static int kev_fast_traverse(PyObject *self, visitproc visit, void *arg)
     kev_fast *t = (kev_fast *)self;
     Py_VISIT(Py_TYPE(self));
     for (Py_ssize_t i = 0; i < t->cap; i++)
-        if (t->slots[i].token)
+        if (t->slots[i].token) {
             Py_VISIT(t->slots[i].udata); /* ident, filter, flags: ints */
+            Py_VISIT(t->slots[i].knote);
+        }
     return 0;
 }
 
@@ -337,6 +352,21 @@ PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int c
         Py_DECREF(kev);
         if (rc < 0)
             goto fail;
+    }
+    /* Engine.kernel_event's EV_DISPATCH, once the whole batch is built here (a batch
+     * sent back to Python must find every knote as the kernel left it): the kernel's
+     * EPOLLONESHOT disarmed the registration (translate: st.armed = False), and the
+     * knote is disabled (kn.disabled = True; disable(): out of the fast table, no DEL) */
+    for (int i = 0; i < n; i++) {
+        const kev_fast_entry *e = kev_fast_find(fast, (uint64_t)out[KEV_OUT_WIDTH * i]);
+        if (e == NULL || e->knote == NULL)
+            continue;
+        kev_knote *kn = (kev_knote *)Py_NewRef(e->knote);
+        kev_set_bool(&kn->disabled, 1);
+        if (kn->priv != NULL && PyObject_TypeCheck(kn->priv, (PyTypeObject *)kev_reg_type))
+            kev_set_bool(&((kev_reg *)kn->priv)->armed, 0);
+        kev_fast_remove((kev_fast *)fast, (uint64_t)out[KEV_OUT_WIDTH * i]);
+        Py_DECREF((PyObject *)kn);
     }
     return events;
 raw:
@@ -669,12 +699,13 @@ int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
         !reg->events || !reg->lowat || !reg->old_lowat)
         goto undo;
     /* backend.knotes[kn.token] = kn; apply_lowat (no NOTE_LOWAT: the _Reg's lowat);
-     * publish: armed, enabled, not one-shot -> the fast table; engine.knotes[key] = kn */
+     * publish: armed, enabled, not EV_ONESHOT -> the fast table (an EV_DISPATCH knote
+     * with itself, which its event disables); engine.knotes[key] = kn */
     if (PyDict_SetItem(p->bknotes, tok, (PyObject *)kn) < 0)
         goto undo;
-    if (!(kflags & (0x0010 | 0x0080)) &&
+    if (!(kflags & 0x0010) &&
         kev_fast_put((kev_fast *)p->fast, token, kn->ident, kn->filter, kn->flags, kn->udata,
-                     lowat) < 0)
+                     lowat, kflags & 0x0080 ? (PyObject *)kn : NULL) < 0)
         goto undo_table;
     if (PyDict_SetItem(p->knotes, key, (PyObject *)kn) < 0)
         goto undo_table;
@@ -755,15 +786,16 @@ int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *obj)
     return rc < 0 ? -1 : 1;
 }
 
-/* publish(kn): armed, enabled and not one-shot -> the fast table, else out of it */
+/* publish(kn): armed, enabled and not EV_ONESHOT -> the fast table (with the knote
+ * when EV_DISPATCH), else out of it */
 static int kev_rw_publish(kev_plain *p, kev_knote *kn, kev_reg *reg, uint64_t token)
 {
     long long kflags = PyLong_AsLongLong(kn->flags), lowat = PyLong_AsLongLong(reg->lowat);
     if (PyErr_Occurred())
         return -1;
-    if (reg->armed == Py_True && kn->disabled == Py_False && !(kflags & (0x0010 | 0x0080)))
+    if (reg->armed == Py_True && kn->disabled == Py_False && !(kflags & 0x0010))
         return kev_fast_put((kev_fast *)p->fast, token, kn->ident, kn->filter, kn->flags,
-                            kn->udata, lowat);
+                            kn->udata, lowat, kflags & 0x0080 ? (PyObject *)kn : NULL);
     kev_fast_remove((kev_fast *)p->fast, token);
     return 0;
 }

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 _LOWAT = int(NoteRW.LOWAT)
 _ONESHOTS = int(Flag.ONESHOT | Flag.DISPATCH)
+_ONESHOT = int(Flag.ONESHOT)
+_DISPATCH = int(Flag.DISPATCH)
 _CLEAR = int(Flag.CLEAR)
 _EPOLLET = int(lib.EPOLLET)
 _EPOLLONESHOT = int(lib.EPOLLONESHOT)
@@ -214,10 +216,14 @@ class _EpollSource(FdSource):
         pass
 
     def publish(self, kn: Knote) -> None:
-        """Keep the C fast path's view of ``kn`` current (see speedups.c)."""
+        """Keep the C fast path's view of ``kn`` current (see speedups.c): an
+        EV_DISPATCH knote with itself, which the C path disables at its event as
+        ``Engine.kernel_event`` does; an EV_ONESHOT knote is never there (its event
+        drops it)."""
         st: _Reg = kn.priv
-        if st.armed and not kn.disabled and not kn.flags & _ONESHOTS and not st.below:
-            self.backend.fast[kn.token] = (kn.ident, kn.filter, kn.flags, kn.udata, st.lowat)
+        if st.armed and not kn.disabled and not kn.flags & _ONESHOT and not st.below:
+            view = (kn.ident, kn.filter, kn.flags, kn.udata, st.lowat)
+            self.backend.fast[kn.token] = (*view, kn) if kn.flags & _DISPATCH else view
         else:
             self.backend.fast.pop(kn.token, None)
 
