@@ -474,8 +474,17 @@ class Engine(EngineBase):
             begin_close = getattr(self.backend, "begin_close", None)
             if begin_close is not None:
                 begin_close()  # the backend's fds take the kernel registrations with them
-            for kn in list(self.knotes.values()):
-                self.drop(kn)
+            # drop() of every knote, with the tables emptied once: no per-knote dequeue
+            # or pop (a third of a 10,000-knote close was that bookkeeping)
+            knotes = list(self.knotes.values())
+            self.knotes.clear()
+            for kn in self.ready:
+                kn.queued = False
+            self.ready.clear()
+            for kn in knotes:
+                if kn.alive:
+                    kn.alive = False
+                    kn.source.detach(kn)
             for src in set(self.sources.values()):
                 src.close()
             if self.waiting:

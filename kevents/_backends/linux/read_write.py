@@ -232,11 +232,15 @@ class _EpollSource(FdSource):
 
     def detach(self, kn: Knote) -> None:
         st: _Reg = kn.priv
-        self.backend.knotes.pop(kn.token, None)
-        self.backend.fast.pop(kn.token, None)
-        if st.registered:
+        backend = self.backend
+        if backend.closing:  # the backend's tables and descriptors go whole (D44)
             st.registered = st.armed = False
-            self.backend.unregister(kn)
+        else:
+            backend.knotes.pop(kn.token, None)
+            backend.fast.pop(kn.token, None)
+            if st.registered:
+                st.registered = st.armed = False
+                backend.unregister(kn)
         if st.old_lowat >= 0:
             _set_rcvlowat(kn.ident, st.old_lowat)
 
