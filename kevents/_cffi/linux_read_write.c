@@ -320,6 +320,7 @@ PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int c
                                 kev_build_fn build)
 {
     PyObject *events = PyList_New(0);
+    int dispatched = 0; /* an EV_DISPATCH knote's event is in the batch */
     if (events == NULL)
         return NULL;
     for (int i = 0; i < n; i++) {
@@ -335,6 +336,7 @@ PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int c
         const kev_fast_entry *e = kev_fast_find(fast, (uint64_t)r[0]);
         if (e == NULL)
             goto raw; /* an internal fd, a one-shot or disabled knote, a stale token */
+        dispatched |= e->knote != NULL;
         /* data < st.lowat: nothing (or too little) to read, st.source.stale (D12); a
          * NODATA knote's record has no count to check (D78) */
         if (counts && !((uint64_t)r[0] & KEV_TOKEN_NODATA) && r[2] < e->lowat)
@@ -357,7 +359,7 @@ PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int c
      * sent back to Python must find every knote as the kernel left it): the kernel's
      * EPOLLONESHOT disarmed the registration (translate: st.armed = False), and the
      * knote is disabled (kn.disabled = True; disable(): out of the fast table, no DEL) */
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; dispatched && i < n; i++) {
         const kev_fast_entry *e = kev_fast_find(fast, (uint64_t)out[KEV_OUT_WIDTH * i]);
         if (e == NULL || e->knote == NULL)
             continue;
