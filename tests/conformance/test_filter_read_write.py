@@ -384,6 +384,7 @@ def test_a_fifo_opened_again_under_its_number_is_a_new_knote(kq: Queue, tmp_path
         os.close(w)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no dup2 of a socket onto a number")
 @pytest.mark.parametrize("how", ["disable", "dispatch"])
 def test_a_knote_waiting_for_enable_goes_with_its_descriptor(
     kq: Queue, how: str

@@ -485,6 +485,18 @@ class _SocketSource(Source):
         self.sockets.changed(kn)
 
     def enable(self, kn: Knote) -> None:
+        sock: _Sock = kn.priv.sock
+        if all(other.disabled for other in sock.knotes.values() if other is not kn):
+            # Story: with every knote of the socket disabled, no poll watched it, so
+            # its sticky FIN/reset state may be stale, and the handle may even name a
+            # new socket now: Windows reuses handle values, and an unpolled socket's
+            # close is never seen (no AFD_POLL_LOCAL_CLOSE). A trio wait_kevent on a
+            # new socket under the old number got the old one's EV_EOF (under load in
+            # Wine, half the runs). So the state is learnt again: select and MSG_PEEK
+            # at the next scan, and the poll armed now, which AFD completes at once
+            # with DISCONNECT or ABORT while they hold.
+            sock.eof = sock.abort = False
+            sock.err = 0
         self.sockets.changed(kn)
 
     def disable(self, kn: Knote) -> None:
