@@ -748,6 +748,25 @@ static PyObject *s_lock, *s_plain, *s_acquire, *s_release_m, *s_control_from, *s
     *s_batcher, *s_ring_address;
 
 
+/* The Batcher's ring for a list long enough for it (Engine._results: _MIN_RUN), made
+ * on first use (lock held, queue open: no other thread makes one, and none is made
+ * for a closed queue), before the pass reads its descriptor (ring_fd); NULL: no
+ * batching (a short list, or no io_uring). 0, or -1 with an exception. */
+static int kev_batch_ring(PyObject *state, Py_ssize_t n, void **ring)
+{
+    if (n < KEV_MIN_RUN)
+        return 0;
+    PyObject *b = PyObject_CallMethodObjArgs(PyTuple_GetItem(state, 1), s_batcher, NULL);
+    PyObject *addr = b == NULL || b == Py_None
+                         ? NULL
+                         : PyObject_CallMethodObjArgs(b, s_ring_address, NULL);
+    if (addr != NULL)
+        *ring = PyLong_AsVoidPtr(addr);
+    Py_XDECREF(addr);
+    Py_XDECREF(b);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
 /* Engine.control's change list, from Core.control (a list or tuple, max_events an int
  * >= 0): without a Python frame when every change is plain and no EV_RECEIPT asks for
  * an entry. The lock is taken without blocking (contended: Python's, which waits), the
@@ -787,25 +806,6 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
         Py_XDECREF(todo);
         return todo == NULL ? -1 : 0;
     }
-    void *ring = NULL;
-    if (PyList_Size(todo) >= KEV_MIN_RUN) {
-        /* a list long enough for the io_uring batcher (Engine._results: _MIN_RUN): the
-         * pass batches its runs through the Batcher's ring (linux_batch.c), made here
-         * on first use, before the pass reads its descriptor (ring_fd) */
-        PyObject *b = PyObject_CallMethodObjArgs(PyTuple_GetItem(state, 1), s_batcher, NULL);
-        PyObject *addr = b == NULL || b == Py_None
-                             ? NULL
-                             : PyObject_CallMethodObjArgs(b, s_ring_address, NULL);
-        if (addr != NULL)
-            ring = PyLong_AsVoidPtr(addr);
-        Py_XDECREF(addr);
-        Py_XDECREF(b);
-        if (PyErr_Occurred()) {
-            Py_DECREF(todo);
-            Py_DECREF(state);
-            return -1;
-        }
-    }
     PyObject *lock = PyObject_GetAttr(c->engine, s_lock), *got = NULL;
     if (lock != NULL)
         got = PyObject_CallMethodObjArgs(lock, s_acquire, Py_False, NULL);
@@ -822,7 +822,8 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
     Py_ssize_t end = 0, n = PyList_Size(todo);
     kev_plain p;
     if (!KEV_ENGINE(c)->closed) {
-        if (kev_plain_load(&p, state) < 0)
+        void *ring = NULL;
+        if (kev_batch_ring(state, PyList_Size(todo), &ring) < 0 || kev_plain_load(&p, state) < 0)
             end = -1;
         else {
             p.ring = ring;
