@@ -44,6 +44,7 @@ typedef struct {
 static PyTypeObject *kev_fast_type;
 
 static void kev_set_bool(PyObject **field, int v);
+static int kev_rw_publish(kev_plain *p, kev_knote *kn, kev_reg *reg, uint64_t token);
 
 static Py_ssize_t kev_fast_slot(uint64_t token)
 {
@@ -701,13 +702,10 @@ int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
         !reg->events || !reg->lowat || !reg->old_lowat)
         goto undo;
     /* backend.knotes[kn.token] = kn; apply_lowat (no NOTE_LOWAT: the _Reg's lowat);
-     * publish: armed, enabled, not EV_ONESHOT -> the fast table (an EV_DISPATCH knote
-     * with itself, which its event disables); engine.knotes[key] = kn */
+     * publish; engine.knotes[key] = kn */
     if (PyDict_SetItem(p->bknotes, tok, (PyObject *)kn) < 0)
         goto undo;
-    if (!(kflags & 0x0010) &&
-        kev_fast_put((kev_fast *)p->fast, token, kn->ident, kn->filter, kn->flags, kn->udata,
-                     lowat, kflags & 0x0080 ? (PyObject *)kn : NULL) < 0)
+    if (kev_rw_publish(p, kn, reg, token) < 0)
         goto undo_table;
     if (PyDict_SetItem(p->knotes, key, (PyObject *)kn) < 0)
         goto undo_table;

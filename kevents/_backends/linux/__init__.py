@@ -38,7 +38,7 @@ from .._contract import Source
 from ._inotify import Inotify
 from .batch import Batcher
 from .io_uring import Decision, decide
-from .read_write import NO_FILE, _Reg, identify, resolve_countable
+from .read_write import NO_FILE, identify, resolve_countable
 
 if TYPE_CHECKING:
     from ..._engine import Engine
@@ -240,12 +240,7 @@ class LinuxBackend:
             # sets go: one whose fd names another file now is not registered again, and
             # gets an identity no file has, so that its next change drops it (D13)
             st = kn.priv
-            if (
-                kn.identity is None
-                and isinstance(st, _Reg)
-                and st.registered
-                and not kn.source.vouch(kn)
-            ):
+            if kn.identity is None and st.registered and not kn.source.vouch(kn):
                 st.registered = st.armed = False
                 kn.identity = NO_FILE
                 self.fast.pop(kn.token, None)
