@@ -410,7 +410,7 @@ leave:
 #define KEV_EV_CLEAR 0x0020
 #define KEV_EV_RECEIPT 0x0040
 #define KEV_EV_DISPATCH 0x0080
-#define KEV_EV_KEEPUDATA 0x0400
+#define KEV_EV_KEEPUDATA 0x0200
 /* the flags a plain change may carry; any other bit (EV_FORCEONESHOT, the system flags,
  * a kevents-only bit) sends the change to Python */
 #define KEV_PLAIN_FLAGS                                                                    \

@@ -882,7 +882,7 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
     /* if not KEEPUDATA: kn.udata = ch.udata; touch: kn.sfflags, kn.sdata = 0, data;
      * apply_lowat without NOTE_LOWAT: st.lowat = 0 if countable is False else 1 */
     PyObject *old[4] = {NULL, kn->sfflags, kn->sdata, reg->lowat};
-    if (!(flags & 0x0400)) { /* EV_KEEPUDATA */
+    if (!(flags & 0x0200)) { /* EV_KEEPUDATA */
         old[0] = kn->udata;
         kn->udata = Py_NewRef(udata);
     }

@@ -45,6 +45,9 @@ _FLAG_CHOICES = [
     Flag.ADD | Flag.KEEPUDATA,  # EINVAL
     Flag.FORCEONESHOT,
     Flag.KEEPUDATA,
+    Flag.ENABLE | Flag.KEEPUDATA,
+    Flag.DISABLE | Flag.KEEPUDATA,
+    Flag.ENABLE | 0x0400,  # no flag's bit: the C pass once took it for EV_KEEPUDATA
     Flag.ADD | Flag.NODATA,  # kevents' per-knote opt-out of data (D78)
     Flag.ADD | Flag.CLEAR | Flag.NODATA,
 ]

@@ -95,6 +95,21 @@ def test_udata_replaced_by_every_change(kq: Queue) -> None:  # C-33, D3
     assert ev.udata is None
 
 
+def test_keepudata_on_a_socket(kq: Queue, pair: tuple[socket.socket, socket.socket]) -> None:
+    """EV_KEEPUDATA (0x200) keeps a READ knote's udata through EV_ENABLE and EV_DISABLE;
+    a bit no flag has (0x400) is no EV_KEEPUDATA (C-33, D3)."""
+    a, b = pair
+    kq.control([KEvent(b, Filter.READ, Flag.ADD, udata="A")], 0)
+    kq.control([KEvent(b, Filter.READ, Flag.DISABLE | Flag.KEEPUDATA, udata="x")], 0)
+    kq.control([KEvent(b, Filter.READ, Flag.ENABLE | Flag.KEEPUDATA, udata="y")], 0)
+    a.send(b"1")
+    (ev,) = kq.control(None, 1, 1)
+    assert ev.udata == "A"
+    kq.control([KEvent(b, Filter.READ, Flag.ENABLE | 0x400, udata="B")], 0)
+    (ev,) = kq.control(None, 1, 0)
+    assert ev.udata == "B"
+
+
 def test_receipt_flag_persists(kq: Queue) -> None:  # C-34
     kq.control([KEvent(1, Filter.USER, Flag.ADD | Flag.RECEIPT | Flag.CLEAR)], 1)
     (ev,) = kq.control([KEvent(1, Filter.USER, 0, TRIGGER)], 1, 0)
