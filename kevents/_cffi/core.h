@@ -46,7 +46,10 @@ typedef struct {
     PyObject *waiting;  /* Engine.waiting (a list, one entry per waiting thread) */
     int epfd, innerfd;  /* both keep their numbers for the queue's life (rebuild dup3s) */
     int counts;         /* LinuxBackend.counts: compute READ/WRITE data (D43) */
+    /* engine.lock's bound acquire and release, and the engine they are of */
+    PyObject *lock_of, *acquire, *release;
 } kev_core;
+int kev_core_lock_setup(kev_core *c); /* (engine.c) */
 
 /* event.c */
 int kev_event_setup(PyObject *kevent_type);
@@ -98,13 +101,18 @@ typedef struct {
     PyObject *timers, *tfilt;       /* the TIMER source, Filter.TIMER */
     PyObject *timer_cls, *heap;     /* timer.py's _Timer, TimerSource.heap */
     PyObject *users, *ufilt;        /* the USER source, Filter.USER */
-    long long seq;                  /* TimerSource.seq, written back at the end */
+    int epfd, innerfd;
+    void *ring;                     /* the batcher's ring, when this pass batches (else NULL) */
+    /* read on the pass's first timer (kev_plain_timers) */
     int timed;                      /* timers were added: TimerSource.expire() after */
-    int epfd, innerfd, ringfd;      /* ringfd: the batcher's ring, or -1 */
-    void *ring;                     /* that ring, when this pass batches (else NULL) */
+    long long seq;                  /* TimerSource.seq, written back at the end */
+    /* read on the pass's first READ/WRITE change (kev_plain_rw) */
+    int rw;                         /* they are read */
+    int ringfd;                     /* the batcher's ring, or -1 */
     int closing;                    /* LinuxBackend.closing */
-    long long serial;               /* LinuxBackend.serial, written back at the end */
+    long long serial, serial0;      /* LinuxBackend.serial, written back at the end */
 } kev_plain;
+int kev_plain_rw(kev_plain *p);
 
 /* linux_read_write.c */
 #define KEV_STACK_ROOM 256  /* records on the stack; larger waits use the heap */

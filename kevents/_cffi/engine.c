@@ -241,7 +241,13 @@ PyObject *kev_engine_control_with(kev_core *core, PyObject *self, PyObject *cons
     Py_INCREF(c.ready);
     Py_INCREF(c.heap);
     Py_INCREF(c.waiting);
+    Py_XINCREF(c.lock_of);
+    Py_XINCREF(c.acquire);
+    Py_XINCREF(c.release);
     PyObject *result = kev_fast_control(&c, self, args, nargs, build, built);
+    Py_XDECREF(c.lock_of);
+    Py_XDECREF(c.acquire);
+    Py_XDECREF(c.release);
     Py_DECREF(c.engine);
     Py_DECREF(c.fast);
     Py_DECREF(c.ready);
@@ -534,22 +540,32 @@ static int kev_plain_load(kev_plain *p, PyObject *state)
                              (s_fd = PyUnicode_InternFromString("fd")) == NULL ||
                              (s_armed = PyUnicode_InternFromString("armed")) == NULL))
         return -1;
+    p->timed = 0;
+    p->seq = -1;
+    p->rw = 0;
+    p->ring = NULL; /* (Core.control's pass sets it: Python batches its own) */
+    return 0;
+}
+
+/* Story: the backend's and the TIMER source's counters were read on every pass, four
+ * getattrs that were a tenth of a one-timer control() call. Each is read on the
+ * pass's first change that needs it. */
+
+/* the backend's fields a READ/WRITE change reads: serial (new_token), closing, and
+ * ring_fd() (LinuxBackend.owns) read without its Python frame: _batcher.ring.fd, or -1 */
+int kev_plain_rw(kev_plain *p)
+{
+    if (p->rw)
+        return 0;
     PyObject *v = PyObject_GetAttr(p->backend, s_serial);
     if (v == NULL)
         return -1;
-    p->serial = PyLong_AsLongLong(v);
+    p->serial = p->serial0 = PyLong_AsLongLong(v);
     Py_DECREF(v);
     if ((v = PyObject_GetAttr(p->backend, s_closing)) == NULL)
         return -1;
     p->closing = PyObject_IsTrue(v);
     Py_DECREF(v);
-    if ((v = PyObject_GetAttr(p->timers, s_seq)) == NULL)
-        return -1;
-    p->seq = PyLong_AsLongLong(v);
-    Py_DECREF(v);
-    p->timed = 0;
-    p->ring = NULL; /* (Core.control's pass sets it: Python batches its own) */
-    /* ring_fd(), read without its Python frame: _batcher.ring.fd, or -1 */
     p->ringfd = -1;
     PyObject *batcher = PyObject_GetAttr(p->backend, s_batcher_), *ring = NULL;
     if (batcher == NULL)
@@ -562,7 +578,25 @@ static int kev_plain_load(kev_plain *p, PyObject *state)
         Py_DECREF(v);
     }
     Py_XDECREF(ring);
-    return p->closing < 0 || PyErr_Occurred() ? -1 : 0;
+    if (p->closing < 0 || PyErr_Occurred())
+        return -1;
+    p->rw = 1;
+    return 0;
+}
+
+/* TimerSource.seq, for the pass's first new timer */
+static int kev_plain_timers(kev_plain *p)
+{
+    if (p->seq >= 0)
+        return 0;
+    PyObject *v = PyObject_GetAttr(p->timers, s_seq);
+    if (v == NULL)
+        return -1;
+    p->seq = PyLong_AsLongLong(v);
+    Py_DECREF(v);
+    if (p->seq < 0 && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "TimerSource.seq < 0");
+    return PyErr_Occurred() ? -1 : 0;
 }
 
 /* One plain change of _apply_one: 1 applied (errno 0), 0 for Python, -1 an exception. */
@@ -583,6 +617,8 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
             return 0;
     } else if (filt < -2 || fflags != 0 || !kev_int_in(ident, 0, 0x7FFFFFFF, &fd))
         return 0; /* another filter, a note (NOTE_LOWAT...); EBADF */
+    if ((filt == -7 ? kev_plain_timers(p) : filt == -11 ? 0 : kev_plain_rw(p)) < 0)
+        return -1;
     PyObject *key = PyTuple_Pack(2, ident, filter);
     if (key == NULL)
         return -1;
@@ -640,7 +676,8 @@ static int kev_expire_has_work(kev_plain *p)
         PyErr_Clear();
         return -1;
     }
-    long long armed = PyLong_AsLongLong(v);
+    long long armed = PyLong_AsLong(v); /* (a 64-bit long, timer.c: AsLongLong's path is
+                                           longer for a deadline's two digits) */
     Py_DECREF(v);
     if (armed == -1 && PyErr_Occurred()) {
         PyErr_Clear();
@@ -653,7 +690,6 @@ static int kev_expire_has_work(kev_plain *p)
  * EV_RECEIPT change, then stop (its entry is the caller's); else stop before one. */
 static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, int receipts)
 {
-    long long serial = p->serial;
     int rc = 1;
     /* Story: each knote is two GC objects (with its _Reg), so a 10,000-change list
      * set off some 30 collections, each walking every young knote made so far: 45% of
@@ -665,7 +701,7 @@ static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, 
     while (rc == 1 && i < PyList_Size(changes)) {
         if (p->ring != NULL && PyList_Size(changes) - i >= KEV_MIN_RUN && i > short_end) {
             /* Engine._results: a long run of new registrations goes through the ring */
-            Py_ssize_t j = kev_batch_run_end(p, changes, i);
+            Py_ssize_t j = kev_plain_rw(p) < 0 ? -1 : kev_batch_run_end(p, changes, i);
             if (j >= 0 && j - i >= KEV_MIN_RUN) {
                 Py_ssize_t got = kev_batch_apply(p, changes, i, j);
                 rc = got < 0 ? -1 : got == j;
@@ -710,7 +746,7 @@ static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, 
             PyErr_Restore(et, ev, tb);
         }
     }
-    if (p->serial != serial) { /* new_token's counter, as far as the applied changes took it */
+    if (p->rw && p->serial != p->serial0) { /* new_token's counter, as far as the pass took it */
         PyObject *et, *ev, *tb, *v;
         PyErr_Fetch(&et, &ev, &tb);
         v = PyLong_FromLongLong(p->serial);
@@ -744,9 +780,7 @@ PyObject *kev_engine_apply_plain(PyObject *self, PyObject *const *args, Py_ssize
     return i < 0 ? NULL : PyLong_FromSsize_t(i);
 }
 
-static PyObject *s_lock, *s_plain, *s_acquire, *s_release_m, *s_control_from, *s_sync,
-    *s_batcher, *s_ring_address;
-
+static PyObject *s_plain, *s_control_from, *s_sync, *s_batcher, *s_ring_address;
 
 /* The Batcher's ring for a list long enough for it (Engine._results: _MIN_RUN), made
  * on first use (lock held, queue open: no other thread makes one, and none is made
@@ -767,6 +801,31 @@ static int kev_batch_ring(PyObject *state, Py_ssize_t n, void **ring)
     return PyErr_Occurred() ? -1 : 0;
 }
 
+static PyObject *kev_no_block; /* (False,): acquire's arguments */
+
+/* Core._fast_setup's: engine.lock's bound acquire and release kept in the core, with
+ * the engine they belong to (c->lock_of) */
+int kev_core_lock_setup(kev_core *c)
+{
+    if (kev_no_block == NULL && (kev_no_block = PyTuple_Pack(1, Py_False)) == NULL)
+        return -1;
+    PyObject *lock = PyObject_GetAttrString(c->engine, "lock"), *acquire = NULL, *release = NULL;
+    if (lock != NULL && (acquire = PyObject_GetAttrString(lock, "acquire")) != NULL)
+        release = PyObject_GetAttrString(lock, "release");
+    Py_XDECREF(lock);
+    if (release == NULL) {
+        Py_XDECREF(acquire);
+        return -1;
+    }
+    PyObject *old[3] = {c->acquire, c->release, c->lock_of};
+    c->acquire = acquire;
+    c->release = release;
+    c->lock_of = Py_NewRef(c->engine);
+    for (int i = 0; i < 3; i++)
+        Py_XDECREF(old[i]);
+    return 0;
+}
+
 /* Engine.control's change list, from Core.control (a list or tuple, max_events an int
  * >= 0): without a Python frame when every change is plain and no EV_RECEIPT asks for
  * an entry. The lock is taken without blocking (contended: Python's, which waits), the
@@ -780,16 +839,13 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
     PyObject *changes = args[0];
     if (!PyList_CheckExact(changes) && !PyTuple_CheckExact(changes))
         return 0;
-    if (s_lock == NULL && ((s_lock = PyUnicode_InternFromString("lock")) == NULL ||
-                           (s_plain = PyUnicode_InternFromString("plain")) == NULL ||
-                           (s_acquire = PyUnicode_InternFromString("acquire")) == NULL ||
-                           (s_release_m = PyUnicode_InternFromString("release")) == NULL ||
-                           (s_sync = PyUnicode_InternFromString("sync_pending")) == NULL ||
-                           (s_batcher = PyUnicode_InternFromString("batcher")) == NULL ||
-                           (s_ring_address = PyUnicode_InternFromString("ring_address")) ==
-                               NULL ||
-                           (s_control_from = PyUnicode_InternFromString("control_from")) ==
-                               NULL))
+    if (s_plain == NULL && ((s_plain = PyUnicode_InternFromString("plain")) == NULL ||
+                            (s_sync = PyUnicode_InternFromString("sync_pending")) == NULL ||
+                            (s_batcher = PyUnicode_InternFromString("batcher")) == NULL ||
+                            (s_ring_address = PyUnicode_InternFromString("ring_address")) ==
+                                NULL ||
+                            (s_control_from = PyUnicode_InternFromString("control_from")) ==
+                                NULL))
         return -1;
     if (KEV_ENGINE(c)->closed)
         return 0;
@@ -806,13 +862,14 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
         Py_XDECREF(todo);
         return todo == NULL ? -1 : 0;
     }
-    PyObject *lock = PyObject_GetAttr(c->engine, s_lock), *got = NULL;
-    if (lock != NULL)
-        got = PyObject_CallMethodObjArgs(lock, s_acquire, Py_False, NULL);
+    /* Story: engine.lock's attribute and method lookups, and acquire(False)'s argument
+     * tuple, were a tenth of a one-change call; _fast_setup keeps the bound methods
+     * (the lock is made once, with the engine) */
+    PyObject *got = c->lock_of != c->engine ? Py_NewRef(Py_False)
+                                            : PyObject_Call(c->acquire, kev_no_block, NULL);
     if (got == NULL || got != Py_True) { /* an error, or another thread holds it */
         int rc = got == NULL ? -1 : 0;
         Py_XDECREF(got);
-        Py_XDECREF(lock);
         Py_DECREF(todo);
         Py_DECREF(state);
         return rc;
@@ -842,20 +899,15 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
         rc = r == NULL ? -1 : 0;
         Py_XDECREF(r);
     }
-    if (rc == 0) {
-        r = PyObject_CallMethodObjArgs(lock, s_release_m, NULL);
-        rc = r == NULL ? -1 : 0;
-        Py_XDECREF(r);
-    } else {
-        r = PyObject_CallMethodObjArgs(lock, s_release_m, NULL); /* released all the same */
-        Py_XDECREF(r);
-    }
+    r = PyObject_CallNoArgs(c->release); /* (after a failed sync_pending all the same) */
+    if (rc == 0 && r == NULL)
+        rc = -1;
+    Py_XDECREF(r);
     if (et != NULL) {
         PyErr_Clear();
         PyErr_Restore(et, ev, tb);
         end = -1;
     }
-    Py_DECREF(lock);
     Py_DECREF(state);
     if (end < 0 || rc < 0) {
         Py_DECREF(todo);

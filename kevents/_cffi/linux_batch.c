@@ -28,8 +28,12 @@
  * 0 when not (the key's state is checked by the caller) */
 static int kev_batch_fields(PyObject *ch, long *fd, int *i, long long *flags)
 {
-    long long ident = PyLong_AsLongLong(PyTuple_GetItem(ch, 0));
     long long filt = PyLong_AsLongLong(PyTuple_GetItem(ch, 1));
+    if (filt != -1 && filt != -2) { /* (first: a list of timers asks this of each) */
+        PyErr_Clear();
+        return 0;
+    }
+    long long ident = PyLong_AsLongLong(PyTuple_GetItem(ch, 0));
     *flags = PyLong_AsLongLong(PyTuple_GetItem(ch, 2));
     long long fflags = PyLong_AsLongLong(PyTuple_GetItem(ch, 3));
     if (PyErr_Occurred()) {
@@ -58,9 +62,11 @@ Py_ssize_t kev_batch_run_end(kev_plain *p, PyObject *changes, Py_ssize_t i)
             break;
         top = fd > top ? fd : top;
     }
+    if (top < 0)
+        return i; /* changes[i] is not batchable */
     size_t words = ((size_t)(top + 1) * 2 + 63) / 64;
-    uint64_t *seen = top < 0 ? NULL : PyMem_Calloc(words, sizeof *seen);
-    if (top >= 0 && seen == NULL) {
+    uint64_t *seen = PyMem_Calloc(words, sizeof *seen);
+    if (seen == NULL) {
         PyErr_NoMemory();
         return -1;
     }

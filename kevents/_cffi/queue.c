@@ -17,6 +17,9 @@ static int core_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(c->ready);
     Py_VISIT(c->heap);
     Py_VISIT(c->waiting);
+    Py_VISIT(c->lock_of);
+    Py_VISIT(c->acquire);
+    Py_VISIT(c->release);
     return 0;
 }
 
@@ -26,6 +29,9 @@ static void core_drop_fast(kev_core *c)
     Py_CLEAR(c->ready);
     Py_CLEAR(c->heap);
     Py_CLEAR(c->waiting);
+    Py_CLEAR(c->lock_of);
+    Py_CLEAR(c->acquire);
+    Py_CLEAR(c->release);
     c->epfd = c->innerfd = -1;
 }
 
@@ -76,6 +82,8 @@ static PyObject *core_fast_setup(PyObject *self, PyObject *const *args, Py_ssize
     if (PyErr_Occurred())
         return NULL;
     core_drop_fast(c);
+    if (kev_core_lock_setup(c) < 0)
+        return NULL;
     c->fast = Py_NewRef(args[0]);
     c->ready = Py_NewRef(args[1]);
     c->heap = Py_NewRef(args[2]);
