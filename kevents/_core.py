@@ -11,6 +11,7 @@ or a backend other than Linux) never takes the C path, even with the C base.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,10 @@ def load_speedups() -> Any:
     if __version__ != _speedups.VERSION:
         return None
     _speedups.setup(KEvent, PyCore.control)
+    # the NamedTuple's __new__ in C: same signature, defaults and errors (event.c); its
+    # signature stays readable (help(), the docs), which inspect takes from __new__
+    KEvent.__signature__ = inspect.signature(KEvent)  # type: ignore[attr-defined]
+    KEvent.__new__ = staticmethod(_speedups.kevent_new)  # type: ignore[method-assign]
     return _speedups
 
 

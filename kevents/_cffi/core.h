@@ -54,6 +54,8 @@ int kev_core_lock_setup(kev_core *c); /* (engine.c) */
 /* event.c */
 int kev_event_setup(PyObject *kevent_type);
 PyObject *kev_event_type(void);
+PyObject *kev_event_make(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames); /* KEvent.__new__ */
 PyObject *kev_event_new(PyObject *ident, PyObject *filter, PyObject *flags, int64_t data,
                         PyObject *udata);
 

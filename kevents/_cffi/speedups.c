@@ -10,6 +10,7 @@
  *   fast_wait   one LinuxBackend.wait building KEvents in C (linux_read_write.c)
  *   identify, fstat, epoll_ctl, inotify_init, inotify_add, inotify_rm
  *               registration calls that keep the GIL (linux_read_write.c)
+ *   kevent_new  KEvent.__new__ (event.c)
  *   setup(KEvent, slow_control)   the Python objects the C side needs, once
  *   VERSION     the package version this binary was built for
  */
@@ -48,6 +49,9 @@ static PyMethodDef kev_methods[] = {
      "materialise(changes) -> list | None: _materialise's plain case (engine.c)"},
     {"route_compat", (PyCFunction)(void (*)(void))kev_route_compat, METH_FASTCALL,
      "route_compat(kqueue, kevent, Core): compat.select's control() in C (compat_select.c)"},
+    {"kevent_new", (PyCFunction)(void (*)(void))kev_event_make, METH_FASTCALL | METH_KEYWORDS,
+     "kevent_new($module, cls, /, ident, filter=-1, flags=1, fflags=0, data=0, udata=None,\n"
+     "           ext=None)\n--\n\nKEvent.__new__ in C (event.c)"},
     {"setup", (PyCFunction)(void (*)(void))kev_setup, METH_FASTCALL,
      "setup(KEvent, slow_control): the event type and the Python Queue.control"},
     {NULL, NULL, 0, NULL},
