@@ -43,8 +43,8 @@ def kevents_one_list() -> float:
 
 
 def kevents_close() -> float:
-    """close() of a queue holding the N timers (each detach was an O(log n) heap removal
-    in Python; the heap is now emptied once)."""
+    """close() of a queue holding the N timers (each detach is an O(log n) heap removal
+    in Python, D44)."""
     changes = [KEvent(i, Filter.TIMER, Flag.ADD | Flag.ONESHOT, 0, 60_000) for i in range(N)]
     kq = kevents.Queue()
     kq.control(changes, 0)
