@@ -64,6 +64,17 @@ PyObject *kev_event_new(PyObject *ident, PyObject *filter, PyObject *flags, int6
 typedef PyObject *(*kev_build_fn)(PyObject *ident, PyObject *filter, PyObject *flags,
                                   int64_t data, PyObject *udata);
 
+/* the EV_* flags (FreeBSD's numbers, kevents/_event.py Flag), for every C file */
+#define KEV_EV_ADD 0x0001
+#define KEV_EV_DELETE 0x0002
+#define KEV_EV_ENABLE 0x0004
+#define KEV_EV_DISABLE 0x0008
+#define KEV_EV_ONESHOT 0x0010
+#define KEV_EV_CLEAR 0x0020
+#define KEV_EV_RECEIPT 0x0040
+#define KEV_EV_DISPATCH 0x0080
+#define KEV_EV_KEEPUDATA 0x0200
+
 /* knote.c: kevents._knote.Knote and read_write.py's _Reg as structs (D76); the Python
  * classes derive from these with empty __slots__ */
 typedef struct {

@@ -408,15 +408,6 @@ leave:
  * calls back here for the rest. So each error is still produced by Python, once, with
  * its messages, room rules (D6) and io_uring batch semantics unchanged. */
 
-#define KEV_EV_ADD 0x0001
-#define KEV_EV_DELETE 0x0002
-#define KEV_EV_ENABLE 0x0004
-#define KEV_EV_DISABLE 0x0008
-#define KEV_EV_ONESHOT 0x0010
-#define KEV_EV_CLEAR 0x0020
-#define KEV_EV_RECEIPT 0x0040
-#define KEV_EV_DISPATCH 0x0080
-#define KEV_EV_KEEPUDATA 0x0200
 /* the flags a plain change may carry; any other bit (EV_FORCEONESHOT, the system flags,
  * a kevents-only bit) sends the change to Python */
 #define KEV_PLAIN_FLAGS                                                                    \
@@ -501,7 +492,8 @@ static int kev_same_layout(PyObject *cls, size_t size)
     return 1;
 }
 
-/* LinuxBackend.plain_state(engine) unpacked, and the backend's mutable fields read */
+/* LinuxBackend.plain_state(engine) unpacked (its mutable fields: kev_plain_rw and
+ * kev_plain_timers, when a change needs them) */
 static int kev_plain_load(kev_plain *p, PyObject *state)
 {
     if (!PyTuple_Check(state) || PyTuple_Size(state) != 21) {

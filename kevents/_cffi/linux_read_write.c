@@ -611,9 +611,9 @@ int kev_rw_token(kev_plain *p, int i, long fd, long long *serial, uint64_t *toke
 uint32_t kev_rw_events(int i, long long flags)
 {
     uint32_t events = i == 0 ? EPOLLIN | EPOLLRDHUP : EPOLLOUT;
-    if (flags & 0x0020) /* EV_CLEAR */
+    if (flags & KEV_EV_CLEAR)
         events |= EPOLLET;
-    if (flags & (0x0010 | 0x0080)) /* EV_ONESHOT, EV_DISPATCH */
+    if (flags & (KEV_EV_ONESHOT | KEV_EV_DISPATCH))
         events |= EPOLLONESHOT;
     return events;
 }
@@ -671,7 +671,8 @@ int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
      * source, token, and _Reg(source, events, countable(filter, None)) registered and
      * armed */
     PyObject *countable = i == 0 ? Py_None : Py_False;
-    long long kflags = flags & (0x0010 | 0x0020 | 0x0040 | 0x0080); /* PERSISTENT_FLAGS */
+    /* PERSISTENT_FLAGS */
+    long long kflags = flags & (KEV_EV_ONESHOT | KEV_EV_CLEAR | KEV_EV_RECEIPT | KEV_EV_DISPATCH);
     int64_t lowat = countable == Py_False ? 0 : 1;
     kev_knote *kn = (kev_knote *)kev_slots_alloc(p->knote_cls);
     kev_reg *reg = (kev_reg *)kev_slots_alloc(p->reg_cls);
@@ -793,9 +794,9 @@ static int kev_rw_publish(kev_plain *p, kev_knote *kn, kev_reg *reg, uint64_t to
     long long kflags = PyLong_AsLongLong(kn->flags), lowat = PyLong_AsLongLong(reg->lowat);
     if (PyErr_Occurred())
         return -1;
-    if (reg->armed == Py_True && kn->disabled == Py_False && !(kflags & 0x0010))
+    if (reg->armed == Py_True && kn->disabled == Py_False && !(kflags & KEV_EV_ONESHOT))
         return kev_fast_put((kev_fast *)p->fast, token, kn->ident, kn->filter, kn->flags,
-                            kn->udata, lowat, kflags & 0x0080 ? (PyObject *)kn : NULL);
+                            kn->udata, lowat, kflags & KEV_EV_DISPATCH ? (PyObject *)kn : NULL);
     kev_fast_remove((kev_fast *)p->fast, token);
     return 0;
 }
@@ -838,7 +839,7 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
     int own = kev_owns(p, kn->ident, fd);
     if (own != 0)
         return own < 0 ? -1 : 0;
-    int enable = flags & 0x0004 && kn->disabled == Py_True, modded = 0;
+    int enable = flags & KEV_EV_ENABLE && kn->disabled == Py_True, modded = 0;
     if (kn->identity == Py_None) {
         /* vouch (D80), with one system call this change makes anyway where it can:
          * a MOD of the key succeeds exactly when the fd still names the registered
@@ -882,7 +883,7 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
     /* if not KEEPUDATA: kn.udata = ch.udata; touch: kn.sfflags, kn.sdata = 0, data;
      * apply_lowat without NOTE_LOWAT: st.lowat = 0 if countable is False else 1 */
     PyObject *old[4] = {NULL, kn->sfflags, kn->sdata, reg->lowat};
-    if (!(flags & 0x0200)) { /* EV_KEEPUDATA */
+    if (!(flags & KEV_EV_KEEPUDATA)) {
         old[0] = kn->udata;
         kn->udata = Py_NewRef(udata);
     }
@@ -904,7 +905,7 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
             kev_set_bool(&reg->armed, 1);
         }
         rc = kev_rw_publish(p, kn, reg, token);
-    } else if (rc == 0 && flags & 0x0008 && kn->disabled == Py_False) { /* EV_DISABLE */
+    } else if (rc == 0 && flags & KEV_EV_DISABLE && kn->disabled == Py_False) {
         kev_set_bool(&kn->disabled, 1); /* (not queued: no dequeue) */
         kev_fast_remove((kev_fast *)p->fast, token);
         if (reg->armed == Py_True) { /* disable: an armed registration is deleted */
