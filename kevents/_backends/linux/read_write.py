@@ -234,6 +234,7 @@ class _EpollSource(FdSource):
         st: _Reg = kn.priv
         backend = self.backend
         if backend.closing:  # the backend's tables and descriptors go whole (D44)
+            # (in C for a knote with no SO_RCVLOWAT: kev_rw_detach_closing)
             st.registered = st.armed = False
         else:
             backend.knotes.pop(kn.token, None)
