@@ -74,6 +74,13 @@ typedef PyObject *(*kev_build_fn)(PyObject *ident, PyObject *filter, PyObject *f
 #define KEV_EV_RECEIPT 0x0040
 #define KEV_EV_DISPATCH 0x0080
 #define KEV_EV_KEEPUDATA 0x0200
+/* the filters the C pass applies (FreeBSD's numbers, kevents/_event.py Filter) */
+#define KEV_FILT_READ (-1)
+#define KEV_FILT_WRITE (-2)
+#define KEV_FILT_TIMER (-7)
+#define KEV_FILT_USER (-11)
+/* kevents/_knote.py PERSISTENT_FLAGS: what a knote keeps of its creating change */
+#define KEV_PERSISTENT_FLAGS (KEV_EV_ONESHOT | KEV_EV_CLEAR | KEV_EV_RECEIPT | KEV_EV_DISPATCH)
 
 /* knote.c: kevents._knote.Knote and read_write.py's _Reg as structs (D76); the Python
  * classes derive from these with empty __slots__ */

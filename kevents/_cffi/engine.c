@@ -598,20 +598,22 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
 {
     PyObject *ident = PyTuple_GetItem(ch, 0), *filter = PyTuple_GetItem(ch, 1);
     long long filt, flags, fflags, fd;
-    if (!kev_int_in(filter, -11, -1, &filt) || !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF,
-                                                            &flags) ||
+    if (!kev_int_in(filter, KEV_FILT_USER, KEV_FILT_READ, &filt) ||
+        !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF, &flags) ||
         !kev_int_in(PyTuple_GetItem(ch, 3), 0, 0xFFFFFFFFLL, &fflags) ||
         flags & ~KEV_PLAIN_FLAGS || (flags & KEV_EV_ENABLE && flags & KEV_EV_DISABLE))
         return 0; /* a flag of its own; EINVAL */
-    int i = filt == -1 ? 0 : 1; /* READ: -1, WRITE: -2, TIMER: -7, USER: -11 */
-    if (filt == -7 || filt == -11) {
+    int i = filt == KEV_FILT_READ ? 0 : 1;
+    if (filt == KEV_FILT_TIMER || filt == KEV_FILT_USER) {
         /* TIMER, USER: not fd-based (a negative ident is EINVAL); only new keys here */
         if (!kev_int_in(ident, 0, LLONG_MAX, &fd) || (flags & (KEV_EV_DELETE |
             KEV_EV_KEEPUDATA | KEV_EV_DISABLE)) || !(flags & KEV_EV_ADD))
             return 0;
-    } else if (filt < -2 || fflags != 0 || !kev_int_in(ident, 0, 0x7FFFFFFF, &fd))
+    } else if (filt < KEV_FILT_WRITE || fflags != 0 || !kev_int_in(ident, 0, 0x7FFFFFFF, &fd))
         return 0; /* another filter, a note (NOTE_LOWAT...); EBADF */
-    if ((filt == -7 ? kev_plain_timers(p) : filt == -11 ? 0 : kev_plain_rw(p)) < 0)
+    if ((filt == KEV_FILT_TIMER  ? kev_plain_timers(p)
+         : filt == KEV_FILT_USER ? 0
+                                 : kev_plain_rw(p)) < 0)
         return -1;
     PyObject *key = PyTuple_Pack(2, ident, filter);
     if (key == NULL)
@@ -620,11 +622,11 @@ static int kev_apply_one(kev_plain *p, PyObject *ch)
     PyObject *kn = PyDict_GetItemWithError(p->knotes, key);
     if (kn == NULL && PyErr_Occurred())
         rc = -1;
-    else if (filt == -7) {
+    else if (filt == KEV_FILT_TIMER) {
         if (kn == NULL)
             rc = kev_timer_add(p, key, flags, fflags, PyTuple_GetItem(ch, 4),
                                PyTuple_GetItem(ch, 5));
-    } else if (filt == -11) {
+    } else if (filt == KEV_FILT_USER) {
         if (kn == NULL)
             rc = kev_user_add(p, key, flags, fflags, PyTuple_GetItem(ch, 4),
                               PyTuple_GetItem(ch, 5));

@@ -21,7 +21,7 @@
 #include "linux_uring.c"
 #pragma GCC diagnostic pop
 
-#define KEV_BATCH_FLAGS (0x0001 | 0x0010 | 0x0020 | 0x0080) /* ADD ONESHOT CLEAR DISPATCH */
+#define KEV_BATCH_FLAGS (KEV_EV_ADD | KEV_EV_ONESHOT | KEV_EV_CLEAR | KEV_EV_DISPATCH)
 #define KEV_BATCH_TOP_FD (1L << 24) /* above: the Python path (run_end's bitmap stays small) */
 
 /* one change's (fd, i: 0 READ, 1 WRITE, flags) when it is batchable by its own fields;
@@ -40,11 +40,11 @@ static int kev_batch_fields(PyObject *ch, long *fd, int *i, long long *flags)
         PyErr_Clear();
         return 0;
     }
-    if ((filt != -1 && filt != -2) || fflags != 0 || ident < 0 || ident > KEV_BATCH_TOP_FD ||
-        !(*flags & 0x0001) || *flags & ~KEV_BATCH_FLAGS)
+    if ((filt != KEV_FILT_READ && filt != KEV_FILT_WRITE) || fflags != 0 || ident < 0 ||
+        ident > KEV_BATCH_TOP_FD || !(*flags & KEV_EV_ADD) || *flags & ~KEV_BATCH_FLAGS)
         return 0;
     *fd = (long)ident;
-    *i = filt == -1 ? 0 : 1;
+    *i = filt == KEV_FILT_READ ? 0 : 1;
     return 1;
 }
 

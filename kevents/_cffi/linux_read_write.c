@@ -671,8 +671,7 @@ int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
      * source, token, and _Reg(source, events, countable(filter, None)) registered and
      * armed */
     PyObject *countable = i == 0 ? Py_None : Py_False;
-    /* PERSISTENT_FLAGS */
-    long long kflags = flags & (KEV_EV_ONESHOT | KEV_EV_CLEAR | KEV_EV_RECEIPT | KEV_EV_DISPATCH);
+    long long kflags = flags & KEV_PERSISTENT_FLAGS;
     int64_t lowat = countable == Py_False ? 0 : 1;
     kev_knote *kn = (kev_knote *)kev_slots_alloc(p->knote_cls);
     kev_reg *reg = (kev_reg *)kev_slots_alloc(p->reg_cls);

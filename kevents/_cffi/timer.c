@@ -108,16 +108,22 @@ long long kev_timer_now(void)
     return kev_monotonic_ns();
 }
 
+/* NoteTimer's units (kevents/_event.py, FreeBSD's numbers) */
+#define KEV_NOTE_SECONDS 0x01
+#define KEV_NOTE_MSECONDS 0x02
+#define KEV_NOTE_USECONDS 0x04
+#define KEV_NOTE_NSECONDS 0x08
+
 int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
                   PyObject *data, PyObject *udata)
 {
     /* _interval_ns: one unit at most (milliseconds by default), no NOTE_ABSTIME here */
     long long unit;
     switch (fflags) {
-    case 0x01: unit = 1000000000LL; break;
-    case 0x02: case 0: unit = 1000000LL; break;
-    case 0x04: unit = 1000LL; break;
-    case 0x08: unit = 1; break;
+    case KEV_NOTE_SECONDS: unit = 1000000000LL; break;
+    case KEV_NOTE_MSECONDS: case 0: unit = 1000000LL; break;
+    case KEV_NOTE_USECONDS: unit = 1000LL; break;
+    case KEV_NOTE_NSECONDS: unit = 1; break;
     default: return 0; /* ABSTIME, several units, unknown bits: Python's */
     }
     int overflow = 0;
@@ -126,7 +132,7 @@ int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags
         PyErr_Clear();
         return 0; /* EINVAL (or a value beyond the plain case) */
     }
-    int oneshot = (flags & 0x0010) != 0; /* EV_ONESHOT */
+    int oneshot = (flags & KEV_EV_ONESHOT) != 0;
     if (d == 0 && !oneshot)
         d = 1;
     long long ns = d > KEV_NEVER_NS / unit ? KEV_NEVER_NS : d * unit;
@@ -145,7 +151,7 @@ int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags
     }
     /* Knote(...) with attach's EV_CLEAR; _Timer: count 0, the period unless one-shot,
      * the deadline now + ns, the next seq; kn.data = 0; _schedule */
-    long long kflags = (flags & (0x0010 | 0x0020 | 0x0040 | 0x0080)) | 0x0020;
+    long long kflags = (flags & KEV_PERSISTENT_FLAGS) | KEV_EV_CLEAR;
     kev_knote *kn = (kev_knote *)kev_slots_alloc(p->knote_cls);
     kev_timer *st = (kev_timer *)kev_slots_alloc(p->timer_cls);
     if (kn == NULL || st == NULL)
@@ -212,12 +218,14 @@ fail:
 #define KEV_NOTE_TRIGGER 0x01000000LL
 #define KEV_NOTE_FFCTRLMASK 0xC0000000LL
 #define KEV_NOTE_FFLAGSMASK 0x00FFFFFFLL
+#define KEV_NOTE_FFOR 0x80000000LL
+#define KEV_NOTE_FFCOPY 0xC0000000LL
 
 /* _apply_ctrl(0, fflags): AND gives 0, OR and COPY the bits, NOP 0 */
 static long long kev_user_ctrl0(long long fflags)
 {
     long long op = fflags & KEV_NOTE_FFCTRLMASK;
-    return op == 0x80000000LL || op == 0xC0000000LL ? fflags & KEV_NOTE_FFLAGSMASK : 0;
+    return op == KEV_NOTE_FFOR || op == KEV_NOTE_FFCOPY ? fflags & KEV_NOTE_FFLAGSMASK : 0;
 }
 
 int kev_user_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
@@ -234,7 +242,7 @@ int kev_user_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
      * data = sdata; the engine: event(kn) is priv: not queued */
     kn->ident = Py_NewRef(PyTuple_GetItem(key, 0));
     kn->filter = Py_NewRef(p->ufilt);
-    kn->flags = PyLong_FromLongLong(flags & (0x0010 | 0x0020 | 0x0040 | 0x0080));
+    kn->flags = PyLong_FromLongLong(flags & KEV_PERSISTENT_FLAGS);
     kn->sfflags = PyLong_FromLongLong(fflags);
     kn->sdata = PyNumber_Long(data);
     kn->fflags = PyLong_FromLongLong(kev_user_ctrl0(fflags));
