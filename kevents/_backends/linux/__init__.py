@@ -194,27 +194,28 @@ class LinuxBackend:
 
     # -- knote registrations (used by read_write.py) -------------------------------------
 
+    def epfd_of(self, kn: Knote) -> int:
+        """The epoll set of a READ (the main one) or WRITE (the inner one) knote."""
+        return self.innerfd if kn.filter == Filter.WRITE else self.epfd
+
     def register(self, kn: Knote, events: int) -> int:
-        """EPOLL_CTL_ADD for a READ (main epoll) or WRITE (inner epoll) knote; -errno."""
-        epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
-        return int(self.epoll_ctl(epfd, lib.EPOLL_CTL_ADD, kn.ident, events, kn.token))
+        """EPOLL_CTL_ADD of a READ/WRITE knote in its set (epfd_of); 0 or -errno."""
+        return int(self.epoll_ctl(self.epfd_of(kn), lib.EPOLL_CTL_ADD, kn.ident, events, kn.token))
 
     def rearm(self, kn: Knote, events: int) -> int:
-        epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
-        return int(self.epoll_ctl(epfd, lib.EPOLL_CTL_MOD, kn.ident, events, kn.token))
+        return int(self.epoll_ctl(self.epfd_of(kn), lib.EPOLL_CTL_MOD, kn.ident, events, kn.token))
 
     def unregister(self, kn: Knote) -> int:
         """EPOLL_CTL_DEL; 0 or -errno (EBADF: the fd is closed; ENOENT: it names another
         file now, or the registration is gone)."""
         if self.closing:
             return 0  # closing the epoll fds drops every registration at once
-        epfd = self.innerfd if kn.filter == Filter.WRITE else self.epfd
         if self.owns(kn.ident):
             # the caller's fd was closed and kevents reopened the number for itself: a
             # DEL now would remove kevents' own registration (D48)
             self.zombies.add(kn.token)
             return -errno.EBADF
-        ret = int(self.epoll_ctl(epfd, lib.EPOLL_CTL_DEL, kn.ident, 0, 0))
+        ret = int(self.epoll_ctl(self.epfd_of(kn), lib.EPOLL_CTL_DEL, kn.ident, 0, 0))
         if ret < 0:
             self.zombies.add(kn.token)  # closed fd: the registration may outlive us
         return ret

@@ -203,13 +203,7 @@ class _EpollSource(FdSource):
             return False  # (an own fd: identify says EBADF, D48)
         ret = backend.register(kn, st.events)
         if ret == 0:
-            backend.epoll_ctl(
-                backend.innerfd if kn.filter == Filter.WRITE else backend.epfd,
-                lib.EPOLL_CTL_DEL,
-                kn.ident,
-                0,
-                0,
-            )
+            backend.epoll_ctl(backend.epfd_of(kn), lib.EPOLL_CTL_DEL, kn.ident, 0, 0)
         return ret == -errno.EEXIST
 
     def check_fflags(self, fflags: int, kn: Knote) -> None:
