@@ -233,8 +233,8 @@ class TimerSource(Source):
         heap's root in turn and its removal sifted the whole depth in Python (100,000
         timers: 1.2 s, six times their EV_ADD). Removing the last entry is a pop, and
         what is left is still a heap, so nothing that reads it meanwhile sees a dead
-        timer. (Leaving the heap to close() instead was taken back: the Windows tier
-        hung with it, D44.)"""
+        timer. (Leaving the heap to close() instead left dead timers in it until then,
+        and was taken back, D44.)"""
         return self.heap[::-1]
 
     def close(self) -> None:
