@@ -102,6 +102,8 @@ typedef struct {
 
 extern PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type;
 int kev_knote_types_new(PyObject *module);
+/* a bool field set to True/False (linux_read_write.c) */
+void kev_set_bool(PyObject **field, int v);
 PyObject *kev_slots_alloc(PyObject *tp);
 void kev_knote_fresh(kev_knote *kn);
 

@@ -776,37 +776,26 @@ PyObject *kev_engine_apply_plain(PyObject *self, PyObject *const *args, Py_ssize
     return i < 0 ? NULL : PyLong_FromSsize_t(i);
 }
 
-static PyObject *s_alive, *s_source, *s_detach;
+static PyObject *s_detach;
 
-/* one turn of Engine.close's loop: if kn.alive: kn.alive = False; kn.source.detach(kn) */
+/* one turn of Engine.close's loop: if kn.alive: kn.alive = False; kn.source.detach(kn).
+ * Every knote is a Knote, whose C layout kev_plain_load checked, with alive a bool and
+ * source set by whoever made it (_engine.py, _aio.py, batch.py, _proc_connector.py). */
 static int kev_drop_one(kev_plain *p, PyObject *o)
 {
-    if (PyObject_TypeCheck(o, (PyTypeObject *)kev_knote_type) &&
-        (((kev_knote *)o)->alive == Py_True || ((kev_knote *)o)->alive == Py_False) &&
-        ((kev_knote *)o)->source != NULL) {
-        kev_knote *kn = (kev_knote *)o;
-        if (kn->alive == Py_False)
-            return 0;
-        PyObject *old = kn->alive;
-        kn->alive = Py_NewRef(Py_False);
-        Py_DECREF(old);
-        if (kev_rw_detach_closing(p, kn))
-            return 0;
-        PyObject *r = PyObject_CallMethodObjArgs(kn->source, s_detach, o, NULL);
-        Py_XDECREF(r);
-        return r == NULL ? -1 : 0;
+    kev_knote *kn = (kev_knote *)o;
+    if (!PyObject_TypeCheck(o, (PyTypeObject *)kev_knote_type) || kn->alive == NULL ||
+        kn->source == NULL) {
+        PyErr_SetString(PyExc_TypeError, "_drop_all: not a knote");
+        return -1;
     }
-    /* any other object: the same steps through its attributes */
-    PyObject *alive = PyObject_GetAttr(o, s_alive);
-    int live = alive == NULL ? -1 : PyObject_IsTrue(alive);
-    Py_XDECREF(alive);
+    int live = PyObject_IsTrue(kn->alive);
     if (live <= 0)
         return live;
-    if (PyObject_SetAttr(o, s_alive, Py_False) < 0)
-        return -1;
-    PyObject *src = PyObject_GetAttr(o, s_source);
-    PyObject *r = src == NULL ? NULL : PyObject_CallMethodObjArgs(src, s_detach, o, NULL);
-    Py_XDECREF(src);
+    kev_set_bool(&kn->alive, 0);
+    if (kev_rw_detach_closing(p, kn))
+        return 0;
+    PyObject *r = PyObject_CallMethodObjArgs(kn->source, s_detach, o, NULL);
     Py_XDECREF(r);
     return r == NULL ? -1 : 0;
 }
@@ -824,9 +813,7 @@ PyObject *kev_engine_drop_all(PyObject *self, PyObject *const *args, Py_ssize_t 
         PyErr_SetString(PyExc_TypeError, "_drop_all(knotes: list, state)");
         return NULL;
     }
-    if (s_alive == NULL && ((s_alive = PyUnicode_InternFromString("alive")) == NULL ||
-                            (s_source = PyUnicode_InternFromString("source")) == NULL ||
-                            (s_detach = PyUnicode_InternFromString("detach")) == NULL))
+    if (s_detach == NULL && (s_detach = PyUnicode_InternFromString("detach")) == NULL)
         return NULL;
     if (kev_plain_load(&p, args[1]) < 0 || kev_plain_rw(&p) < 0)
         return NULL;

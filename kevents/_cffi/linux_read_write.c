@@ -43,7 +43,6 @@ typedef struct {
 
 static PyTypeObject *kev_fast_type;
 
-static void kev_set_bool(PyObject **field, int v);
 static int kev_rw_publish(kev_plain *p, kev_knote *kn, kev_reg *reg, uint64_t token);
 
 static Py_ssize_t kev_fast_slot(uint64_t token)
@@ -578,7 +577,7 @@ static PyObject *kev_identity_of(const struct stat *st)
 }
 
 /* a bool field: kn.alive = False... (the old value may be anything Python stored) */
-static void kev_set_bool(PyObject **field, int v)
+void kev_set_bool(PyObject **field, int v)
 {
     PyObject *old = *field;
     *field = Py_NewRef(v ? Py_True : Py_False);
