@@ -203,6 +203,52 @@ def test_pipe_delete_while_reading_ends_the_helper(q: Queue) -> None:
         os.close(w)
 
 
+def _handle_count() -> int:
+    """Open handles in this process, counted by probing every value (Wine 8's
+    GetProcessHandleCount answers 0)."""
+    import ctypes
+
+    k32 = ctypes.WinDLL("kernel32")  # type: ignore[attr-defined,unused-ignore]
+    flags = ctypes.c_ulong()
+    probe = k32.GetHandleInformation
+    return sum(1 for v in range(4, 0x10000, 4) if probe(ctypes.c_void_p(v), ctypes.byref(flags)))
+
+
+def _helpers_gone(before: int) -> None:
+    deadline = time.monotonic() + 5
+    while _helper_threads("kevents-pipe-read") > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _helper_threads("kevents-pipe-read") == before
+
+
+@win
+@pytest.mark.parametrize("pending", [True, False], ids=["reading", "idle"])
+def test_pipe_read_knotes_leave_no_handle_behind(q: Queue, pending: bool) -> None:
+    # a knote whose helper is idle (the pipe held data, so no zero-byte read was
+    # issued) and one whose helper is blocked in its read: both give back their
+    # duplicate of the pipe and the helper's thread handle at EV_DELETE
+    threads = _helper_threads("kevents-pipe-read")
+    r, w = os.pipe()
+    try:
+        q.control([KEvent(r, Filter.READ)], 0)  # the first helper (Python's own objects)
+        q.control([KEvent(r, Filter.READ, Flag.DELETE)], 0)
+        _helpers_gone(threads)
+        before = _handle_count()
+        for _ in range(20):
+            if not pending:
+                os.write(w, b"x")
+            q.control([KEvent(r, Filter.READ)], 0)
+            assert _helper_threads("kevents-pipe-read") == threads + 1
+            q.control([KEvent(r, Filter.READ, Flag.DELETE)], 0)
+            _helpers_gone(threads)
+            if not pending:
+                assert os.read(r, 1) == b"x"
+        assert _handle_count() == before
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 @win
 def test_pipe_clear_reports_growth_only(q: Queue) -> None:
     r, w = os.pipe()

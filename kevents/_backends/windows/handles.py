@@ -232,17 +232,20 @@ class _ThreadReader(threading.Thread):
             self.stop = True
             reading = self.reading
         self.go.set()
-        if not reading or self.thread == ffi.NULL:
+        if self.thread == ffi.NULL:
             return
-        # Story: CancelSynchronousIo only cancels a read already issued; the thread may
-        # be between its stop check and ReadFile, so retry until it has left. A thread
-        # that never leaves (the OS refused the cancel) ends at the next write or close
-        # of the pipe's other end and closes its handle then.
-        for _ in range(_CANCEL_TRIES):
-            kernel32.CancelSynchronousIo(self.thread)
-            self.join(0.01)
-            if not self.is_alive():
-                break
+        if reading:
+            # Story: CancelSynchronousIo only cancels a read already issued; the thread
+            # may be between its stop check and ReadFile, so retry until it has left. A
+            # thread that never leaves (the OS refused the cancel) ends at the next
+            # write or close of the pipe's other end and closes its handle then.
+            for _ in range(_CANCEL_TRIES):
+                kernel32.CancelSynchronousIo(self.thread)
+                self.join(0.01)
+                if not self.is_alive():
+                    break
+        # not reading: the thread sees ``stop`` and leaves by itself; either way the
+        # thread handle from OpenThread is ours to close (it was leaked when idle)
         kernel32.CloseHandle(self.thread)
         self.thread = ffi.NULL
 
