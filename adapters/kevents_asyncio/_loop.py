@@ -40,7 +40,7 @@ from typing import Any
 import kevents
 from kevents import Filter, Flag, KEvent, NoteProc, NoteUser
 
-from ._selector import LoopSelector
+from ._selector import SKIPPED, LoopSelector
 from ._transports import DatagramTransport, ReadBuffer, SocketTransport
 
 # asyncio's selector loop and the private parts it is built from; typeshed describes
@@ -165,6 +165,8 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
         # are): fd events schedule their reader/writer handles as asyncio's own
         # _process_events does; every other event goes to its kevent callback after
         # the fd events of the turn, in order.
+        if event_list is SKIPPED:
+            return  # no poll: a trigger sent before is still pending in the queue
         self._wake_sent = False  # select() returned: the next wake-up needs a trigger
         if not event_list:
             return
@@ -196,6 +198,11 @@ class KeventsEventLoop(_Base):  # type: ignore[misc]
                 others.append(ev)
         if others is not None:
             self._kevent_callbacks(others)
+
+    def run_forever(self) -> None:
+        if isinstance(self._selector, LoopSelector):  # (tests may swap it)
+            self._selector.fresh = False  # a run's first turn polls (LoopSelector.select)
+        super().run_forever()
 
     def _kevent_callbacks(self, events: list[KEvent]) -> None:
         callbacks = self._kev_callbacks

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -709,3 +710,99 @@ def test_readers_skip_data_but_raw_kevents_keep_it() -> None:
     with kevents.Queue() as kq:
         zero = status("READ/WRITE data with Flag.NODATA", kq.backend)[0] != "yes"
     assert reader == (0 if zero else 2)
+
+
+def _counting_polls(loop: Any) -> list[Any]:
+    """The loop's queue polls (select() calls that reach the queue), as their timeouts."""
+    polls: list[Any] = []
+    sel = loop._selector
+    control = sel._control
+
+    def counting(changes: Any, nevents: int, timeout: Any = None) -> Any:
+        if changes is None:
+            polls.append(timeout)
+        return control(changes, nevents, timeout)
+
+    sel._control = counting
+    return polls
+
+
+def test_a_streams_hop_polls_once() -> None:
+    """Issue 14: the callbacks an I/O event schedules (the task a stream read wakes) run
+    before the loop polls again, so a streams hop is one poll, not a blocking one and
+    an empty one with timeout 0 (asyncio's order)."""
+    import socket
+
+    hops = 200
+    loop = kevents_asyncio.new_event_loop()
+    polls = _counting_polls(loop)
+
+    async def pingpong() -> None:
+        a, b = socket.socketpair()
+        ra, wa = await asyncio.open_connection(sock=a)
+        rb, wb = await asyncio.open_connection(sock=b)
+
+        async def side(reader: Any, writer: Any) -> None:
+            for _ in range(hops // 2):
+                assert await reader.read(64) == b"x"
+                writer.write(b"x")
+
+        wa.write(b"x")
+        del polls[:]
+        await asyncio.gather(side(rb, wb), side(ra, wa))
+        for w in (wa, wb):
+            w.close()
+
+    try:
+        loop.run_until_complete(asyncio.wait_for(pingpong(), 30))
+    finally:
+        loop.close()
+    assert hops <= len(polls) <= hops + 10, len(polls)  # (asyncio's order: 2 per hop)
+
+
+def test_ready_callbacks_do_not_starve_io() -> None:
+    """A callback that always reschedules itself cannot keep the loop from polling: at
+    most one poll in two turns is skipped, so a ready socket is read within two turns,
+    and a loop stepped once (call_soon(stop), run_forever) polls in that one turn."""
+    import socket
+
+    loop = kevents_asyncio.new_event_loop()
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    turns = [0]
+    read_at: list[int] = []
+
+    def spin() -> None:
+        turns[0] += 1
+        if turns[0] < 100:
+            loop.call_soon(spin)
+        else:
+            loop.stop()
+
+    def readable() -> None:
+        b.recv(64)
+        read_at.append(turns[0])
+        if len(read_at) < 10:
+            a.send(b"x")
+
+    try:
+        loop.add_reader(b, readable)
+        a.send(b"x")
+        loop.call_soon(spin)
+        loop.run_forever()
+        assert len(read_at) == 10, read_at
+        gaps = [later - earlier for earlier, later in itertools.pairwise(read_at)]
+        assert max(gaps) <= 2, read_at
+        # the last turn polled and found the reader's event; a run stepped once still
+        # polls (the first turn of a run never skips)
+        a.send(b"x")
+        read_at.clear()
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert len(read_at) == 1
+        loop.remove_reader(b)
+    finally:
+        a.close()
+        b.close()
+        loop.close()
