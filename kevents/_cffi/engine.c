@@ -318,8 +318,10 @@ static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *
     }
     for (;;) { /* Engine._collect */
         int n;
+        /* no deadline and the clamp: _engine.py's FOREVER (epoll_wait(-1), see there) */
+        int64_t bound = deadline < 0 && wait_ns == KEV_MAX_WAIT_NS ? -1 : wait_ns;
         Py_BEGIN_ALLOW_THREADS
-        n = kev_wait_records(c->epfd, c->innerfd, room, wait_ns, c->counts, out);
+        n = kev_wait_records(c->epfd, c->innerfd, room, bound, c->counts, out);
         Py_END_ALLOW_THREADS
         if (n == -EINTR) {
             /* InterruptedError: Python handlers run; the wait resumes without

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import platform
 import socket
 import sys
 import threading
@@ -14,7 +15,7 @@ import warnings
 import pytest
 
 import kevents
-from kevents import Filter, Flag, KEvent, Queue, UnsupportedError
+from kevents import Filter, Flag, KEvent, NoteUser, Queue, UnsupportedError
 from kevents.testing import run_isolated
 
 
@@ -87,6 +88,41 @@ def test_close_while_another_thread_waits(backend: str) -> None:  # D36
     t.join(5)
     assert not t.is_alive() and time.monotonic() - t0 < 2
     assert isinstance(result[0], ValueError)
+
+
+#: the waits whose 4th argument is the timeout in milliseconds, by machine
+_EPOLL_WAITS = {"x86_64": {232, 281}, "aarch64": {22}}  # epoll_wait, epoll_pwait
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.machine() not in _EPOLL_WAITS,
+    reason="reads a blocked thread's system call from /proc (Linux, x86_64 or aarch64)",
+)
+@pytest.mark.parametrize(("timeout", "ms"), [(None, -1), (5.0, 5000)])
+def test_a_wait_without_timeout_has_no_kernel_bound(
+    kq: Queue, timeout: float | None, ms: int
+) -> None:
+    """A wait with no timeout blocks in epoll_wait(-1), not in a wait clamped to a day
+    (the kernel then reads no clock and arms no timeout per call: _engine.FOREVER); a
+    bounded wait passes its bound."""
+    kq.control([KEvent(1, Filter.USER, Flag.ADD | Flag.CLEAR)], 0)
+    got: list[KEvent] = []
+    t = threading.Thread(target=lambda: got.extend(kq.control(None, 1, timeout)))
+    t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # /proc/self/task/TID/syscall: the number, then the arguments
+            with open(f"/proc/self/task/{t.native_id}/syscall") as f:
+                fields = f.read().split()
+            if fields[0].isdigit() and int(fields[0]) in _EPOLL_WAITS[platform.machine()]:
+                break
+            assert time.monotonic() < deadline, fields
+            time.sleep(0.005)
+        assert int(fields[4], 16) & 0xFFFFFFFF == ms & 0xFFFFFFFF, fields
+    finally:
+        kq.control([KEvent(1, Filter.USER, 0, NoteUser.TRIGGER)], 0)
+        t.join(10)
+    assert [ev.ident for ev in got] == [1]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals (table: SIGNAL numbers)")

@@ -40,6 +40,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..._engine import MAX_WAIT_NS
 from ..._errors import UnsupportedError
 from ..._event import Filter
 from ..._filters.timer import TimerSource
@@ -323,6 +324,11 @@ class IocpBackend:
         count = ffi.new("uint32_t *")
         # Story: round *up* to whole milliseconds (mio's duration_millis): a sub-ms wait
         # must not become a busy 0; an early return just loops in the engine.
+        if timeout_ns < 0:
+            # the engine's FOREVER stays the clamp here: prepare() recorded this wait as
+            # ending then (sleep_until), and a timer added later from another thread
+            # posts a wake only if it is due before that
+            timeout_ns = MAX_WAIT_NS
         ms = min(math.ceil(timeout_ns / 1_000_000), _MAX_MS)
         try:
             ok = kernel32.GetQueuedCompletionStatusEx(self.port, entries, _ENTRIES, count, ms, 0)
