@@ -103,7 +103,9 @@ class Engine(EngineBase):
         self.ready: deque[Knote] = deque()
         self.pending: bool = False
         self.closed: bool = False
-        self.waiting: list[None] = []  # one entry per thread inside control()'s wait
+        # one entry per thread inside control()'s wait; under speedups the C twin of
+        # the list, a count the core changes in place (engine.c: Waiters)
+        self.waiting: Any = [] if _speedups is None else _speedups.Waiters()
         self.release_lock = threading.Lock()
         self.released = False
         self.timers: Any = None  # the TIMER source registers itself here when it exists

@@ -43,7 +43,7 @@ typedef struct {
     PyObject *fast;     /* LinuxBackend.fast, a FastTable (linux_read_write.c) */
     PyObject *ready;    /* Engine.ready (a deque) */
     PyObject *heap;     /* TimerSource.heap (a list) */
-    PyObject *waiting;  /* Engine.waiting (a list, one entry per waiting thread) */
+    PyObject *waiting;  /* Engine.waiting (a Waiters: how many threads wait) */
     int epfd, innerfd;  /* both keep their numbers for the queue's life (rebuild dup3s) */
     int counts;         /* LinuxBackend.counts: compute READ/WRITE data (D43) */
     /* engine.lock's bound acquire and release, and the engine they are of */
@@ -201,8 +201,17 @@ typedef struct {
     char pending; /* Engine.pending */
 } kev_engine_state;
 
+/* engine.c: Waiters, Engine.waiting under speedups: a list's append(None), pop() and
+ * len(), as a count the core changes with a store */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t n; /* the threads inside control()'s wait */
+} kev_waiters;
+
 int kev_engine_setup(void);
 PyObject *kev_engine_type_new(void);
+PyObject *kev_waiters_type_new(void);
+int kev_waiters_check(PyObject *obj);
 int kev_engine_check(PyObject *obj);
 PyObject *kev_engine_drop_all(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *args,

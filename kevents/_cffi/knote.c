@@ -157,9 +157,9 @@ int kev_knote_types_new(PyObject *module)
     kev_timer_type = PyType_FromSpec(&kev_timer_spec);
     if (kev_knote_type == NULL || kev_reg_type == NULL || kev_timer_type == NULL)
         return -1;
-    if (PyModule_AddObject(module, "KnoteBase", Py_NewRef(kev_knote_type)) < 0 ||
-        PyModule_AddObject(module, "RegBase", Py_NewRef(kev_reg_type)) < 0 ||
-        PyModule_AddObject(module, "TimerBase", Py_NewRef(kev_timer_type)) < 0)
+    if (PyModule_AddObjectRef(module, "KnoteBase", kev_knote_type) < 0 ||
+        PyModule_AddObjectRef(module, "RegBase", kev_reg_type) < 0 ||
+        PyModule_AddObjectRef(module, "TimerBase", kev_timer_type) < 0)
         return -1;
     return 0;
 }

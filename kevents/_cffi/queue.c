@@ -71,7 +71,7 @@ static PyObject *core_fast_setup(PyObject *self, PyObject *const *args, Py_ssize
         Py_RETURN_NONE;
     }
     if (nargs != 7 || !kev_fast_check(args[0]) || !PyList_Check(args[2]) ||
-        !PyList_Check(args[3]) || c->engine == NULL || !kev_engine_check(c->engine)) {
+        !kev_waiters_check(args[3]) || c->engine == NULL || !kev_engine_check(c->engine)) {
         PyErr_SetString(PyExc_TypeError, "_fast_setup(fast, ready, heap, waiting, epfd, "
                                          "innerfd, counts) after _engine = an EngineBase");
         return NULL;

@@ -69,20 +69,20 @@ PyMODINIT_FUNC PyInit__speedups(void)
     PyObject *m = PyModule_Create(&kev_module);
     if (m == NULL)
         return NULL;
-    PyObject *core = kev_core_type_new(m);
-    PyObject *table = kev_fast_type_new(), *base = kev_engine_type_new();
-    if (table == NULL || PyModule_AddObject(m, "FastTable", table) < 0 || base == NULL ||
-        PyModule_AddObject(m, "EngineBase", base) < 0) {
-        Py_XDECREF(table);
-        Py_XDECREF(base);
-        Py_XDECREF(core);
-        Py_DECREF(m);
-        return NULL;
+    /* PyModule_AddObjectRef never steals: each type is released once, here, whether
+     * it was added or not (the stealing PyModule_AddObject made an early failure
+     * release an added one twice) */
+    PyObject *types[] = {kev_core_type_new(m), kev_fast_type_new(), kev_engine_type_new(),
+                         kev_waiters_type_new()};
+    static const char *const names[] = {"Core", "FastTable", "EngineBase", "Waiters"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (rc == 0 && (types[i] == NULL || PyModule_AddObjectRef(m, names[i], types[i]) < 0))
+            rc = -1;
+        Py_XDECREF(types[i]);
     }
-    if (core == NULL || kev_knote_types_new(m) < 0 ||
-        PyModule_AddObject(m, "Core", core) < 0 ||
+    if (rc < 0 || kev_knote_types_new(m) < 0 ||
         PyModule_AddStringConstant(m, "VERSION", KEV_PACKAGE_VERSION) < 0) {
-        Py_XDECREF(core);
         Py_DECREF(m);
         return NULL;
     }

@@ -90,6 +90,41 @@ def test_close_while_another_thread_waits(backend: str) -> None:  # D36
     assert isinstance(result[0], ValueError)
 
 
+def test_two_waiters_are_counted_until_the_last_leaves(backend: str) -> None:  # D36
+    """close() with two threads in the wait wakes both; the backend's descriptors are
+    released by the last to leave (the engine counts its waiters: a list in Python, a
+    C count under speedups), and a wait that returned counts no more."""
+    kq = Queue(backend=backend)
+    # (the BSD backend passes the kernel's kqueue through: no engine, nothing to count)
+    waiting = getattr(kq._engine, "waiting", [])
+    kq.control([KEvent(1, Filter.USER, Flag.ADD | Flag.CLEAR)], 0)
+    kq.control([KEvent(1, Filter.USER, 0, NoteUser.TRIGGER)], 0)
+    assert [ev.ident for ev in kq.control(None, 1)] == [1]
+    assert len(waiting) == 0
+    result: list[BaseException | None] = []
+
+    def waiter() -> None:
+        try:
+            kq.control(None, 1)
+            result.append(None)
+        except BaseException as exc:
+            result.append(exc)
+
+    threads = [threading.Thread(target=waiter) for _ in range(2)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(waiting) < 2 and hasattr(kq._engine, "waiting"):
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    time.sleep(0.05)  # (both blocked: the count says they entered)
+    kq.close()
+    for t in threads:
+        t.join(10)
+    assert len(result) == 2 and all(isinstance(r, ValueError) for r in result), result
+    assert len(waiting) == 0 and not waiting
+
+
 #: the waits whose 4th argument is the timeout in milliseconds, by machine
 _EPOLL_WAITS = {"x86_64": {232, 281}, "aarch64": {22}}  # epoll_wait, epoll_pwait
 
