@@ -355,6 +355,13 @@ class IocpBackend:
             self.blocked -= 1
             if not self.blocked:
                 self.sleep_until = -1
+            # Story: a completion packet wakes one thread, so close()'s one wake
+            # (set_pending) reached one of several waiters, and the others slept out the
+            # clamp (a day: found by test_two_waiters_are_counted_until_the_last_leaves).
+            # A waiter that leaves a closed queue's wait passes a wake on to the next;
+            # a packet posted before that one blocks is taken at its wait's start.
+            elif not self.closed and self.engine is not None and self.engine.closed:
+                kernel32.PostQueuedCompletionStatus(self.port, 0, KEY_WAKE, ffi.NULL)
 
     def translate(self, batch: Any, engine: Engine, out: list[KEvent], room: int) -> None:
         for key, address, status, nbytes in batch:
