@@ -143,6 +143,7 @@ class LoopSelector(KeventsSelector):
         # descriptor still polls ready, an EV_CLEAR knote stays pending): events wait
         # one batch of callbacks, none is lost. A run's first turn always polls
         # (KeventsEventLoop.run_forever), as a loop stepped once by a test expects.
+        # The poll below is _wait's, inlined: one Python frame per loop turn.
         if timeout == 0 and self.fresh:
             self.fresh = False
             return SKIPPED

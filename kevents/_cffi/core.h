@@ -208,6 +208,18 @@ typedef struct {
     Py_ssize_t n; /* the threads inside control()'s wait */
 } kev_waiters;
 
+/* PyType_FromSpec, the new type also kept in *kept (what its type check reads; a
+ * second module init replaces the first's): a new reference, or NULL */
+static inline PyObject *kev_type_kept(PyType_Spec *spec, PyTypeObject **kept)
+{
+    PyObject *tp = PyType_FromSpec(spec);
+    if (tp != NULL) {
+        Py_XDECREF((PyObject *)*kept);
+        *kept = (PyTypeObject *)Py_NewRef(tp);
+    }
+    return tp;
+}
+
 int kev_engine_setup(void);
 PyObject *kev_engine_type_new(void);
 PyObject *kev_waiters_type_new(void);

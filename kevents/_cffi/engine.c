@@ -121,12 +121,7 @@ static PyType_Spec kev_engine_spec = {
 
 PyObject *kev_engine_type_new(void)
 {
-    PyObject *tp = PyType_FromSpec(&kev_engine_spec);
-    if (tp != NULL) {
-        Py_XDECREF((PyObject *)kev_engine_type);
-        kev_engine_type = (PyTypeObject *)Py_NewRef(tp);
-    }
-    return tp;
+    return kev_type_kept(&kev_engine_spec, &kev_engine_type);
 }
 
 int kev_engine_check(PyObject *obj)
@@ -189,12 +184,7 @@ static PyType_Spec kev_waiters_spec = {
 
 PyObject *kev_waiters_type_new(void)
 {
-    PyObject *tp = PyType_FromSpec(&kev_waiters_spec);
-    if (tp != NULL) {
-        Py_XDECREF((PyObject *)kev_waiters_type);
-        kev_waiters_type = (PyTypeObject *)Py_NewRef(tp);
-    }
-    return tp;
+    return kev_type_kept(&kev_waiters_spec, &kev_waiters_type);
 }
 
 int kev_waiters_check(PyObject *obj)

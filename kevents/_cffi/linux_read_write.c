@@ -266,12 +266,7 @@ static PyType_Spec kev_fast_spec = {
 
 PyObject *kev_fast_type_new(void)
 {
-    PyObject *tp = PyType_FromSpec(&kev_fast_spec);
-    if (tp != NULL) {
-        Py_XDECREF((PyObject *)kev_fast_type);
-        kev_fast_type = (PyTypeObject *)Py_NewRef(tp);
-    }
-    return tp;
+    return kev_type_kept(&kev_fast_spec, &kev_fast_type);
 }
 
 int kev_fast_check(PyObject *obj)
