@@ -93,11 +93,14 @@ if TYPE_CHECKING:
     KnoteBase = PySlots
     RegBase = PySlots
     TimerBase = PySlots
+    TimerSourceBase = object
 else:
     Core = PyCore if _speedups is None else _speedups.Core
     EngineBase = PyEngineBase if _speedups is None else _speedups.EngineBase
     KnoteBase = PySlots if _speedups is None else _speedups.KnoteBase
     RegBase = PySlots if _speedups is None else _speedups.RegBase
     TimerBase = PySlots if _speedups is None else _speedups.TimerBase
+    #: TimerSource's seq and armed, as C fields under speedups (knote.c)
+    TimerSourceBase = object if _speedups is None else _speedups.TimerSourceBase
 #: KnoteBase/RegBase hold the fields in C, so their subclasses' __slots__ are empty (D76)
 C_LAYOUT = _speedups is not None

@@ -98,7 +98,9 @@ class Engine(EngineBase):
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.lock = threading.Lock()
+        # under speedups the C twin of threading.Lock, which the core takes with a
+        # plain call (engine.c: Lock)
+        self.lock: Any = threading.Lock() if _speedups is None else _speedups.Lock()
         self.knotes: dict[tuple[int, int], Knote] = {}
         self.ready: deque[Knote] = deque()
         self.pending: bool = False

@@ -46,8 +46,11 @@ typedef struct {
     PyObject *waiting;  /* Engine.waiting (a Waiters: how many threads wait) */
     int epfd, innerfd;  /* both keep their numbers for the queue's life (rebuild dup3s) */
     int counts;         /* LinuxBackend.counts: compute READ/WRITE data (D43) */
-    /* engine.lock's bound acquire and release, and the engine they are of */
-    PyObject *lock_of, *acquire, *release;
+    /* engine.lock (a Lock, below) and the engine it is of */
+    PyObject *lock_of, *lock;
+    /* engine.plain, checked and unpacked by the first change list (a kev_plain) */
+    PyObject *plain_of;
+    void *plain;
 } kev_core;
 int kev_core_lock_setup(kev_core *c); /* (engine.c) */
 
@@ -100,7 +103,14 @@ typedef struct {
     PyObject *count, *deadline, *index, *period, *seq;
 } kev_timer;
 
-extern PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type;
+/* timer.py's TimerSource counters: the last seq given, the deadline the kernel timer
+ * is armed at (-1: none) */
+typedef struct {
+    PyObject_HEAD
+    long long seq, armed;
+} kev_timer_source;
+
+extern PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type, *kev_timer_source_type;
 int kev_knote_types_new(PyObject *module);
 /* a bool field set to True/False (linux_read_write.c) */
 void kev_set_bool(PyObject **field, int v);
@@ -135,6 +145,7 @@ typedef struct {
     long long serial, serial0;      /* LinuxBackend.serial, written back at the end */
 } kev_plain;
 int kev_plain_rw(kev_plain *p);
+void kev_core_plain_drop(kev_core *c);
 
 /* linux_read_write.c */
 #define KEV_STACK_ROOM 256  /* records on the stack; larger waits use the heap */
@@ -208,6 +219,16 @@ typedef struct {
     Py_ssize_t n; /* the threads inside control()'s wait */
 } kev_waiters;
 
+/* engine.c: Lock, Engine.lock under speedups: threading.Lock's acquire, release and
+ * context manager for the Python engine, and a plain call for the core */
+typedef struct {
+    PyObject_HEAD
+    void *lock;  /* a PyThread_type_lock */
+    char locked; /* acquired and not yet released */
+} kev_lock;
+int kev_lock_try(PyObject *lock); /* a non-blocking acquire: 1 taken, 0 held elsewhere */
+void kev_lock_release(PyObject *lock);
+
 /* PyType_FromSpec, the new type also kept in *kept (what its type check reads; a
  * second module init replaces the first's): a new reference, or NULL */
 static inline PyObject *kev_type_kept(PyType_Spec *spec, PyTypeObject **kept)
@@ -224,6 +245,8 @@ int kev_engine_setup(void);
 PyObject *kev_engine_type_new(void);
 PyObject *kev_waiters_type_new(void);
 int kev_waiters_check(PyObject *obj);
+PyObject *kev_lock_type_new(void);
+int kev_lock_check(PyObject *obj);
 int kev_engine_check(PyObject *obj);
 PyObject *kev_engine_drop_all(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *args,

@@ -192,6 +192,183 @@ int kev_waiters_check(PyObject *obj)
     return kev_waiters_type != NULL && Py_IS_TYPE(obj, kev_waiters_type);
 }
 
+/* -- Lock -----------------------------------------------------------------------------
+ * Story: a change list in C takes engine.lock without blocking, and releases it after.
+ * Through threading.Lock's bound methods that was acquire(False)'s argument parsing
+ * and two method calls: ~750 of a one-timer control()'s ~7,300 instructions
+ * (callgrind). Under speedups Engine.lock is this object instead: threading.Lock's
+ * acquire(blocking=True, timeout=-1), release(), locked() and context manager for the
+ * Python engine's code, the same raw PyThread lock underneath (not reentrant, released
+ * by any thread, a blocking acquire that lets other threads run and signal handlers
+ * interrupt it), and a plain call for the core. */
+
+static PyTypeObject *kev_lock_type;
+
+int kev_lock_try(PyObject *lock)
+{
+    kev_lock *l = (kev_lock *)lock;
+    if (!PyThread_acquire_lock(l->lock, NOWAIT_LOCK))
+        return 0;
+    l->locked = 1;
+    return 1;
+}
+
+void kev_lock_release(PyObject *lock)
+{
+    kev_lock *l = (kev_lock *)lock;
+    l->locked = 0;
+    PyThread_release_lock(l->lock);
+}
+
+/* acquire with a timeout in microseconds (-1: none): 1, 0 (timed out), -1 (a signal
+ * handler raised). The GIL is released only when the lock is held elsewhere. */
+static int kev_lock_acquire_us(kev_lock *l, long long us)
+{
+    if (PyThread_acquire_lock_timed(l->lock, 0, 0) == PY_LOCK_ACQUIRED) {
+        l->locked = 1;
+        return 1;
+    }
+    if (us == 0)
+        return 0;
+    long long end = us < 0 ? 0 : kev_now_ns() / 1000 + us;
+    for (;;) {
+        PyLockStatus r;
+        Py_BEGIN_ALLOW_THREADS
+        r = PyThread_acquire_lock_timed(l->lock, us, 1);
+        Py_END_ALLOW_THREADS
+        if (r == PY_LOCK_ACQUIRED) {
+            l->locked = 1;
+            return 1;
+        }
+        if (r != PY_LOCK_INTR)
+            return 0;
+        /* interrupted: run the handlers (KeyboardInterrupt ends the wait), then wait
+         * for what is left */
+        if (PyErr_CheckSignals() < 0)
+            return -1;
+        if (us > 0 && (us = end - kev_now_ns() / 1000) <= 0)
+            return 0;
+    }
+}
+
+static PyObject *kev_lock_acquire(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"blocking", "timeout", NULL};
+    int blocking = 1;
+    double timeout = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|pd:acquire", kwlist, &blocking, &timeout))
+        return NULL;
+    long long us;
+    if (!blocking) {
+        if (timeout != -1) {
+            PyErr_SetString(PyExc_ValueError, "can't specify a timeout for a non-blocking call");
+            return NULL;
+        }
+        us = 0;
+    } else if (timeout == -1)
+        us = -1;
+    else if (timeout < 0) {
+        PyErr_SetString(PyExc_ValueError, "timeout value must be a non-negative number");
+        return NULL;
+    } else if (timeout * 1e6 >= (double)PY_TIMEOUT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "timeout value is too large");
+        return NULL;
+    } else
+        us = (long long)(timeout * 1e6);
+    int r = kev_lock_acquire_us((kev_lock *)self, us);
+    return r < 0 ? NULL : PyBool_FromLong(r);
+}
+
+static PyObject *kev_lock_enter(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    int r = kev_lock_acquire_us((kev_lock *)self, -1);
+    return r < 0 ? NULL : PyBool_FromLong(r);
+}
+
+static PyObject *kev_lock_release_m(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (!((kev_lock *)self)->locked) {
+        PyErr_SetString(PyExc_RuntimeError, "release unlocked lock");
+        return NULL;
+    }
+    kev_lock_release(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *kev_lock_exit(PyObject *self, PyObject *args)
+{
+    (void)args;
+    return kev_lock_release_m(self, NULL);
+}
+
+static PyObject *kev_lock_locked(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyBool_FromLong(((kev_lock *)self)->locked);
+}
+
+static PyObject *kev_lock_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    if (PyTuple_Size(args) != 0 || (kwds != NULL && PyDict_Size(kwds) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "Lock() takes no arguments");
+        return NULL;
+    }
+    kev_lock *l = (kev_lock *)((allocfunc)PyType_GetSlot(tp, Py_tp_alloc))(tp, 0);
+    if (l == NULL)
+        return NULL;
+    if ((l->lock = PyThread_allocate_lock()) == NULL) {
+        Py_DECREF(l);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)l;
+}
+
+static void kev_lock_dealloc(PyObject *self)
+{
+    kev_lock *l = (kev_lock *)self;
+    if (l->lock != NULL) {
+        if (l->locked)
+            PyThread_release_lock(l->lock);
+        PyThread_free_lock(l->lock);
+    }
+    kev_engine_dealloc(self);
+}
+
+static PyMethodDef kev_lock_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))kev_lock_acquire, METH_VARARGS | METH_KEYWORDS,
+     "acquire(blocking=True, timeout=-1) -> bool (threading.Lock.acquire)"},
+    {"release", kev_lock_release_m, METH_NOARGS, "release() (threading.Lock.release)"},
+    {"locked", kev_lock_locked, METH_NOARGS, "locked() -> bool"},
+    {"__enter__", kev_lock_enter, METH_NOARGS, "acquire()"},
+    {"__exit__", kev_lock_exit, METH_VARARGS, "release()"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot kev_lock_slots[] = {
+    {Py_tp_doc, (void *)"Engine.lock under speedups: a threading.Lock the core takes with "
+                        "a plain call (engine.c)."},
+    {Py_tp_methods, kev_lock_methods},
+    {Py_tp_new, (void *)kev_lock_new},
+    {Py_tp_dealloc, (void *)kev_lock_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec kev_lock_spec = {
+    "kevents._speedups.Lock", sizeof(kev_lock), 0, Py_TPFLAGS_DEFAULT, kev_lock_slots,
+};
+
+PyObject *kev_lock_type_new(void)
+{
+    return kev_type_kept(&kev_lock_spec, &kev_lock_type);
+}
+
+int kev_lock_check(PyObject *obj)
+{
+    return kev_lock_type != NULL && Py_IS_TYPE(obj, kev_lock_type);
+}
+
 #define KEV_ENGINE(c) ((kev_engine_state *)(c)->engine)
 
 /* Before the wait: not closed (D36: never block on fds a close may release), no ready
@@ -276,8 +453,8 @@ static int kev_leave(kev_core *c, int open)
 
 static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *args,
                                   Py_ssize_t nargs, kev_build_fn build, int *built);
-static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t nargs,
-                               PyObject **result);
+static int kev_control_changes(kev_core *c, kev_core *keep, PyObject *const *args,
+                               Py_ssize_t nargs, PyObject **result);
 
 PyObject *kev_engine_control(kev_core *core, PyObject *self, PyObject *const *args,
                              Py_ssize_t nargs, PyObject *kwnames)
@@ -302,12 +479,10 @@ PyObject *kev_engine_control_with(kev_core *core, PyObject *self, PyObject *cons
     Py_INCREF(c.heap);
     Py_INCREF(c.waiting);
     Py_XINCREF(c.lock_of);
-    Py_XINCREF(c.acquire);
-    Py_XINCREF(c.release);
+    Py_XINCREF(c.lock);
     PyObject *result = kev_fast_control(&c, self, args, nargs, build, built);
     Py_XDECREF(c.lock_of);
-    Py_XDECREF(c.acquire);
-    Py_XDECREF(c.release);
+    Py_XDECREF(c.lock);
     Py_DECREF(c.engine);
     Py_DECREF(c.fast);
     Py_DECREF(c.ready);
@@ -338,7 +513,9 @@ static PyObject *kev_fast_control(kev_core *c, PyObject *self, PyObject *const *
         return kev_slow(self, args, nargs, kwnames); /* an iterable: Python's to walk */
     if (changes != Py_None && PyObject_Size(changes) != 0) {
         /* a change list: applied here when it is plain, else by Python (D77) */
-        int done = kev_control_changes(c, args, nargs, &result);
+        /* (self is the queue, whose core keeps engine.plain unpacked; c is this call's
+         * copy of it) */
+        int done = kev_control_changes(c, (kev_core *)self, args, nargs, &result);
         if (done < 0)
             return NULL;
         if (done == 0)
@@ -529,7 +706,7 @@ fail:
     return NULL;
 }
 
-static PyObject *s_serial, *s_closing, *s_batcher_, *s_ring, *s_fd, *s_seq, *s_expire, *s_armed;
+static PyObject *s_serial, *s_closing, *s_batcher_, *s_ring, *s_fd, *s_expire;
 
 /* whether `cls` adds nothing to its C base's layout of `size` bytes (no __dict__, no
  * slots of its own), so a struct cast is right; checked once per class */
@@ -555,6 +732,15 @@ static int kev_same_layout(PyObject *cls, size_t size)
 
 /* LinuxBackend.plain_state(engine) unpacked (its mutable fields: kev_plain_rw and
  * kev_plain_timers, when a change needs them) */
+/* a pass's own fields: nothing read of the counters yet */
+static void kev_plain_fresh(kev_plain *p)
+{
+    p->timed = 0;
+    p->seq = -1;
+    p->rw = 0;
+    p->ring = NULL; /* (Core.control's pass sets it: Python batches its own) */
+}
+
 static int kev_plain_load(kev_plain *p, PyObject *state)
 {
     if (!PyTuple_Check(state) || PyTuple_Size(state) != 21) {
@@ -575,6 +761,7 @@ static int kev_plain_load(kev_plain *p, PyObject *state)
         kev_same_layout(p->reg_cls, sizeof(kev_reg)) <= 0 || !PyList_CheckExact(p->heap) ||
         !PyType_Check(p->timer_cls) ||
         !PyType_IsSubtype((PyTypeObject *)p->timer_cls, (PyTypeObject *)kev_timer_type) ||
+        !PyObject_TypeCheck(p->timers, (PyTypeObject *)kev_timer_source_type) ||
         kev_same_layout(p->timer_cls, sizeof(kev_timer)) <= 0) {
         PyErr_SetString(PyExc_TypeError, "_apply_plain: not the C knote layout");
         return -1;
@@ -585,19 +772,42 @@ static int kev_plain_load(kev_plain *p, PyObject *state)
     if (PyErr_Occurred())
         return -1;
     if (s_serial == NULL && ((s_serial = PyUnicode_InternFromString("serial")) == NULL ||
-                             (s_seq = PyUnicode_InternFromString("seq")) == NULL ||
                              (s_expire = PyUnicode_InternFromString("expire")) == NULL ||
                              (s_closing = PyUnicode_InternFromString("closing")) == NULL ||
                              (s_batcher_ = PyUnicode_InternFromString("_batcher")) == NULL ||
                              (s_ring = PyUnicode_InternFromString("ring")) == NULL ||
-                             (s_fd = PyUnicode_InternFromString("fd")) == NULL ||
-                             (s_armed = PyUnicode_InternFromString("armed")) == NULL))
+                             (s_fd = PyUnicode_InternFromString("fd")) == NULL))
         return -1;
-    p->timed = 0;
-    p->seq = -1;
-    p->rw = 0;
-    p->ring = NULL; /* (Core.control's pass sets it: Python batches its own) */
+    kev_plain_fresh(p);
     return 0;
+}
+
+/* Story: engine.plain is made once per engine, and checking and unpacking it (23 tuple
+ * reads and the layout checks) was ~770 of a one-timer control()'s ~6,700 instructions
+ * (callgrind). The core keeps the unpacked copy with the tuple it came from (its
+ * references are the tuple's) and reuses it while engine.plain is that same tuple. */
+static int kev_plain_cached(kev_core *c, kev_plain *p, PyObject *state)
+{
+    if (c->plain != NULL && c->plain_of == state) {
+        *p = *(kev_plain *)c->plain;
+        kev_plain_fresh(p);
+        return 0;
+    }
+    if (kev_plain_load(p, state) < 0)
+        return -1;
+    kev_core_plain_drop(c);
+    if ((c->plain = PyMem_Malloc(sizeof(kev_plain))) != NULL) {
+        *(kev_plain *)c->plain = *p;
+        c->plain_of = Py_NewRef(state);
+    }
+    return 0;
+}
+
+void kev_core_plain_drop(kev_core *c)
+{
+    PyMem_Free(c->plain);
+    c->plain = NULL;
+    Py_CLEAR(c->plain_of);
 }
 
 /* Story: the backend's and the TIMER source's counters were read on every pass, four
@@ -642,14 +852,12 @@ static int kev_plain_timers(kev_plain *p)
 {
     if (p->seq >= 0)
         return 0;
-    PyObject *v = PyObject_GetAttr(p->timers, s_seq);
-    if (v == NULL)
-        return -1;
-    p->seq = PyLong_AsLongLong(v);
-    Py_DECREF(v);
-    if (p->seq < 0 && !PyErr_Occurred())
+    p->seq = ((kev_timer_source *)p->timers)->seq; /* (kev_plain_load checked the type) */
+    if (p->seq < 0) {
         PyErr_SetString(PyExc_ValueError, "TimerSource.seq < 0");
-    return PyErr_Occurred() ? -1 : 0;
+        return -1;
+    }
+    return 0;
 }
 
 /* One plain change of _apply_one: 1 applied (errno 0), 0 for Python, -1 an exception. */
@@ -726,18 +934,7 @@ static int kev_expire_has_work(kev_plain *p)
         PyErr_Clear();
         return -1;
     }
-    PyObject *v = PyObject_GetAttr(p->timers, s_armed);
-    if (v == NULL) {
-        PyErr_Clear();
-        return -1;
-    }
-    long long armed = PyLong_AsLong(v); /* (a 64-bit long, timer.c: AsLongLong's path is
-                                           longer for a deadline's two digits) */
-    Py_DECREF(v);
-    if (armed == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return -1;
-    }
+    long long armed = ((kev_timer_source *)p->timers)->armed;
     return top != armed || top <= kev_timer_now() ? 1 : 0;
 }
 
@@ -785,13 +982,9 @@ static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, 
     if (gc)
         PyGC_Enable();
     if (p->timed) { /* TimerSource.seq, then expire(): one timerfd re-arm per pass */
-        PyObject *et, *ev, *tb, *v;
+        PyObject *et, *ev, *tb, *v = NULL;
         PyErr_Fetch(&et, &ev, &tb);
-        v = PyLong_FromLongLong(p->seq);
-        if (v == NULL || PyObject_SetAttr(p->timers, s_seq, v) < 0)
-            rc = -1;
-        Py_XDECREF(v);
-        v = NULL;
+        ((kev_timer_source *)p->timers)->seq = p->seq;
         if (rc >= 0 && kev_expire_has_work(p) != 0 &&
             (v = PyObject_CallMethodObjArgs(p->timers, s_expire, NULL)) == NULL)
             rc = -1;
@@ -911,27 +1104,20 @@ static int kev_batch_ring(PyObject *state, Py_ssize_t n, void **ring)
     return PyErr_Occurred() ? -1 : 0;
 }
 
-static PyObject *kev_no_block; /* (False,): acquire's arguments */
-
-/* Core._fast_setup's: engine.lock's bound acquire and release kept in the core, with
- * the engine they belong to (c->lock_of) */
+/* Core._fast_setup's: engine.lock kept in the core, with the engine it belongs to
+ * (c->lock_of); a lock that is not a Lock (the engine's own, replaced) leaves every
+ * change list to Python */
 int kev_core_lock_setup(kev_core *c)
 {
-    if (kev_no_block == NULL && (kev_no_block = PyTuple_Pack(1, Py_False)) == NULL)
+    PyObject *lock = PyObject_GetAttrString(c->engine, "lock");
+    if (lock == NULL)
         return -1;
-    PyObject *lock = PyObject_GetAttrString(c->engine, "lock"), *acquire = NULL, *release = NULL;
-    if (lock != NULL && (acquire = PyObject_GetAttrString(lock, "acquire")) != NULL)
-        release = PyObject_GetAttrString(lock, "release");
-    Py_XDECREF(lock);
-    if (release == NULL) {
-        Py_XDECREF(acquire);
-        return -1;
-    }
-    PyObject *old[3] = {c->acquire, c->release, c->lock_of};
-    c->acquire = acquire;
-    c->release = release;
+    PyObject *old[2] = {c->lock, c->lock_of};
+    c->lock = kev_lock_check(lock) ? lock : NULL;
+    if (c->lock == NULL)
+        Py_DECREF(lock);
     c->lock_of = Py_NewRef(c->engine);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 2; i++)
         Py_XDECREF(old[i]);
     return 0;
 }
@@ -943,8 +1129,8 @@ int kev_core_lock_setup(kev_core *c)
  * the Python call, unchanged), 1 (all applied; the call goes on as control(None...)),
  * 2 (*result: Engine.control_from finished the call after the changes C applied), or
  * -1 (an exception). */
-static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t nargs,
-                               PyObject **result)
+static int kev_control_changes(kev_core *c, kev_core *keep, PyObject *const *args,
+                               Py_ssize_t nargs, PyObject **result)
 {
     PyObject *changes = args[0];
     if (!PyList_CheckExact(changes) && !PyTuple_CheckExact(changes))
@@ -972,25 +1158,19 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
         Py_XDECREF(todo);
         return todo == NULL ? -1 : 0;
     }
-    /* Story: engine.lock's attribute and method lookups, and acquire(False)'s argument
-     * tuple, were a tenth of a one-change call; _fast_setup keeps the bound methods
-     * (the lock is made once, with the engine) */
-    PyObject *got = c->lock_of != c->engine ? Py_NewRef(Py_False)
-                                            : PyObject_Call(c->acquire, kev_no_block, NULL);
-    if (got == NULL || got != Py_True) { /* an error, or another thread holds it */
-        int rc = got == NULL ? -1 : 0;
-        Py_XDECREF(got);
-        Py_DECREF(todo);
+    /* with self.lock: taken without blocking (engine.lock is a Lock: a plain call) */
+    if (c->lock_of != c->engine || c->lock == NULL || !kev_lock_try(c->lock)) {
+        Py_DECREF(todo); /* another thread holds it: Python's, which waits */
         Py_DECREF(state);
-        return rc;
+        return 0;
     }
-    Py_DECREF(got);
-    /* with self.lock: (closed is checked again: acquire may have run other code) */
+    /* (closed is checked again, as the Python engine does inside the lock) */
     Py_ssize_t end = 0, n = PyList_Size(todo);
     kev_plain p;
     if (!KEV_ENGINE(c)->closed) {
         void *ring = NULL;
-        if (kev_batch_ring(state, PyList_Size(todo), &ring) < 0 || kev_plain_load(&p, state) < 0)
+        if (kev_batch_ring(state, PyList_Size(todo), &ring) < 0 ||
+            kev_plain_cached(keep, &p, state) < 0)
             end = -1;
         else {
             p.ring = ring;
@@ -1009,10 +1189,7 @@ static int kev_control_changes(kev_core *c, PyObject *const *args, Py_ssize_t na
         rc = r == NULL ? -1 : 0;
         Py_XDECREF(r);
     }
-    r = PyObject_CallNoArgs(c->release); /* (after a failed sync_pending all the same) */
-    if (rc == 0 && r == NULL)
-        rc = -1;
-    Py_XDECREF(r);
+    kev_lock_release(c->lock); /* (after a failed sync_pending all the same) */
     if (et != NULL) {
         PyErr_Clear();
         PyErr_Restore(et, ev, tb);

@@ -18,8 +18,8 @@ static int core_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(c->heap);
     Py_VISIT(c->waiting);
     Py_VISIT(c->lock_of);
-    Py_VISIT(c->acquire);
-    Py_VISIT(c->release);
+    Py_VISIT(c->lock);
+    Py_VISIT(c->plain_of);
     return 0;
 }
 
@@ -30,8 +30,8 @@ static void core_drop_fast(kev_core *c)
     Py_CLEAR(c->heap);
     Py_CLEAR(c->waiting);
     Py_CLEAR(c->lock_of);
-    Py_CLEAR(c->acquire);
-    Py_CLEAR(c->release);
+    Py_CLEAR(c->lock);
+    kev_core_plain_drop(c);
     c->epfd = c->innerfd = -1;
 }
 

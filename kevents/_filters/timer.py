@@ -19,7 +19,7 @@ import errno
 import time
 
 from .._backends._contract import Backend, Source
-from .._core import C_LAYOUT, TimerBase
+from .._core import C_LAYOUT, TimerBase, TimerSourceBase
 from .._engine import Engine
 from .._event import Filter, Flag, NoteTimer
 from .._knote import Knote
@@ -64,7 +64,7 @@ def _interval_ns(fflags: int, data: int, oneshot: bool) -> tuple[int, bool]:
     return min(data * _UNIT_NS[unit], _NEVER_NS), absolute
 
 
-class TimerSource(Source):
+class TimerSource(Source, TimerSourceBase):
     filter = Filter.TIMER
     userspace = True
 
