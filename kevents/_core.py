@@ -94,6 +94,7 @@ if TYPE_CHECKING:
     RegBase = PySlots
     TimerBase = PySlots
     TimerSourceBase = object
+    KeventBase = object
 else:
     Core = PyCore if _speedups is None else _speedups.Core
     EngineBase = PyEngineBase if _speedups is None else _speedups.EngineBase
@@ -102,5 +103,7 @@ else:
     TimerBase = PySlots if _speedups is None else _speedups.TimerBase
     #: TimerSource's seq and armed, as C fields under speedups (knote.c)
     TimerSourceBase = object if _speedups is None else _speedups.TimerSourceBase
+    #: compat.select.kevent's struct kevent (compat_select.c)
+    KeventBase = object if _speedups is None else _speedups.KeventBase
 #: KnoteBase/RegBase hold the fields in C, so their subclasses' __slots__ are empty (D76)
 C_LAYOUT = _speedups is not None

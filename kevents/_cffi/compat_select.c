@@ -11,6 +11,94 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
+
+#ifndef Py_T_SHORT
+#include "structmember.h"
+#define Py_T_SHORT T_SHORT
+#define Py_T_USHORT T_USHORT
+#define Py_T_UINT T_UINT
+#define Py_T_LONGLONG T_LONGLONG
+#define Py_T_ULONGLONG T_ULONGLONG
+#endif
+
+/* -- kevent's C layout -----------------------------------------------------------------
+ * Story: kevent was a __slots__ class with a __getattr__ for CPython's zeroed struct and
+ * its messages, so every attribute read went through the slot_tp_getattr_hook (three
+ * times a plain slot's cost), and each kevent built here took six descriptor calls.
+ * Under speedups its base is this struct kevent: CPython's own member types on
+ * FreeBSD (ident and udata unsigned 64-bit, filter a short, flags an unsigned short,
+ * fflags an unsigned int, data a 64-bit int), so the running interpreter's member code
+ * does what select.kevent's does on that version (D50), a kevent made by __new__ alone
+ * reads as zeros, and a missing name raises select.kevent's AttributeError. The Python
+ * class keeps its __init__, __setattr__ (D49's conversions, then the member store) and
+ * the rest. */
+typedef struct {
+    PyObject_HEAD
+    unsigned long long ident;
+    short filter;
+    unsigned short flags;
+    unsigned int fflags;
+    long long data;
+    unsigned long long udata;
+} kev_kevent;
+
+#define KEV_KEVENT_MEMBER(name, type) {#name, type, offsetof(kev_kevent, name), 0, NULL}
+static PyMemberDef kev_kevent_members[] = {
+    KEV_KEVENT_MEMBER(ident, Py_T_ULONGLONG), KEV_KEVENT_MEMBER(filter, Py_T_SHORT),
+    KEV_KEVENT_MEMBER(flags, Py_T_USHORT),    KEV_KEVENT_MEMBER(fflags, Py_T_UINT),
+    KEV_KEVENT_MEMBER(data, Py_T_LONGLONG),   KEV_KEVENT_MEMBER(udata, Py_T_ULONGLONG),
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* kevent.__getattr__'s message, at C speed for the names that exist */
+static PyObject *kev_kevent_getattro(PyObject *self, PyObject *name)
+{
+    PyObject *v = PyObject_GenericGetAttr(self, name);
+    if (v != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError) || !PyUnicode_Check(name))
+        return v;
+    PyErr_Clear();
+    PyObject *exc =
+        PyObject_CallFunction(PyExc_AttributeError, "N",
+                              PyUnicode_FromFormat(
+                                  "'select.kevent' object has no attribute '%U'", name));
+    if (exc == NULL)
+        return NULL;
+    if (PyObject_SetAttrString(exc, "name", name) == 0 &&
+        PyObject_SetAttrString(exc, "obj", self) == 0)
+        PyErr_SetObject(PyExc_AttributeError, exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+static void kev_kevent_dealloc(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    ((freefunc)PyType_GetSlot(tp, Py_tp_free))(op);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot kev_kevent_slots[] = {
+    {Py_tp_doc, (void *)"struct kevent: the C layout of kevents.compat.select.kevent "
+                        "(compat_select.c)."},
+    {Py_tp_members, kev_kevent_members},
+    {Py_tp_getattro, (void *)kev_kevent_getattro},
+    {Py_tp_dealloc, (void *)kev_kevent_dealloc},
+    {Py_tp_new, (void *)PyType_GenericNew},
+    {0, NULL},
+};
+
+static PyType_Spec kev_kevent_spec = {
+    "kevents._speedups.KeventBase", sizeof(kev_kevent), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, kev_kevent_slots,
+};
+
+static PyTypeObject *kev_kevent_type;
+
+PyObject *kev_kevent_type_new(void)
+{
+    return kev_type_kept(&kev_kevent_spec, &kev_kevent_type);
+}
 
 static PyObject *kev_compat_slow;   /* the Python kqueue.control */
 static PyTypeObject *kev_compat_kq; /* kevents.compat.select.kqueue */
@@ -62,6 +150,34 @@ static int compat_set(PyObject *k, kev_slot *slot, PyObject *v)
 
 static allocfunc kev_compat_alloc;
 static PyObject *kev_zero_int;
+static int kev_compat_direct; /* kevent has the C layout: its fields are stored here */
+
+/* a kevent's fields stored directly, when each value is an int in its member's range
+ * (1); 0 leaves it to the member descriptors, which convert (or refuse) as CPython's
+ * members do. udata: an int as it is, anything else 0. */
+static int compat_store(PyObject *k, PyObject *ident, PyObject *filter, PyObject *flags,
+                        PyObject *fflags, long long data, PyObject *udata)
+{
+    if (!kev_compat_direct)
+        return 0;
+    unsigned long long id = PyLong_Check(ident) ? PyLong_AsUnsignedLongLong(ident) : 0;
+    long long f = PyLong_AsLongLong(filter), fl = PyLong_AsLongLong(flags);
+    long long ff = fflags == NULL ? 0 : PyLong_AsLongLong(fflags);
+    unsigned long long u = PyLong_CheckExact(udata) ? PyLong_AsUnsignedLongLong(udata) : 0;
+    if (PyErr_Occurred() || !PyLong_Check(ident) || f < -0x8000 || f > 0x7FFF || fl < 0 ||
+        fl > 0xFFFF || ff < 0 || ff > 0xFFFFFFFFLL) {
+        PyErr_Clear();
+        return 0;
+    }
+    kev_kevent *e = (kev_kevent *)k;
+    e->ident = id;
+    e->filter = (short)f;
+    e->flags = (unsigned short)fl;
+    e->fflags = (unsigned int)ff;
+    e->data = data;
+    e->udata = u;
+    return 1;
+}
 
 /* a kevent straight from a plain knote's fields (kev_build_fn): fflags 0 */
 static PyObject *compat_event_new(PyObject *ident, PyObject *filter, PyObject *flags,
@@ -70,13 +186,15 @@ static PyObject *compat_event_new(PyObject *ident, PyObject *filter, PyObject *f
     PyObject *k = kev_compat_alloc(kev_compat_ev, 0);
     if (k == NULL)
         return NULL;
+    if (compat_store(k, ident, filter, flags, NULL, data, udata))
+        return k;
     if (compat_set(k, &k_ident, Py_NewRef(ident)) < 0 ||
         compat_set(k, &k_filter, PyNumber_Long(filter)) < 0 ||
         compat_set(k, &k_flags, PyNumber_Long(flags)) < 0 ||
         compat_set(k, &k_fflags, Py_NewRef(kev_zero_int)) < 0 ||
         compat_set(k, &k_data, PyLong_FromLongLong(data)) < 0 ||
-        compat_set(k, &k_udata, PyLong_Check(udata) ? Py_NewRef(udata) : Py_NewRef(kev_zero_int)) <
-            0) {
+        compat_set(k, &k_udata,
+                   PyLong_CheckExact(udata) ? Py_NewRef(udata) : Py_NewRef(kev_zero_int)) < 0) {
         Py_DECREF(k);
         return NULL;
     }
@@ -90,13 +208,21 @@ static PyObject *compat_event(PyObject *ev, allocfunc alloc)
     PyObject *k = alloc(kev_compat_ev, 0);
     if (k == NULL)
         return NULL;
-    PyObject *udata = PyTuple_GetItem(ev, 5);
+    PyObject *udata = PyTuple_GetItem(ev, 5), *data = PyTuple_GetItem(ev, 4);
+    int overflow = 0;
+    long long d = PyLong_Check(data) ? PyLong_AsLongLongAndOverflow(data, &overflow) : 0;
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    else if (!overflow && PyLong_Check(data) &&
+             compat_store(k, PyTuple_GetItem(ev, 0), PyTuple_GetItem(ev, 1),
+                          PyTuple_GetItem(ev, 2), PyTuple_GetItem(ev, 3), d, udata))
+        return k;
     if (compat_set(k, &k_ident, Py_NewRef(PyTuple_GetItem(ev, 0))) < 0 ||
         compat_set(k, &k_filter, PyNumber_Long(PyTuple_GetItem(ev, 1))) < 0 ||
         compat_set(k, &k_flags, PyNumber_Long(PyTuple_GetItem(ev, 2))) < 0 ||
         compat_set(k, &k_fflags, PyNumber_Long(PyTuple_GetItem(ev, 3))) < 0 ||
         compat_set(k, &k_data, PyNumber_Long(PyTuple_GetItem(ev, 4))) < 0 ||
-        compat_set(k, &k_udata, PyLong_Check(udata) ? Py_NewRef(udata) : PyLong_FromLong(0)) <
+        compat_set(k, &k_udata, PyLong_CheckExact(udata) ? Py_NewRef(udata) : PyLong_FromLong(0)) <
             0) {
         Py_DECREF(k);
         return NULL;
@@ -207,6 +333,9 @@ PyObject *kev_route_compat(PyObject *module, PyObject *const *args, Py_ssize_t n
     kev_compat_alloc = (allocfunc)PyType_GetSlot((PyTypeObject *)args[1], Py_tp_alloc);
     if (kev_zero_int == NULL && (kev_zero_int = PyLong_FromLong(0)) == NULL)
         return NULL;
+    kev_compat_direct = kev_kevent_type != NULL &&
+                        PyType_IsSubtype((PyTypeObject *)args[1], kev_kevent_type) &&
+                        kev_compat_alloc != NULL;
     kev_compat_kq = (PyTypeObject *)Py_NewRef(args[0]);
     kev_compat_ev = (PyTypeObject *)Py_NewRef(args[1]);
     kev_core_type = (PyTypeObject *)Py_NewRef(args[2]);

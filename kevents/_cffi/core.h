@@ -98,9 +98,10 @@ typedef struct {
     PyObject *armed, *below, *countable, *events, *lowat, *old_lowat, *registered, *source;
 } kev_reg;
 
+/* timer.py's _Timer: ints only, so C fields (knote.c) */
 typedef struct {
     PyObject_HEAD
-    PyObject *count, *deadline, *index, *period, *seq;
+    long long count, deadline, index, period, seq;
 } kev_timer;
 
 /* timer.py's TimerSource counters: the last seq given, the deadline the kernel timer
@@ -263,6 +264,7 @@ PyObject *kev_call_python(PyObject *fn, PyObject *self, PyObject *const *args,
 
 /* compat_select.c */
 PyObject *kev_route_compat(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *kev_kevent_type_new(void); /* kevent's C layout, KeventBase */
 
 /* queue.c */
 PyObject *kev_core_type_new(PyObject *module);

@@ -203,6 +203,8 @@ int kev_waiters_check(PyObject *obj)
  * interrupt it), and a plain call for the core. */
 
 static PyTypeObject *kev_lock_type;
+/* POSIX's PY_TIMEOUT_MAX, in microseconds (not in the limited API from 3.13 on) */
+#define KEV_LOCK_TIMEOUT_MAX_US (LLONG_MAX / 1000)
 
 int kev_lock_try(PyObject *lock)
 {
@@ -270,7 +272,7 @@ static PyObject *kev_lock_acquire(PyObject *self, PyObject *args, PyObject *kwds
     else if (timeout < 0) {
         PyErr_SetString(PyExc_ValueError, "timeout value must be a non-negative number");
         return NULL;
-    } else if (timeout * 1e6 >= (double)PY_TIMEOUT_MAX) {
+    } else if (timeout * 1e6 >= (double)KEV_LOCK_TIMEOUT_MAX_US) {
         PyErr_SetString(PyExc_OverflowError, "timeout value is too large");
         return NULL;
     } else

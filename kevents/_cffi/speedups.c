@@ -73,8 +73,9 @@ PyMODINIT_FUNC PyInit__speedups(void)
      * it was added or not (the stealing PyModule_AddObject made an early failure
      * release an added one twice) */
     PyObject *types[] = {kev_core_type_new(m), kev_fast_type_new(), kev_engine_type_new(),
-                         kev_waiters_type_new(), kev_lock_type_new()};
-    static const char *const names[] = {"Core", "FastTable", "EngineBase", "Waiters", "Lock"};
+                         kev_waiters_type_new(), kev_lock_type_new(), kev_kevent_type_new()};
+    static const char *const names[] = {"Core",    "FastTable", "EngineBase",
+                                        "Waiters", "Lock",      "KeventBase"};
     int rc = 0;
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         if (rc == 0 && (types[i] == NULL || PyModule_AddObjectRef(m, names[i], types[i]) < 0))

@@ -25,32 +25,21 @@ static int kev_timer_key(PyObject *kn, long long *deadline, long long *seq)
     PyObject *st = PyObject_TypeCheck(kn, (PyTypeObject *)kev_knote_type)
                        ? ((kev_knote *)kn)->priv
                        : NULL;
-    if (st == NULL || !PyObject_TypeCheck(st, (PyTypeObject *)kev_timer_type) ||
-        ((kev_timer *)st)->deadline == NULL || ((kev_timer *)st)->seq == NULL) {
+    if (st == NULL || !PyObject_TypeCheck(st, (PyTypeObject *)kev_timer_type)) {
         PyErr_SetString(PyExc_TypeError, "a TIMER heap entry without its _Timer");
         return -1;
     }
-    /* (PyLong_AsLong: a 64-bit long on Linux, and a shorter path than AsLongLong's) */
-    *deadline = PyLong_AsLong(((kev_timer *)st)->deadline);
-    *seq = PyLong_AsLong(((kev_timer *)st)->seq);
-    return PyErr_Occurred() ? -1 : 0;
-}
-
-static void kev_timer_set_index(PyObject *kn, PyObject *index)
-{
-    kev_timer *st = (kev_timer *)((kev_knote *)kn)->priv;
-    PyObject *old = st->index;
-    st->index = index;
-    Py_XDECREF(old);
+    *deadline = ((kev_timer *)st)->deadline;
+    *seq = ((kev_timer *)st)->seq;
+    return 0;
 }
 
 /* _schedule for a knote not in the heap: append, then _up (each _place: heap[i] = kn,
- * kn.priv.index = i). The path is found and its index ints made first, so a failure
- * leaves the heap as it was. */
+ * kn.priv.index = i). The path is found first, so a failure leaves the heap as it
+ * was. */
 static int kev_timer_push(PyObject *heap, PyObject *kn, long long deadline, long long seq)
 {
-    Py_ssize_t n = PyList_Size(heap), i = n, moves = 0;
-    PyObject *index[66]; /* a heap of 2**63 entries is 63 levels deep */
+    Py_ssize_t n = PyList_Size(heap), i = n;
     while (i) {
         Py_ssize_t parent = (i - 1) >> 1;
         long long pd, ps;
@@ -59,33 +48,16 @@ static int kev_timer_push(PyObject *heap, PyObject *kn, long long deadline, long
         if (pd < deadline || (pd == deadline && ps <= seq))
             break;
         i = parent;
-        moves++;
     }
-    for (Py_ssize_t m = 0, at = n; m <= moves; m++, at = (at - 1) >> 1) {
-        /* index[m]: the new place of the entry that moves down into `at` (the last:
-         * kn's own place) */
-        index[m] = PyLong_FromSsize_t(m < moves ? at : i);
-        if (index[m] == NULL) {
-            while (m--)
-                Py_DECREF(index[m]);
-            return -1;
-        }
-    }
-    if (PyList_Append(heap, kn) < 0) {
-        for (Py_ssize_t m = 0; m <= moves; m++)
-            Py_DECREF(index[m]);
+    if (PyList_Append(heap, kn) < 0)
         return -1;
-    }
-    Py_ssize_t at = n;
-    for (Py_ssize_t m = 0; m < moves; m++) {
-        Py_ssize_t parent = (at - 1) >> 1;
-        PyObject *p = Py_NewRef(PyList_GetItem(heap, parent));
-        kev_timer_set_index(p, index[m]);
+    for (Py_ssize_t at = n; at > i; at = (at - 1) >> 1) { /* the path's entries move down */
+        PyObject *p = Py_NewRef(PyList_GetItem(heap, (at - 1) >> 1));
+        ((kev_timer *)((kev_knote *)p)->priv)->index = at;
         PyList_SetItem(heap, at, p); /* steals p; the old item there is referenced elsewhere */
-        at = parent;
     }
-    kev_timer_set_index(kn, index[moves]);
-    PyList_SetItem(heap, at, Py_NewRef(kn));
+    ((kev_timer *)((kev_knote *)kn)->priv)->index = i;
+    PyList_SetItem(heap, i, Py_NewRef(kn));
     return 0;
 }
 
@@ -169,19 +141,19 @@ int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags
     kn->source = Py_NewRef(p->timers);
     kn->token = PyLong_FromLong(0);
     long long seq = p->seq + 1;
-    st->count = PyLong_FromLong(0);
-    st->period = PyLong_FromLongLong(oneshot ? 0 : ns);
-    st->deadline = PyLong_FromLongLong(now + ns);
-    st->seq = PyLong_FromLongLong(seq);
-    st->index = PyLong_FromLong(-1);
+    st->count = 0;
+    st->period = oneshot ? 0 : ns;
+    st->deadline = now + ns;
+    st->seq = seq;
+    st->index = -1;
     kn->priv = Py_NewRef((PyObject *)st);
-    /* Story: a _Timer holds ints only (timer.py stores nothing else in it), so it can
-     * be in no cycle; untracked, as CPython untracks a tuple of ints, it costs the
-     * collector nothing (walking the fresh objects once after the pass was a third of
-     * a 20,000-timer list's instructions) */
+    /* Story: a _Timer holds ints only (C fields, knote.c), so it can be in no cycle;
+     * untracked, as CPython untracks a tuple of ints, it costs the collector nothing
+     * (walking the fresh objects once after the pass was a third of a 20,000-timer
+     * list's instructions). Its Python class is a heap type, so it is tracked at birth. */
     PyObject_GC_UnTrack((PyObject *)st);
     if (!kn->flags || !kn->sfflags || !kn->sdata || !kn->fflags || !kn->data || !kn->oflags ||
-        !kn->token || !st->count || !st->period || !st->deadline || !st->seq || !st->index)
+        !kn->token)
         goto fail;
     /* engine: knotes[key] = kn (first here, so a failed push can take it back);
      * src.event(kn) is count > 0: no, it is not queued */

@@ -33,6 +33,8 @@ from collections.abc import Iterable as _Iterable
 from typing import Any as _Any
 
 from .. import _event
+from .._core import KeventBase as _KeventBase
+from .._core import _speedups
 from .._core import route_compat as _route_compat
 from .._errors import UnsupportedError as _UnsupportedError
 from .._event import KEvent as _KEvent
@@ -110,14 +112,19 @@ _FNAME = "kevent"
 _UNITS = (_capi.unit_h, _capi.unit_H, _capi.unit_I, _capi.unit_L, _capi.unit_K)
 
 
-class kevent:
+#: under speedups the fields are C's struct kevent (compat_select.c: KeventBase), with
+#: CPython's member types; else __slots__ and the __getattr__ below give the same reads
+_C_LAYOUT = _speedups is not None
+
+
+class kevent(_KeventBase):
     """``select.kevent(ident, filter=KQ_FILTER_READ, flags=KQ_EV_ADD, fflags=0, data=0,
     udata=0)``: CPython's conversions for the running version (D49). The attributes are
     C struct members: ident and udata unsigned 64-bit, filter a short, flags an unsigned
     short, fflags an unsigned int, data a 64-bit int; assigning follows CPython's
     member rules (truncation warnings, TypeError for a non-number, no ``del``)."""
 
-    __slots__ = _FIELDS
+    __slots__ = () if _C_LAYOUT else _FIELDS
     __hash__ = None  # type: ignore[assignment]  # mutable, as CPython's
 
     ident: int
@@ -177,14 +184,16 @@ class kevent:
             f"'select.kevent' object has no attribute '{name}'", name=name, obj=self
         )
 
-    def __getattr__(self, name: str) -> _Any:
-        # only reached when the slot is empty: a kevent made by __new__ alone reads as
-        # PyType_GenericNew's zeroed struct kevent; any other name does not exist
-        if name in _BOUNDS:
-            return 0
-        raise AttributeError(
-            f"'select.kevent' object has no attribute '{name}'", name=name, obj=self
-        )
+    if not _C_LAYOUT:  # (KeventBase's getattro says the same, in C)
+
+        def __getattr__(self, name: str) -> _Any:
+            # only reached when the slot is empty: a kevent made by __new__ alone reads
+            # as PyType_GenericNew's zeroed struct kevent; any other name does not exist
+            if name in _BOUNDS:
+                return 0
+            raise AttributeError(
+                f"'select.kevent' object has no attribute '{name}'", name=name, obj=self
+            )
 
     def __reduce_ex__(self, protocol: _Any) -> _Any:
         # a C object with no state protocol: pickle and copy refuse it
@@ -247,7 +256,7 @@ _BOUNDS = {
 #: EV_SET(&e, 0, EVFILT_READ, EV_ADD, 0, 0, 0) after the given positional arguments
 _DEFAULTS = (0, KQ_FILTER_READ, KQ_EV_ADD, 0, 0, 0)
 _VERSION = _capi.VERSION
-_new_kevent = object.__new__
+_new_kevent = kevent.__new__
 
 
 def _zero(k: kevent) -> None:
