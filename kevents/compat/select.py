@@ -22,6 +22,7 @@ importing this module changes nothing.
 from __future__ import annotations
 
 import contextlib as _contextlib
+import contextvars as _contextvars
 import errno as _errno
 import functools as _functools
 import importlib as _importlib
@@ -385,7 +386,7 @@ class kqueue:
         if kwargs:
             raise TypeError("kqueue() takes no keyword arguments")
         self._fd = -1
-        queue = _SilentQueue(_backend)
+        queue = _SilentQueue(_backend, counts=_COUNTING.get())
         self._queue: _Queue | None = queue
         try:
             fd = queue.fileno()
@@ -574,26 +575,64 @@ _route_compat(kqueue, kevent)
 _EXPORTS = [name for name in dir() if name.startswith("KQ_")] + ["kqueue", "kevent"]
 
 
+#: False while a KqueueSelector makes its queue: the kqueue() made then does not count
+#: READ/WRITE data (D84)
+_COUNTING: _contextvars.ContextVar[bool] = _contextvars.ContextVar("_COUNTING", default=True)
+
+
+def _selector_without_counts(selectors: _Any) -> None:
+    """Story (issue 13, deliver 3): FreeBSD's READ ``data`` costs Linux a FIONREAD per
+    event, and selectors.KqueueSelector reads only each event's ident and filter: on
+    compat.select its ping-pong hop was 4 system calls where EpollSelector's is 3. Its
+    queue is made without counting (``Queue(counts=False)``, D43), which no caller of a
+    selector can see: select() hands out keys and masks, never a kevent. Every other
+    kqueue() counts, so a caller who reads ``ev.data`` gets FreeBSD's value."""
+    base = selectors.KqueueSelector
+    if getattr(base, "_kevents_quiet", False):
+        return
+
+    class KqueueSelector(base):  # type: ignore[misc,valid-type]
+        __doc__ = base.__doc__
+        _kevents_quiet = True
+
+        def __init__(self) -> None:
+            token = _COUNTING.set(False)
+            try:
+                super().__init__()
+            finally:
+                _COUNTING.reset(token)
+
+    KqueueSelector.__qualname__ = "KqueueSelector"
+    if selectors.DefaultSelector is base:
+        selectors.DefaultSelector = KqueueSelector
+    selectors.KqueueSelector = KqueueSelector
+
+
 def install(module: _Any = None) -> None:
     """Put ``kqueue``, ``kevent`` and the ``KQ_*`` constants into :mod:`select` (or
     ``module``) so code written for BSD runs unchanged: :mod:`selectors` then has
     ``KqueueSelector`` (reloaded if it was imported already, keeping its
-    ``DefaultSelector``). Explicit, never done at import."""
+    ``DefaultSelector``), whose queue does not count READ/WRITE ``data`` (D84).
+    Explicit, never done at import."""
     target = _stdlib_select if module is None else module
     this = _sys.modules[__name__]
     for name in _EXPORTS:
         setattr(target, name, getattr(this, name))
+    if target is not _stdlib_select:
+        return
     selectors: _Any = _sys.modules.get("selectors")
-    if (
-        target is _stdlib_select
-        and selectors is not None
-        and not hasattr(selectors, "KqueueSelector")
-    ):
+    if selectors is None:
+        # (imported now rather than by the caller later: the same classes and the same
+        # DefaultSelector, chosen with select.kqueue present)
+        selectors = _importlib.import_module("selectors")
+    elif not hasattr(selectors, "KqueueSelector"):
         # selectors decided its classes when it was imported: let it define
         # KqueueSelector now, but keep the DefaultSelector it had chosen
         default = selectors.DefaultSelector
         _importlib.reload(selectors)
         selectors.DefaultSelector = default
+    if hasattr(selectors, "KqueueSelector"):
+        _selector_without_counts(selectors)
 
 
 __all__ = ["error", "install", *_EXPORTS]

@@ -185,6 +185,42 @@ def test_eintr_does_not_reapply_changes() -> None:  # C-24, D9
     """)
 
 
+def test_kqueue_selector_does_not_count_but_kqueue_does() -> None:  # D84
+    """After install(), selectors.KqueueSelector's queue skips READ/WRITE data (nobody
+    can read it through a selector: a hop is 3 system calls on Linux), and works as
+    before; a kqueue() of the caller's own still reports FreeBSD's count. Installing
+    twice wraps the class once, and a DefaultSelector chosen before is kept."""
+    run_isolated("""
+        import selectors, socket
+        from kevents._platforms import status
+        from kevents.compat import select as ks
+        default = selectors.DefaultSelector
+        ks.install()
+        ks.install()
+        assert selectors.DefaultSelector is default
+        cls = selectors.KqueueSelector
+        # wrapped once: the stdlib's class, then its base
+        names = [c.__name__ for c in cls.__mro__[:3]]
+        assert names == ["KqueueSelector", "KqueueSelector", "_BaseSelectorImpl"], names
+        kq = ks.kqueue()
+        zero = status("READ/WRITE data with counts=False", kq._queue.backend)[0] != "yes"
+        kq.close()
+        a, b = socket.socketpair()
+        with a, b, selectors.KqueueSelector() as sel:
+            sel.register(a, selectors.EVENT_READ, "a")
+            b.send(b"12345")
+            got = [(key.data, mask) for key, mask in sel.select(5)]
+            assert got == [("a", selectors.EVENT_READ)], got
+            (ev,) = sel._selector.control(None, 1, 0)
+            assert ev.ident == a.fileno() and ev.data == (0 if zero else 5), ev
+            kq = ks.kqueue()
+            kq.control([ks.kevent(a)], 0)
+            (ev,) = kq.control(None, 1, 0)
+            assert ev.data == 5, ev
+            kq.close()
+    """)
+
+
 def test_install_into_a_module() -> None:
     mod = types.ModuleType("fake_select")
     ks.install(mod)
