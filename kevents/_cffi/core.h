@@ -118,8 +118,14 @@ void kev_set_bool(PyObject **field, int v);
 PyObject *kev_slots_alloc(PyObject *tp);
 void kev_knote_fresh(kev_knote *kn);
 
+/* A change's ints as kev_materialise checked them (engine.c): the pass reads these
+ * instead of converting the KEvent's fields again */
+typedef struct {
+    long long ident, filter, flags, fflags;
+} kev_change;
+
 /* What the change-list path reads of a Linux queue: LinuxBackend.plain_state(engine),
- * unpacked once per change list (engine.c) */
+ * unpacked once per queue (engine.c: kev_plain_cached) */
 typedef struct {
     PyObject *knotes;               /* Engine.knotes */
     PyObject *backend;              /* the LinuxBackend (serial, closing, _batcher) */
@@ -136,6 +142,7 @@ typedef struct {
     PyObject *users, *ufilt;        /* the USER source, Filter.USER */
     int epfd, innerfd;
     void *ring;                     /* the batcher's ring, when this pass batches (else NULL) */
+    const kev_change *parsed;       /* the changes' ints, one per change (else NULL) */
     /* read on the pass's first timer (kev_plain_timers) */
     int timed;                      /* timers were added: TimerSource.expire() after */
     long long seq;                  /* TimerSource.seq, written back at the end */

@@ -674,38 +674,57 @@ static int kev_int_in(PyObject *v, long long lo, long long hi, long long *out)
 /* materialise(changes) -> list | None: _materialise for a list or tuple of KEvents
  * whose fields are ints in range and whose idents are ints already (so nothing is
  * resolved or replaced); None: the Python _materialise decides (and raises). */
-PyObject *kev_materialise(PyObject *self, PyObject *arg)
+/* kev_materialise, and each change's ints in *parsed (PyMem_Malloc'd, the caller's to
+ * free) when parsed is not NULL and the answer is a list */
+static PyObject *kev_materialise_parsed(PyObject *arg, kev_change **parsed)
 {
-    (void)self;
     PyObject *kev = kev_event_type();
     int is_list = PyList_CheckExact(arg);
     if (kev == NULL || (!is_list && !PyTuple_CheckExact(arg)))
         Py_RETURN_NONE;
     Py_ssize_t n = is_list ? PyList_Size(arg) : PyTuple_Size(arg);
     PyObject *todo = PyList_New(n);
+    kev_change *out = NULL;
     if (todo == NULL)
         return NULL;
+    if (parsed != NULL && (out = PyMem_Malloc((n ? n : 1) * sizeof *out)) == NULL) {
+        Py_DECREF(todo);
+        return PyErr_NoMemory();
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ch = is_list ? PyList_GetItem(arg, i) : PyTuple_GetItem(arg, i);
+        kev_change c;
         long long v;
         if (ch == NULL)
             goto fail;
         if ((PyObject *)Py_TYPE(ch) != kev || PyTuple_Size(ch) != 7 ||
             !PyLong_CheckExact(PyTuple_GetItem(ch, 0)) ||
-            !kev_int_in(PyTuple_GetItem(ch, 0), LLONG_MIN, LLONG_MAX, &v) ||
-            !kev_int_in(PyTuple_GetItem(ch, 1), -0x8000, 0x7FFF, &v) ||
-            !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF, &v) ||
-            !kev_int_in(PyTuple_GetItem(ch, 3), 0, 0xFFFFFFFFLL, &v) ||
+            !kev_int_in(PyTuple_GetItem(ch, 0), LLONG_MIN, LLONG_MAX, &c.ident) ||
+            !kev_int_in(PyTuple_GetItem(ch, 1), -0x8000, 0x7FFF, &c.filter) ||
+            !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF, &c.flags) ||
+            !kev_int_in(PyTuple_GetItem(ch, 3), 0, 0xFFFFFFFFLL, &c.fflags) ||
             !kev_int_in(PyTuple_GetItem(ch, 4), LLONG_MIN, LLONG_MAX, &v)) {
             Py_DECREF(todo);
+            PyMem_Free(out);
             Py_RETURN_NONE; /* (a list changed by a finalizer meanwhile lands here too) */
         }
+        if (out != NULL)
+            out[i] = c;
         PyList_SetItem(todo, i, Py_NewRef(ch));
     }
+    if (parsed != NULL)
+        *parsed = out;
     return todo;
 fail:
     Py_DECREF(todo);
+    PyMem_Free(out);
     return NULL;
+}
+
+PyObject *kev_materialise(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    return kev_materialise_parsed(arg, NULL);
 }
 
 static PyObject *s_serial, *s_closing, *s_batcher_, *s_ring, *s_fd, *s_expire;
@@ -740,7 +759,8 @@ static void kev_plain_fresh(kev_plain *p)
     p->timed = 0;
     p->seq = -1;
     p->rw = 0;
-    p->ring = NULL; /* (Core.control's pass sets it: Python batches its own) */
+    p->ring = NULL;   /* (Core.control's pass sets it: Python batches its own) */
+    p->parsed = NULL; /* (and the changes' ints, which it has read already) */
 }
 
 static int kev_plain_load(kev_plain *p, PyObject *state)
@@ -863,22 +883,30 @@ static int kev_plain_timers(kev_plain *p)
 }
 
 /* One plain change of _apply_one: 1 applied (errno 0), 0 for Python, -1 an exception. */
-static int kev_apply_one(kev_plain *p, PyObject *ch)
+/* `pc`: the change's ints, checked by kev_materialise_parsed (NULL: read here) */
+static int kev_apply_one(kev_plain *p, PyObject *ch, const kev_change *pc)
 {
     PyObject *ident = PyTuple_GetItem(ch, 0), *filter = PyTuple_GetItem(ch, 1);
-    long long filt, flags, fflags, fd;
-    if (!kev_int_in(filter, KEV_FILT_USER, KEV_FILT_READ, &filt) ||
-        !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF, &flags) ||
-        !kev_int_in(PyTuple_GetItem(ch, 3), 0, 0xFFFFFFFFLL, &fflags) ||
-        flags & ~KEV_PLAIN_FLAGS || (flags & KEV_EV_ENABLE && flags & KEV_EV_DISABLE))
+    kev_change c;
+    if (pc == NULL) {
+        if (!kev_int_in(ident, LLONG_MIN, LLONG_MAX, &c.ident) ||
+            !kev_int_in(filter, -0x8000, 0x7FFF, &c.filter) ||
+            !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF, &c.flags) ||
+            !kev_int_in(PyTuple_GetItem(ch, 3), 0, 0xFFFFFFFFLL, &c.fflags))
+            return 0;
+        pc = &c;
+    }
+    long long filt = pc->filter, flags = pc->flags, fflags = pc->fflags, fd = pc->ident;
+    if (filt < KEV_FILT_USER || filt > KEV_FILT_READ || flags & ~KEV_PLAIN_FLAGS ||
+        (flags & KEV_EV_ENABLE && flags & KEV_EV_DISABLE))
         return 0; /* a flag of its own; EINVAL */
     int i = filt == KEV_FILT_READ ? 0 : 1;
     if (filt == KEV_FILT_TIMER || filt == KEV_FILT_USER) {
         /* TIMER, USER: not fd-based (a negative ident is EINVAL); only new keys here */
-        if (!kev_int_in(ident, 0, LLONG_MAX, &fd) || (flags & (KEV_EV_DELETE |
-            KEV_EV_KEEPUDATA | KEV_EV_DISABLE)) || !(flags & KEV_EV_ADD))
+        if (fd < 0 || (flags & (KEV_EV_DELETE | KEV_EV_KEEPUDATA | KEV_EV_DISABLE)) ||
+            !(flags & KEV_EV_ADD))
             return 0;
-    } else if (filt < KEV_FILT_WRITE || fflags != 0 || !kev_int_in(ident, 0, 0x7FFFFFFF, &fd))
+    } else if (filt < KEV_FILT_WRITE || fflags != 0 || fd < 0 || fd > 0x7FFFFFFF)
         return 0; /* another filter, a note (NOTE_LOWAT...); EBADF */
     if ((filt == KEV_FILT_TIMER  ? kev_plain_timers(p)
          : filt == KEV_FILT_USER ? 0
@@ -969,11 +997,12 @@ static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, 
             short_end = j;
         }
         PyObject *ch = Py_NewRef(PyList_GetItem(changes, i));
-        long long flags = PyLong_AsLongLong(PyTuple_GetItem(ch, 2));
+        const kev_change *pc = p->parsed == NULL ? NULL : &p->parsed[i];
+        long long flags = pc != NULL ? pc->flags : PyLong_AsLongLong(PyTuple_GetItem(ch, 2));
         if (flags & KEV_EV_RECEIPT && !receipts)
             rc = 0;
         else
-            rc = kev_apply_one(p, ch);
+            rc = kev_apply_one(p, ch, pc);
         if (rc == 1) {
             i++;
             if (flags & KEV_EV_RECEIPT)
@@ -1147,14 +1176,19 @@ static int kev_control_changes(kev_core *c, kev_core *keep, PyObject *const *arg
         return -1;
     if (KEV_ENGINE(c)->closed)
         return 0;
-    PyObject *state = PyObject_GetAttr(c->engine, s_plain);
+    /* engine.plain: set once by Engine.__init__, and None only after close (checked
+     * above), so the tuple the core keeps unpacked is still it */
+    PyObject *state = keep->plain != NULL && keep->lock_of == c->engine
+                          ? Py_NewRef(keep->plain_of)
+                          : PyObject_GetAttr(c->engine, s_plain);
     if (state == NULL)
         return -1;
     if (state == Py_None) {
         Py_DECREF(state);
         return 0;
     }
-    PyObject *todo = kev_materialise(NULL, changes);
+    kev_change *parsed = NULL; /* (each change's ints, read once) */
+    PyObject *todo = kev_materialise_parsed(changes, &parsed);
     if (todo == NULL || todo == Py_None) {
         Py_DECREF(state);
         Py_XDECREF(todo);
@@ -1162,6 +1196,7 @@ static int kev_control_changes(kev_core *c, kev_core *keep, PyObject *const *arg
     }
     /* with self.lock: taken without blocking (engine.lock is a Lock: a plain call) */
     if (c->lock_of != c->engine || c->lock == NULL || !kev_lock_try(c->lock)) {
+        PyMem_Free(parsed);
         Py_DECREF(todo); /* another thread holds it: Python's, which waits */
         Py_DECREF(state);
         return 0;
@@ -1176,9 +1211,11 @@ static int kev_control_changes(kev_core *c, kev_core *keep, PyObject *const *arg
             end = -1;
         else {
             p.ring = ring;
+            p.parsed = parsed;
             end = kev_plain_pass(&p, todo, 0, 0);
         }
     }
+    PyMem_Free(parsed);
     /* finally: self.sync_pending() (ready and pending differ only if a change queued a
      * knote), then the lock's release */
     PyObject *et, *ev, *tb, *r;
