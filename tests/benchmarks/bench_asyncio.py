@@ -270,6 +270,10 @@ def main() -> None:
         cells = "".join(f"{v:>12,.0f}" if v else f"{'n/a':>12}" for v in row)
         ratios = "   ".join(f"{v / base[name]:13.2f}x" if v else f"{'n/a':>14}" for v in row[1:])
         print(f"{name:18}{cells}   {ratios}   ({unit}, best of {ROUNDS})")
+        # (the chart of make bench: each workload beside asyncio's loop and uvloop)
+        names = ("asyncio's default loop", "kevents_asyncio", "uvloop")
+        values = {label: v for label, v in zip(names, row, strict=True) if v}
+        _util.record(f"asyncio {name} ({unit})", values, names[0], higher=True)
     if uv is None:
         print("uvloop: could not be installed here (offline?), so no uvloop column")
     if shutil.which("strace") is None:

@@ -189,6 +189,12 @@ def main() -> None:
         print(f"  {name:32s} {rate:10,.0f} hops/s  {rate / base:5.2f}x{calls}")
     if not counts:
         print("  (strace is not installed: no system-call counts)")
+    _util.record(
+        f"Trio ping-pong over a socketpair, {HOPS} hops (hops/s)",
+        rates,
+        "trio.lowlevel.wait_readable",
+        higher=True,
+    )
     for label, plain, ours in (
         (f"{N_CHILDREN} children exiting", children_trio, children_kevents),
         (f"{N_TRIGGERS} USER triggers from a thread", triggers_trio, triggers_kevents),
@@ -198,6 +204,8 @@ def main() -> None:
         print(f"\n{label}")
         print(f"  plain Trio      {t_plain * 1e3:8.1f} ms")
         print(f"  kevents_trio    {t_ours * 1e3:8.1f} ms   {t_plain / t_ours:5.2f}x plain Trio")
+        times = {"plain Trio": t_plain, "kevents_trio": t_ours}
+        _util.record(f"Trio: {label} (seconds)", times, "plain Trio", higher=False)
 
 
 if __name__ == "__main__":
