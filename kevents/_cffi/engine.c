@@ -671,9 +671,6 @@ static int kev_int_in(PyObject *v, long long lo, long long hi, long long *out)
     return 1;
 }
 
-/* materialise(changes) -> list | None: _materialise for a list or tuple of KEvents
- * whose fields are ints in range and whose idents are ints already (so nothing is
- * resolved or replaced); None: the Python _materialise decides (and raises). */
 /* kev_materialise, and each change's ints in *parsed (PyMem_Malloc'd, the caller's to
  * free) when parsed is not NULL and the answer is a list */
 static PyObject *kev_materialise_parsed(PyObject *arg, kev_change **parsed)
@@ -721,6 +718,9 @@ fail:
     return NULL;
 }
 
+/* materialise(changes) -> list | None: _materialise for a list or tuple of KEvents
+ * whose fields are ints in range and whose idents are ints already (so nothing is
+ * resolved or replaced); None: the Python _materialise decides (and raises). */
 PyObject *kev_materialise(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -751,8 +751,6 @@ static int kev_same_layout(PyObject *cls, size_t size)
     return 1;
 }
 
-/* LinuxBackend.plain_state(engine) unpacked (its mutable fields: kev_plain_rw and
- * kev_plain_timers, when a change needs them) */
 /* a pass's own fields: nothing read of the counters yet */
 static void kev_plain_fresh(kev_plain *p)
 {
@@ -763,6 +761,8 @@ static void kev_plain_fresh(kev_plain *p)
     p->parsed = NULL; /* (and the changes' ints, which it has read already) */
 }
 
+/* LinuxBackend.plain_state(engine) unpacked (its mutable fields: kev_plain_rw and
+ * kev_plain_timers, when a change needs them) */
 static int kev_plain_load(kev_plain *p, PyObject *state)
 {
     if (!PyTuple_Check(state) || PyTuple_Size(state) != 21) {
@@ -882,8 +882,8 @@ static int kev_plain_timers(kev_plain *p)
     return 0;
 }
 
-/* One plain change of _apply_one: 1 applied (errno 0), 0 for Python, -1 an exception. */
-/* `pc`: the change's ints, checked by kev_materialise_parsed (NULL: read here) */
+/* One plain change of _apply_one: 1 applied (errno 0), 0 for Python, -1 an exception.
+ * `pc`: the change's ints, checked by kev_materialise_parsed (NULL: read here). */
 static int kev_apply_one(kev_plain *p, PyObject *ch, const kev_change *pc)
 {
     PyObject *ident = PyTuple_GetItem(ch, 0), *filter = PyTuple_GetItem(ch, 1);
