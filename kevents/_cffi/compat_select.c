@@ -13,15 +13,6 @@
 #include <math.h>
 #include <stddef.h>
 
-#ifndef Py_T_SHORT
-#include "structmember.h"
-#define Py_T_SHORT T_SHORT
-#define Py_T_USHORT T_USHORT
-#define Py_T_UINT T_UINT
-#define Py_T_LONGLONG T_LONGLONG
-#define Py_T_ULONGLONG T_ULONGLONG
-#endif
-
 /* -- kevent's C layout -----------------------------------------------------------------
  * Story: kevent was a __slots__ class with a __getattr__ for CPython's zeroed struct and
  * its messages, so every attribute read went through the slot_tp_getattr_hook (three
@@ -71,19 +62,12 @@ static PyObject *kev_kevent_getattro(PyObject *self, PyObject *name)
     return NULL;
 }
 
-static void kev_kevent_dealloc(PyObject *op)
-{
-    PyTypeObject *tp = Py_TYPE(op);
-    ((freefunc)PyType_GetSlot(tp, Py_tp_free))(op);
-    Py_DECREF(tp);
-}
-
 static PyType_Slot kev_kevent_slots[] = {
     {Py_tp_doc, (void *)"struct kevent: the C layout of kevents.compat.select.kevent "
                         "(compat_select.c)."},
     {Py_tp_members, kev_kevent_members},
     {Py_tp_getattro, (void *)kev_kevent_getattro},
-    {Py_tp_dealloc, (void *)kev_kevent_dealloc},
+    {Py_tp_dealloc, (void *)kev_plain_dealloc},
     {Py_tp_new, (void *)PyType_GenericNew},
     {0, NULL},
 };
@@ -158,14 +142,14 @@ static int kev_compat_direct; /* kevent has the C layout: its fields are stored 
 static int compat_store(PyObject *k, PyObject *ident, PyObject *filter, PyObject *flags,
                         PyObject *fflags, long long data, PyObject *udata)
 {
-    if (!kev_compat_direct)
+    if (!kev_compat_direct || !PyLong_Check(ident))
         return 0;
-    unsigned long long id = PyLong_Check(ident) ? PyLong_AsUnsignedLongLong(ident) : 0;
+    unsigned long long id = PyLong_AsUnsignedLongLong(ident);
     long long f = PyLong_AsLongLong(filter), fl = PyLong_AsLongLong(flags);
     long long ff = fflags == NULL ? 0 : PyLong_AsLongLong(fflags);
     unsigned long long u = PyLong_CheckExact(udata) ? PyLong_AsUnsignedLongLong(udata) : 0;
-    if (PyErr_Occurred() || !PyLong_Check(ident) || f < -0x8000 || f > 0x7FFF || fl < 0 ||
-        fl > 0xFFFF || ff < 0 || ff > 0xFFFFFFFFLL) {
+    if (PyErr_Occurred() || f < -0x8000 || f > 0x7FFF || fl < 0 || fl > 0xFFFF || ff < 0 ||
+        ff > 0xFFFFFFFFLL) {
         PyErr_Clear();
         return 0;
     }
@@ -209,14 +193,16 @@ static PyObject *compat_event(PyObject *ev, allocfunc alloc)
     if (k == NULL)
         return NULL;
     PyObject *udata = PyTuple_GetItem(ev, 5), *data = PyTuple_GetItem(ev, 4);
-    int overflow = 0;
-    long long d = PyLong_Check(data) ? PyLong_AsLongLongAndOverflow(data, &overflow) : 0;
-    if (PyErr_Occurred())
-        PyErr_Clear();
-    else if (!overflow && PyLong_Check(data) &&
-             compat_store(k, PyTuple_GetItem(ev, 0), PyTuple_GetItem(ev, 1),
-                          PyTuple_GetItem(ev, 2), PyTuple_GetItem(ev, 3), d, udata))
-        return k;
+    if (PyLong_Check(data)) {
+        int overflow = 0;
+        long long d = PyLong_AsLongLongAndOverflow(data, &overflow);
+        if (PyErr_Occurred())
+            PyErr_Clear();
+        else if (!overflow && compat_store(k, PyTuple_GetItem(ev, 0), PyTuple_GetItem(ev, 1),
+                                           PyTuple_GetItem(ev, 2), PyTuple_GetItem(ev, 3), d,
+                                           udata))
+            return k;
+    }
     if (compat_set(k, &k_ident, Py_NewRef(PyTuple_GetItem(ev, 0))) < 0 ||
         compat_set(k, &k_filter, PyNumber_Long(PyTuple_GetItem(ev, 1))) < 0 ||
         compat_set(k, &k_flags, PyNumber_Long(PyTuple_GetItem(ev, 2))) < 0 ||

@@ -34,6 +34,23 @@
 #include <Python.h>
 #include <stdint.h>
 
+/* The member types by their 3.12 names (the limited API of 3.11 has them only in
+ * structmember.h, under their old ones). T_OBJECT has no new name: it comes from
+ * structmember.h on every version. */
+#ifndef Py_T_OBJECT
+#include "structmember.h"
+#define Py_T_OBJECT T_OBJECT
+#endif
+#ifndef Py_T_OBJECT_EX
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#define Py_T_BOOL T_BOOL
+#define Py_T_SHORT T_SHORT
+#define Py_T_USHORT T_USHORT
+#define Py_T_UINT T_UINT
+#define Py_T_LONGLONG T_LONGLONG
+#define Py_T_ULONGLONG T_ULONGLONG
+#endif
+
 /* Queue's C base. `engine` is Queue._engine; the rest is the fast state set by
  * Core._fast_setup() when the queue's backend is Linux with speedups on: without it
  * every control() call goes to the Python engine. */
@@ -236,6 +253,15 @@ typedef struct {
 } kev_lock;
 int kev_lock_try(PyObject *lock); /* a non-blocking acquire: 1 taken, 0 held elsewhere */
 void kev_lock_release(PyObject *lock);
+
+/* tp_dealloc of a type whose instances hold no references and are not tracked by the
+ * collector (EngineBase, Waiters, TimerBase, TimerSourceBase, KeventBase) */
+static inline void kev_plain_dealloc(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    ((freefunc)PyType_GetSlot(tp, Py_tp_free))(op);
+    Py_DECREF(tp);
+}
 
 /* PyType_FromSpec, the new type also kept in *kept (what its type check reads; a
  * second module init replaces the first's): a new reference, or NULL */

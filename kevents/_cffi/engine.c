@@ -75,10 +75,6 @@ int kev_timeout_plain(PyObject *t, int64_t *ns)
 
 /* -- EngineBase ----------------------------------------------------------------------- */
 
-#ifndef Py_T_BOOL
-#include "structmember.h"
-#define Py_T_BOOL T_BOOL
-#endif
 #include <stddef.h>
 
 static PyTypeObject *kev_engine_type;
@@ -89,13 +85,6 @@ static PyMemberDef kev_engine_members[] = {
      "the backend's pending signal is on"},
     {NULL, 0, 0, 0, NULL},
 };
-
-static void kev_engine_dealloc(PyObject *self)
-{
-    PyTypeObject *tp = Py_TYPE(self);
-    ((freefunc)PyType_GetSlot(tp, Py_tp_free))(self);
-    Py_DECREF(tp);
-}
 
 static PyMethodDef kev_engine_methods[] = {
     {"_apply_plain", (PyCFunction)(void (*)(void))kev_engine_apply_plain, METH_FASTCALL,
@@ -109,7 +98,7 @@ static PyType_Slot kev_engine_slots[] = {
     {Py_tp_doc, (void *)"The C base of kevents._engine.Engine: its closed and pending flags."},
     {Py_tp_members, kev_engine_members},
     {Py_tp_methods, kev_engine_methods},
-    {Py_tp_dealloc, (void *)kev_engine_dealloc},
+    {Py_tp_dealloc, (void *)kev_plain_dealloc},
     {Py_tp_new, (void *)PyType_GenericNew},
     {0, NULL},
 };
@@ -173,7 +162,7 @@ static PyType_Slot kev_waiters_slots[] = {
     {Py_tp_doc, (void *)"Engine.waiting under speedups: how many threads wait (engine.c)."},
     {Py_tp_methods, kev_waiters_methods},
     {Py_sq_length, (void *)kev_waiters_len},
-    {Py_tp_dealloc, (void *)kev_engine_dealloc},
+    {Py_tp_dealloc, (void *)kev_plain_dealloc},
     {Py_tp_new, (void *)PyType_GenericNew},
     {0, NULL},
 };
@@ -335,7 +324,7 @@ static void kev_lock_dealloc(PyObject *self)
             PyThread_release_lock(l->lock);
         PyThread_free_lock(l->lock);
     }
-    kev_engine_dealloc(self);
+    kev_plain_dealloc(self);
 }
 
 static PyMethodDef kev_lock_methods[] = {

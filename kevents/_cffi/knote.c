@@ -13,12 +13,6 @@
 #include "core.h"
 #include <stddef.h>
 
-#ifndef Py_T_OBJECT_EX
-#include "structmember.h"
-#define Py_T_OBJECT_EX T_OBJECT_EX
-#define Py_T_LONGLONG T_LONGLONG
-#endif
-
 #define KEV_MEMBER(type, name) {#name, Py_T_OBJECT_EX, offsetof(type, name), 0, NULL}
 
 static PyMemberDef kev_knote_members[] = {
@@ -111,14 +105,6 @@ static void kev_fields_dealloc(PyObject *op, Py_ssize_t n)
 
 KEV_FIELD_FUNCS(kev_knote, kev_knote)
 KEV_FIELD_FUNCS(kev_reg, kev_reg)
-
-/* a type whose instances hold no objects (TimerBase, TimerSourceBase) */
-static void kev_plain_dealloc(PyObject *op)
-{
-    PyTypeObject *tp = Py_TYPE(op);
-    ((freefunc)PyType_GetSlot(tp, Py_tp_free))(op);
-    Py_DECREF(tp);
-}
 
 static PyType_Slot kev_knote_slots[] = {
     {Py_tp_doc, (void *)"The C layout of kevents._knote.Knote (knote.c)."},

@@ -3,11 +3,6 @@
 #include "core.h"
 #include <stddef.h>
 
-#ifndef Py_T_OBJECT
-#include "structmember.h"
-#define Py_T_OBJECT T_OBJECT
-#endif
-
 static int core_traverse(PyObject *op, visitproc visit, void *arg)
 {
     kev_core *c = (kev_core *)op;
