@@ -168,6 +168,7 @@ typedef struct {
     int ringfd;                     /* the batcher's ring, or -1 */
     int closing;                    /* LinuxBackend.closing */
     long long serial, serial0;      /* LinuxBackend.serial, written back at the end */
+    int wrapped, wrapped0;          /* LinuxBackend.wrapped, likewise */
 } kev_plain;
 int kev_plain_rw(kev_plain *p);
 void kev_core_plain_drop(kev_core *c);
@@ -203,8 +204,8 @@ int kev_rw_detach_closing(kev_plain *p, kev_knote *kn);
 /* the steps of kev_rw_add, which linux_batch.c takes too: the own-fd and queue-fd
  * refusals, new_token, _events, and the knote of a registration the kernel made */
 int kev_rw_refused(kev_plain *p, PyObject *ident, long fd);
-int kev_rw_token(kev_plain *p, int i, long fd, long long *serial, uint64_t *token,
-                 PyObject **tok);
+int kev_rw_token(kev_plain *p, int i, long fd, long long *serial, int *wrapped,
+                 uint64_t *token, PyObject **tok);
 uint32_t kev_rw_events(int i, long long flags);
 int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
                  PyObject *sdata, PyObject *udata, uint64_t token, PyObject *tok,
@@ -214,8 +215,10 @@ int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
  * the end of the run of batchable changes from `i`, and the run applied through the
  * ring (the index the run reached: the first change the kernel refused is the Python
  * path's, and what was registered after it is taken back), or -1 an exception */
-Py_ssize_t kev_batch_run_end(kev_plain *p, PyObject *changes, Py_ssize_t i);
-Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssize_t end);
+Py_ssize_t kev_batch_run_end(kev_plain *p, PyObject *changes, Py_ssize_t i, PyObject ***keys);
+Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssize_t end,
+                           PyObject **keys);
+void kev_batch_keys_free(PyObject **keys, Py_ssize_t n); /* (NULL entries: none) */
 int kev_rw_touch(kev_plain *p, int i, PyObject *kn, long long flags, PyObject *data,
                  PyObject *udata);
 

@@ -716,7 +716,7 @@ PyObject *kev_materialise(PyObject *self, PyObject *arg)
     return kev_materialise_parsed(arg, NULL);
 }
 
-static PyObject *s_serial, *s_closing, *s_batcher_, *s_ring, *s_fd, *s_expire;
+static PyObject *s_serial, *s_wrapped, *s_closing, *s_batcher_, *s_ring, *s_fd, *s_expire;
 
 /* whether `cls` adds nothing to its C base's layout of `size` bytes (no __dict__, no
  * slots of its own), so a struct cast is right; checked once per class */
@@ -783,6 +783,7 @@ static int kev_plain_load(kev_plain *p, PyObject *state)
     if (PyErr_Occurred())
         return -1;
     if (s_serial == NULL && ((s_serial = PyUnicode_InternFromString("serial")) == NULL ||
+                             (s_wrapped = PyUnicode_InternFromString("wrapped")) == NULL ||
                              (s_expire = PyUnicode_InternFromString("expire")) == NULL ||
                              (s_closing = PyUnicode_InternFromString("closing")) == NULL ||
                              (s_batcher_ = PyUnicode_InternFromString("_batcher")) == NULL ||
@@ -836,6 +837,10 @@ int kev_plain_rw(kev_plain *p)
         return -1;
     p->serial = p->serial0 = PyLong_AsLongLong(v);
     Py_DECREF(v);
+    if ((v = PyObject_GetAttr(p->backend, s_wrapped)) == NULL)
+        return -1;
+    p->wrapped = p->wrapped0 = PyObject_IsTrue(v);
+    Py_DECREF(v);
     if ((v = PyObject_GetAttr(p->backend, s_closing)) == NULL)
         return -1;
     p->closing = PyObject_IsTrue(v);
@@ -852,7 +857,7 @@ int kev_plain_rw(kev_plain *p)
         Py_DECREF(v);
     }
     Py_XDECREF(ring);
-    if (p->closing < 0 || PyErr_Occurred())
+    if (p->closing < 0 || p->wrapped < 0 || PyErr_Occurred())
         return -1;
     p->rw = 1;
     return 0;
@@ -970,15 +975,19 @@ static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, 
     int gc = PyGC_Disable();
     Py_ssize_t short_end = -1; /* the changes up to here are in a run too short to batch */
     while (rc == 1 && i < PyList_Size(changes)) {
-        if (p->ring != NULL && PyList_Size(changes) - i >= KEV_MIN_RUN && i > short_end) {
+        if (p->ring != NULL && p->parsed != NULL && PyList_Size(changes) - i >= KEV_MIN_RUN &&
+            i > short_end) {
             /* Engine._results: a long run of new registrations goes through the ring */
-            Py_ssize_t j = kev_plain_rw(p) < 0 ? -1 : kev_batch_run_end(p, changes, i);
+            PyObject **keys = NULL;
+            Py_ssize_t j = kev_plain_rw(p) < 0 ? -1 : kev_batch_run_end(p, changes, i, &keys);
             if (j >= 0 && j - i >= KEV_MIN_RUN) {
-                Py_ssize_t got = kev_batch_apply(p, changes, i, j);
+                Py_ssize_t got = kev_batch_apply(p, changes, i, j, keys);
+                kev_batch_keys_free(keys, j - i);
                 rc = got < 0 ? -1 : got == j;
                 i = got < 0 ? i : got;
                 continue;
             }
+            kev_batch_keys_free(keys, j > i ? j - i : 0);
             if (j < 0) {
                 rc = -1;
                 break;
@@ -1018,7 +1027,8 @@ static Py_ssize_t kev_plain_pass(kev_plain *p, PyObject *changes, Py_ssize_t i, 
         PyObject *et, *ev, *tb, *v;
         PyErr_Fetch(&et, &ev, &tb);
         v = PyLong_FromLongLong(p->serial);
-        if (v == NULL || PyObject_SetAttr(p->backend, s_serial, v) < 0)
+        if (v == NULL || PyObject_SetAttr(p->backend, s_serial, v) < 0 ||
+            (p->wrapped != p->wrapped0 && PyObject_SetAttr(p->backend, s_wrapped, Py_True) < 0))
             rc = -1;
         Py_XDECREF(v);
         if (et != NULL) {

@@ -24,41 +24,43 @@
 #define KEV_BATCH_FLAGS (KEV_EV_ADD | KEV_EV_ONESHOT | KEV_EV_CLEAR | KEV_EV_DISPATCH)
 #define KEV_BATCH_TOP_FD (1L << 24) /* above: the Python path (run_end's bitmap stays small) */
 
-/* one change's (fd, i: 0 READ, 1 WRITE, flags) when it is batchable by its own fields;
- * 0 when not (the key's state is checked by the caller) */
-static int kev_batch_fields(PyObject *ch, long *fd, int *i, long long *flags)
+/* change k's (fd, i: 0 READ, 1 WRITE, flags) when it is batchable by its own fields,
+ * from the ints kev_materialise_parsed checked (a batching pass always has them); 0
+ * when not (the key's state is checked by the caller) */
+static int kev_batch_fields(const kev_plain *p, Py_ssize_t k, long *fd, int *i, long long *flags)
 {
-    long long filt = PyLong_AsLongLong(PyTuple_GetItem(ch, 1));
-    if (filt != -1 && filt != -2) { /* (first: a list of timers asks this of each) */
-        PyErr_Clear();
+    const kev_change *c = &p->parsed[k];
+    if ((c->filter != KEV_FILT_READ && c->filter != KEV_FILT_WRITE) || c->fflags != 0 ||
+        c->ident < 0 || c->ident > KEV_BATCH_TOP_FD || !(c->flags & KEV_EV_ADD) ||
+        c->flags & ~KEV_BATCH_FLAGS)
         return 0;
-    }
-    long long ident = PyLong_AsLongLong(PyTuple_GetItem(ch, 0));
-    *flags = PyLong_AsLongLong(PyTuple_GetItem(ch, 2));
-    long long fflags = PyLong_AsLongLong(PyTuple_GetItem(ch, 3));
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
-    }
-    if ((filt != KEV_FILT_READ && filt != KEV_FILT_WRITE) || fflags != 0 || ident < 0 ||
-        ident > KEV_BATCH_TOP_FD || !(*flags & KEV_EV_ADD) || *flags & ~KEV_BATCH_FLAGS)
-        return 0;
-    *fd = (long)ident;
-    *i = filt == KEV_FILT_READ ? 0 : 1;
+    *fd = (long)c->ident;
+    *i = c->filter == KEV_FILT_READ ? 0 : 1;
+    *flags = c->flags;
     return 1;
 }
 
-Py_ssize_t kev_batch_run_end(kev_plain *p, PyObject *changes, Py_ssize_t i)
+void kev_batch_keys_free(PyObject **keys, Py_ssize_t n)
+{
+    if (keys != NULL)
+        for (Py_ssize_t k = 0; k < n; k++)
+            Py_XDECREF(keys[k]);
+    PyMem_Free(keys);
+}
+
+Py_ssize_t kev_batch_run_end(kev_plain *p, PyObject *changes, Py_ssize_t i, PyObject ***keys)
 {
     /* run_end: no key twice in a run (a key seen: bit 2*fd+i of a bitmap over the fds
-     * of the run, sized by the largest); at most one ring-full */
+     * of the run, sized by the largest); at most one ring-full. The run's keys are
+     * kept for kev_batch_apply, which files each knote under its own. */
     Py_ssize_t n = PyList_Size(changes), end = i, room = kev_ring_space(p->ring);
     long top = -1;
+    *keys = NULL;
     for (Py_ssize_t k = i; k < n && k - i < room; k++) {
         long fd;
         int w;
         long long flags;
-        if (!kev_batch_fields(PyList_GetItem(changes, k), &fd, &w, &flags))
+        if (!kev_batch_fields(p, k, &fd, &w, &flags))
             break;
         top = fd > top ? fd : top;
     }
@@ -66,7 +68,9 @@ Py_ssize_t kev_batch_run_end(kev_plain *p, PyObject *changes, Py_ssize_t i)
         return i; /* changes[i] is not batchable */
     size_t words = ((size_t)(top + 1) * 2 + 63) / 64;
     uint64_t *seen = PyMem_Calloc(words, sizeof *seen);
-    if (seen == NULL) {
+    Py_ssize_t most = n - i < room ? n - i : room;
+    if (seen == NULL || (*keys = PyMem_Calloc((size_t)most, sizeof **keys)) == NULL) {
+        PyMem_Free(seen);
         PyErr_NoMemory();
         return -1;
     }
@@ -75,7 +79,7 @@ Py_ssize_t kev_batch_run_end(kev_plain *p, PyObject *changes, Py_ssize_t i)
         long fd;
         int w;
         long long flags;
-        if (!kev_batch_fields(ch, &fd, &w, &flags) || fd > top)
+        if (!kev_batch_fields(p, end, &fd, &w, &flags) || fd > top)
             break;
         size_t bit = (size_t)fd * 2 + (size_t)w;
         if (seen[bit / 64] >> (bit % 64) & 1)
@@ -84,13 +88,18 @@ Py_ssize_t kev_batch_run_end(kev_plain *p, PyObject *changes, Py_ssize_t i)
         PyObject *key = refused ? NULL : PyTuple_Pack(2, PyTuple_GetItem(ch, 0),
                                                         PyTuple_GetItem(ch, 1));
         int known = key == NULL ? -1 : PyDict_Contains(p->knotes, key);
-        Py_XDECREF(key);
         if (refused < 0 || (refused == 0 && known < 0)) {
+            Py_XDECREF(key);
             PyMem_Free(seen);
+            kev_batch_keys_free(*keys, most);
+            *keys = NULL;
             return -1;
         }
-        if (refused || known)
+        if (refused || known) {
+            Py_XDECREF(key);
             break;
+        }
+        (*keys)[end - i] = key;
         seen[bit / 64] |= (uint64_t)1 << (bit % 64);
     }
     PyMem_Free(seen);
@@ -116,7 +125,8 @@ static int kev_batch_drain(void *ring, int prepared, int32_t *res)
     return ret < 0 ? ret : 0;
 }
 
-Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssize_t end)
+Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssize_t end,
+                           PyObject **keys)
 {
     int n = (int)(end - i);
     struct epoll_event *evs = PyMem_Calloc((size_t)n, sizeof *evs);
@@ -125,6 +135,7 @@ Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssi
     PyObject **toks = PyMem_Calloc((size_t)n, sizeof *toks);
     Py_ssize_t reached = -1;
     long long serial = p->serial;
+    int wrapped = p->wrapped;
     if (evs == NULL || tokens == NULL || res == NULL || toks == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -135,15 +146,15 @@ Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssi
         long fd;
         int w;
         long long flags;
-        kev_batch_fields(PyList_GetItem(changes, i + k), &fd, &w, &flags); /* (checked) */
-        if (kev_rw_token(p, w, fd, &serial, &tokens[k], &toks[k]) < 0)
+        kev_batch_fields(p, i + k, &fd, &w, &flags); /* (checked) */
+        if (kev_rw_token(p, w, fd, &serial, &wrapped, &tokens[k], &toks[k]) < 0)
             goto done;
     }
     for (int k = 0; k < n; k++) {
         long fd;
         int w;
         long long flags;
-        kev_batch_fields(PyList_GetItem(changes, i + k), &fd, &w, &flags);
+        kev_batch_fields(p, i + k, &fd, &w, &flags);
         kev_ring_prep_epoll_ctl(p->ring, w == 0 ? p->epfd : p->innerfd, EPOLL_CTL_ADD, (int)fd,
                                 evs, k, kev_rw_events(w, flags), tokens[k], (uint64_t)k);
     }
@@ -157,6 +168,7 @@ Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssi
         goto done;
     }
     p->serial = serial;
+    p->wrapped = wrapped;
     /* in change-list order: each registration the kernel made gets its knote; the first
      * refusal stops the run there */
     int k = 0;
@@ -165,13 +177,10 @@ Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssi
         long fd;
         int w;
         long long flags;
-        kev_batch_fields(ch, &fd, &w, &flags);
-        PyObject *key = PyTuple_Pack(2, PyTuple_GetItem(ch, 0), PyTuple_GetItem(ch, 1));
-        int rc = key == NULL ? -1
-                             : kev_rw_adopt(p, w, key, fd, flags, PyTuple_GetItem(ch, 4),
-                                            PyTuple_GetItem(ch, 5), tokens[k], toks[k],
-                                            kev_rw_events(w, flags));
-        Py_XDECREF(key);
+        kev_batch_fields(p, i + k, &fd, &w, &flags);
+        int rc = kev_rw_adopt(p, w, keys[k], fd, flags, PyTuple_GetItem(ch, 4),
+                              PyTuple_GetItem(ch, 5), tokens[k], toks[k],
+                              kev_rw_events(w, flags));
         if (rc < 0) { /* (adopt took its own registration back) */
             res[k] = -ENOMEM;
             break;
@@ -180,11 +189,10 @@ Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssi
     /* GeneratorExit's undo: what the kernel registered after the stopping change */
     for (int j = k + 1; j < n; j++)
         if (res[j] == 0) {
-            PyObject *ch = PyList_GetItem(changes, i + j);
             long fd;
             int w;
             long long flags;
-            kev_batch_fields(ch, &fd, &w, &flags);
+            kev_batch_fields(p, i + j, &fd, &w, &flags);
             epoll_ctl(w == 0 ? p->epfd : p->innerfd, EPOLL_CTL_DEL, (int)fd, &evs[j]);
         }
     reached = PyErr_Occurred() ? -1 : i + k;

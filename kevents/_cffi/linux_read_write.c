@@ -579,17 +579,22 @@ void kev_set_bool(PyObject **field, int v)
     Py_XDECREF(old);
 }
 
-/* new_token(ident, role): the next serial after p->serial whose token is free; the
- * serial is kept (p->serial) only by a caller whose registration is made */
-int kev_rw_token(kev_plain *p, int i, long fd, long long *serial, uint64_t *token,
-                 PyObject **tok)
+/* new_token(ident, role): the next serial after *serial whose token is free, and
+ * *wrapped once the serial has gone round (then, and only then, a token may be taken);
+ * both are kept (p->serial, p->wrapped) only by a caller whose registration is made
+ * (D85: new_token's story) */
+int kev_rw_token(kev_plain *p, int i, long fd, long long *serial, int *wrapped,
+                 uint64_t *token, PyObject **tok)
 {
     uint64_t role = (uint64_t)(i + 1);
     for (;;) {
         *serial = (*serial + 1) & 0x7FFFFF;
+        *wrapped |= *serial == 0;
         *token = ((uint64_t)*serial << 40) | (role << 32) | (uint64_t)fd;
         if ((*tok = PyLong_FromUnsignedLongLong(*token)) == NULL)
             return -1;
+        if (!*wrapped)
+            return 0;
         int used = PyDict_Contains(p->bknotes, *tok);
         if (used == 0)
             used = PyDict_Contains(p->handlers, *tok);
@@ -629,9 +634,10 @@ int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyO
     if (refused != 0)
         return refused < 0 ? -1 : 0;
     long long serial = p->serial;
+    int wrapped = p->wrapped;
     uint64_t token;
     PyObject *tok;
-    if (kev_rw_token(p, i, fd, &serial, &token, &tok) < 0)
+    if (kev_rw_token(p, i, fd, &serial, &wrapped, &token, &tok) < 0)
         return -1;
     /* backend.register: READ in the queue's epoll, WRITE in the inner one; a refusal
      * (EPERM: a regular file...) is the Python path's to handle, and the token it takes
@@ -646,9 +652,21 @@ int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyO
         return 0;
     }
     p->serial = serial;
+    p->wrapped = wrapped;
     int rc = kev_rw_adopt(p, i, key, fd, flags, sdata, udata, token, tok, events);
     Py_DECREF(tok);
     return rc;
+}
+
+/* _Reg.events of a new knote: one int per (filter, EPOLLET, EPOLLONESHOT), made once
+ * (a READ mask, EPOLLIN | EPOLLRDHUP, is no cached small int: each knote made its own) */
+static PyObject *kev_events_int(int i, uint32_t events)
+{
+    static PyObject *made[2][4];
+    int j = (events & EPOLLET ? 2 : 0) | (events & EPOLLONESHOT ? 1 : 0);
+    if (made[i][j] == NULL)
+        made[i][j] = PyLong_FromUnsignedLong(events);
+    return Py_XNewRef(made[i][j]);
 }
 
 /* The knote of a registration the kernel made (attach after backend.register, or
@@ -684,7 +702,7 @@ int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
     kn->source = Py_NewRef(p->src[i]);
     kn->token = Py_NewRef(tok);
     reg->source = Py_NewRef(p->src[i]);
-    reg->events = PyLong_FromUnsignedLong(events);
+    reg->events = kev_events_int(i, events);
     reg->countable = Py_NewRef(countable);
     reg->lowat = PyLong_FromLongLong(lowat);
     reg->old_lowat = PyLong_FromLong(-1);
