@@ -41,6 +41,24 @@ FIELDS = (
     "udata",
 )
 
+#: the fields that hold only ints, True/False and None: the C layout's collector support
+#: never visits them (kevents/_cffi/knote.c, D86), so no code may store anything else in
+#: them (the differential driver checks every knote it makes)
+SCALARS = (
+    "alive",
+    "data",
+    "disabled",
+    "fflags",
+    "flags",
+    "forced",
+    "nodata",
+    "oflags",
+    "queued",
+    "sdata",
+    "sfflags",
+    "token",
+)
+
 
 class Knote(KnoteBase):
     """State of one registration (the FreeBSD shape, spec §1.2).

@@ -103,17 +103,23 @@ typedef PyObject *(*kev_build_fn)(PyObject *ident, PyObject *filter, PyObject *f
 #define KEV_PERSISTENT_FLAGS (KEV_EV_ONESHOT | KEV_EV_CLEAR | KEV_EV_RECEIPT | KEV_EV_DISPATCH)
 
 /* knote.c: kevents._knote.Knote and read_write.py's _Reg as structs (D76); the Python
- * classes derive from these with empty __slots__ */
+ * classes derive from these with empty __slots__. The fields that may hold any object
+ * come first, and only those are the collector's to visit; the others hold ints,
+ * True/False and None only (_knote.py's SCALARS, read_write.py's REG_SCALARS: D86). */
 typedef struct {
     PyObject_HEAD
-    PyObject *alive, *data, *disabled, *ext, *fflags, *filter, *flags, *forced, *ident,
-        *identity, *nodata, *oflags, *priv, *queued, *sdata, *sfflags, *source, *token, *udata;
+    PyObject *ext, *filter, *ident, *identity, *priv, *source, *udata;
+    PyObject *alive, *data, *disabled, *fflags, *flags, *forced, *nodata, *oflags, *queued,
+        *sdata, *sfflags, *token;
 } kev_knote;
+#define KEV_KNOTE_OBJECTS 7 /* ext ... udata */
 
 typedef struct {
     PyObject_HEAD
-    PyObject *armed, *below, *countable, *events, *lowat, *old_lowat, *registered, *source;
+    PyObject *source;
+    PyObject *armed, *below, *countable, *events, *lowat, *old_lowat, *registered;
 } kev_reg;
+#define KEV_REG_OBJECTS 1 /* source */
 
 /* timer.py's _Timer: ints only, so C fields (knote.c) */
 typedef struct {

@@ -52,18 +52,28 @@ static PyMemberDef kev_reg_members[] = {
 };
 
 /* Both structs are PyObject_HEAD followed by object fields only, so traverse, clear
- * and dealloc walk them as an array of `n` fields. */
+ * and dealloc walk them as an array: traverse its first fields (those that may hold
+ * any object, core.h), clear and dealloc all of them. */
 #define KEV_FIELDS(op) ((PyObject **)((char *)(op) + sizeof(PyObject)))
 #define KEV_NFIELDS(type) ((Py_ssize_t)((sizeof(type) - sizeof(PyObject)) / sizeof(PyObject *)))
+_Static_assert(offsetof(kev_knote, alive) ==
+                   sizeof(PyObject) + KEV_KNOTE_OBJECTS * sizeof(PyObject *),
+               "KEV_KNOTE_OBJECTS: the fields before alive");
+_Static_assert(offsetof(kev_reg, armed) == sizeof(PyObject) + KEV_REG_OBJECTS * sizeof(PyObject *),
+               "KEV_REG_OBJECTS: the fields before armed");
 
 PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type, *kev_timer_source_type;
 
 /* Story: a knote's fields are mostly ints, True/False and None, which can be in no
  * cycle; visiting each was half of what the collector spent on a knote, and a list of
- * 50,000 TIMER ADDs spent an eighth of its instructions there (callgrind). Only the
- * fields that may hold a container are visited, as the collector needs (tp_traverse
- * must reach every object that can take part in a cycle); gc.get_referents(knote)
- * lists those. */
+ * 50,000 TIMER ADDs spent an eighth of its instructions there (callgrind). Checking
+ * each of the 19 fields for one was still a tenth of a TIMER ADD's instructions and a
+ * fifteenth of a one-timer control()'s, since every young collection, and every full
+ * one, walks each knote twice: the first `n` fields are the ones that may hold an
+ * object that can take part in a cycle (tp_traverse must reach those), and the others
+ * are never visited, since the code of both implementations stores only ints,
+ * True/False and None there (D86; the differential driver checks it on every knote it
+ * makes). gc.get_referents(knote) lists what is visited. */
 static int kev_fields_traverse(PyObject *op, Py_ssize_t n, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(op));
@@ -91,10 +101,10 @@ static void kev_fields_dealloc(PyObject *op, Py_ssize_t n)
     Py_DECREF(tp);
 }
 
-#define KEV_FIELD_FUNCS(prefix, type)                                                      \
+#define KEV_FIELD_FUNCS(prefix, type, objects)                                             \
     static int prefix##_traverse(PyObject *op, visitproc visit, void *arg)                 \
     {                                                                                      \
-        return kev_fields_traverse(op, KEV_NFIELDS(type), visit, arg);                     \
+        return kev_fields_traverse(op, objects, visit, arg);                               \
     }                                                                                      \
     static int prefix##_clear(PyObject *op)                                                \
     {                                                                                      \
@@ -103,8 +113,8 @@ static void kev_fields_dealloc(PyObject *op, Py_ssize_t n)
     }                                                                                      \
     static void prefix##_dealloc(PyObject *op) { kev_fields_dealloc(op, KEV_NFIELDS(type)); }
 
-KEV_FIELD_FUNCS(kev_knote, kev_knote)
-KEV_FIELD_FUNCS(kev_reg, kev_reg)
+KEV_FIELD_FUNCS(kev_knote, kev_knote, KEV_KNOTE_OBJECTS)
+KEV_FIELD_FUNCS(kev_reg, kev_reg, KEV_REG_OBJECTS)
 
 static PyType_Slot kev_knote_slots[] = {
     {Py_tp_doc, (void *)"The C layout of kevents._knote.Knote (knote.c)."},

@@ -255,6 +255,25 @@ def _count_plain(q: kevents.Queue, stats: dict[str, int]) -> None:
     engine._apply_plain = counting
 
 
+_SCALAR_TYPES = (int, bool, type(None))
+
+
+def _check_scalars(q: kevents.Queue) -> None:
+    """D86: the knote (and _Reg) fields the C layout's collector support never visits
+    hold ints, True/False and None only, whichever implementation stored them."""
+    from kevents._backends.linux.read_write import REG_SCALARS, _Reg
+    from kevents._knote import SCALARS
+
+    for kn in q._engine.knotes.values():  # type: ignore[union-attr]
+        for name in SCALARS:
+            value = getattr(kn, name)
+            assert type(value) in _SCALAR_TYPES, f"{kn!r}.{name} = {value!r}"
+        if isinstance(kn.priv, _Reg):
+            for name in REG_SCALARS:
+                value = getattr(kn.priv, name)
+                assert type(value) in _SCALAR_TYPES, f"{kn!r}.priv.{name} = {value!r}"
+
+
 def run(
     seed: int,
     steps: int,
@@ -308,6 +327,8 @@ def run(
                     f"seed {seed} step {step}: control({changes}, {max_events}, {timeout})\n"
                     f"  C core: {got_c}\n  Python: {got_p}"
                 )
+            _check_scalars(qc)
+            _check_scalars(qp)
             # the same call through compat.select (C route against the Python method)
             kchanges = None if changes is None else [_as_compat(ch) for ch in changes]
             if kchanges is not None and None in kchanges:

@@ -95,6 +95,9 @@ REG_FIELDS = (
     "registered",
     "source",
 )
+#: the fields of a _Reg that hold only ints, True/False and None (all but source: the C
+#: layout's collector support visits only that one, knote.c, D86)
+REG_SCALARS = tuple(f for f in REG_FIELDS if f != "source")
 
 
 class _Reg(RegBase):
