@@ -41,9 +41,9 @@ FIELDS = (
     "udata",
 )
 
-#: the fields that hold only ints, True/False and None: the C layout's collector support
-#: never visits them (kevents/_cffi/knote.c, D86), so no code may store anything else in
-#: them (the differential driver checks every knote it makes)
+#: the fields that hold only ints and True/False: in the C layout they are C fields
+#: (``long long``, ``char``: kevents/_cffi/knote.c, D86), so no code stores anything else
+#: in them, in either layout (the differential driver checks every knote it makes)
 SCALARS = (
     "alive",
     "data",

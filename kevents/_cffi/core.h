@@ -103,14 +103,16 @@ typedef PyObject *(*kev_build_fn)(PyObject *ident, PyObject *filter, PyObject *f
 #define KEV_PERSISTENT_FLAGS (KEV_EV_ONESHOT | KEV_EV_CLEAR | KEV_EV_RECEIPT | KEV_EV_DISPATCH)
 
 /* knote.c: kevents._knote.Knote and read_write.py's _Reg as structs (D76); the Python
- * classes derive from these with empty __slots__. The fields that may hold any object
- * come first, and only those are the collector's to visit; the others hold ints,
- * True/False and None only (_knote.py's SCALARS, read_write.py's REG_SCALARS: D86). */
+ * classes derive from these with empty __slots__. A knote's fields that may hold any
+ * object come first, and only those are the collector's to visit; its ints and bools
+ * (_knote.py's SCALARS) are C fields, which Python reads and writes as int and bool
+ * (D86). A _Reg's fields are objects, `source` first, and the others hold ints,
+ * True/False and None only (read_write.py's REG_SCALARS). */
 typedef struct {
     PyObject_HEAD
     PyObject *ext, *filter, *ident, *identity, *priv, *source, *udata;
-    PyObject *alive, *data, *disabled, *fflags, *flags, *forced, *nodata, *oflags, *queued,
-        *sdata, *sfflags, *token;
+    long long data, fflags, flags, oflags, sdata, sfflags, token;
+    char alive, disabled, forced, nodata, queued;
 } kev_knote;
 #define KEV_KNOTE_OBJECTS 7 /* ext ... udata */
 
@@ -138,13 +140,15 @@ extern PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type, *kev_timer_sour
 int kev_knote_types_new(PyObject *module);
 /* a bool field set to True/False (linux_read_write.c) */
 void kev_set_bool(PyObject **field, int v);
+/* an int in [lo, hi]: 1 and *out, else 0 with no exception set (engine.c) */
+int kev_int_in(PyObject *v, long long lo, long long hi, long long *out);
 PyObject *kev_slots_alloc(PyObject *tp);
 void kev_knote_fresh(kev_knote *kn);
 
 /* A change's ints as kev_materialise checked them (engine.c): the pass reads these
  * instead of converting the KEvent's fields again */
 typedef struct {
-    long long ident, filter, flags, fflags;
+    long long ident, filter, flags, fflags, data;
 } kev_change;
 
 /* What the change-list path reads of a Linux queue: LinuxBackend.plain_state(engine),
@@ -201,7 +205,7 @@ int kev_fast_check(PyObject *obj);
  * 1 done; 0 the Python engine applies the change, from a state its own path passes
  * through too (nothing changed, or delete_checked's unregister done); -1 an exception.
  * `i` is 0 for READ, 1 for WRITE; `key` is (ident, filter) as the change has them. */
-int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyObject *sdata,
+int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, long long sdata,
                PyObject *udata);
 int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *kn);
 /* _EpollSource.detach during close() for a knote with no SO_RCVLOWAT to put back: 1
@@ -214,7 +218,7 @@ int kev_rw_token(kev_plain *p, int i, long fd, long long *serial, int *wrapped,
                  uint64_t *token, PyObject **tok);
 uint32_t kev_rw_events(int i, long long flags);
 int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
-                 PyObject *sdata, PyObject *udata, uint64_t token, PyObject *tok,
+                 long long sdata, PyObject *udata, uint64_t token, PyObject *tok,
                  uint32_t events);
 
 /* linux_batch.c: batch.py's Batcher for the pass Core.control drives (p->ring set):
@@ -225,18 +229,18 @@ Py_ssize_t kev_batch_run_end(kev_plain *p, PyObject *changes, Py_ssize_t i, PyOb
 Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssize_t end,
                            PyObject **keys);
 void kev_batch_keys_free(PyObject **keys, Py_ssize_t n); /* (NULL entries: none) */
-int kev_rw_touch(kev_plain *p, int i, PyObject *kn, long long flags, PyObject *data,
+int kev_rw_touch(kev_plain *p, int i, PyObject *kn, long long flags, long long data,
                  PyObject *udata);
 
 /* timer.c: the plain case of TimerSource.attach (1 done, 0 Python's, -1 exception) */
 int kev_timer_top(kev_plain *p, long long *deadline, long long *seq);
 long long kev_timer_now(void);
 int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
-                  PyObject *data, PyObject *udata);
+                  long long data, PyObject *udata);
 
 /* the plain case of UserSource.attach: an EV_ADD without NOTE_TRIGGER (timer.c) */
 int kev_user_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
-                 PyObject *data, PyObject *udata);
+                 long long data, PyObject *udata);
 
 /* engine.c: EngineBase, the C base of kevents._engine.Engine, holds the two flags the
  * C core reads on every call, so reading them costs a load, not a dict lookup */

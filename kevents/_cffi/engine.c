@@ -644,7 +644,7 @@ leave:
      KEV_EV_CLEAR | KEV_EV_RECEIPT | KEV_EV_DISPATCH | KEV_EV_KEEPUDATA)
 
 /* an int field of a change in [lo, hi]: 1, else 0 (the Python check raises) */
-static int kev_int_in(PyObject *v, long long lo, long long hi, long long *out)
+int kev_int_in(PyObject *v, long long lo, long long hi, long long *out)
 {
     if (!PyLong_Check(v))
         return 0;
@@ -680,7 +680,6 @@ static PyObject *kev_materialise_parsed(PyObject *arg, kev_change **parsed)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ch = is_list ? PyList_GetItem(arg, i) : PyTuple_GetItem(arg, i);
         kev_change c;
-        long long v;
         if (ch == NULL)
             goto fail;
         if ((PyObject *)Py_TYPE(ch) != kev || PyTuple_Size(ch) != 7 ||
@@ -689,7 +688,7 @@ static PyObject *kev_materialise_parsed(PyObject *arg, kev_change **parsed)
             !kev_int_in(PyTuple_GetItem(ch, 1), -0x8000, 0x7FFF, &c.filter) ||
             !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF, &c.flags) ||
             !kev_int_in(PyTuple_GetItem(ch, 3), 0, 0xFFFFFFFFLL, &c.fflags) ||
-            !kev_int_in(PyTuple_GetItem(ch, 4), LLONG_MIN, LLONG_MAX, &v)) {
+            !kev_int_in(PyTuple_GetItem(ch, 4), LLONG_MIN, LLONG_MAX, &c.data)) {
             Py_DECREF(todo);
             PyMem_Free(out);
             Py_RETURN_NONE; /* (a list changed by a finalizer meanwhile lands here too) */
@@ -886,7 +885,8 @@ static int kev_apply_one(kev_plain *p, PyObject *ch, const kev_change *pc)
         if (!kev_int_in(ident, LLONG_MIN, LLONG_MAX, &c.ident) ||
             !kev_int_in(filter, -0x8000, 0x7FFF, &c.filter) ||
             !kev_int_in(PyTuple_GetItem(ch, 2), 0, 0xFFFF, &c.flags) ||
-            !kev_int_in(PyTuple_GetItem(ch, 3), 0, 0xFFFFFFFFLL, &c.fflags))
+            !kev_int_in(PyTuple_GetItem(ch, 3), 0, 0xFFFFFFFFLL, &c.fflags) ||
+            !kev_int_in(PyTuple_GetItem(ch, 4), LLONG_MIN, LLONG_MAX, &c.data))
             return 0;
         pc = &c;
     }
@@ -915,24 +915,21 @@ static int kev_apply_one(kev_plain *p, PyObject *ch, const kev_change *pc)
         rc = -1;
     else if (filt == KEV_FILT_TIMER) {
         if (kn == NULL)
-            rc = kev_timer_add(p, key, flags, fflags, PyTuple_GetItem(ch, 4),
-                               PyTuple_GetItem(ch, 5));
+            rc = kev_timer_add(p, key, flags, fflags, pc->data, PyTuple_GetItem(ch, 5));
     } else if (filt == KEV_FILT_USER) {
         if (kn == NULL)
-            rc = kev_user_add(p, key, flags, fflags, PyTuple_GetItem(ch, 4),
-                              PyTuple_GetItem(ch, 5));
+            rc = kev_user_add(p, key, flags, fflags, pc->data, PyTuple_GetItem(ch, 5));
     } else if (kn != NULL && !(flags & KEV_EV_DELETE) &&
                (flags & (KEV_EV_ADD | KEV_EV_KEEPUDATA)) != (KEV_EV_ADD | KEV_EV_KEEPUDATA)) {
         /* an existing knote: a re-add, EV_ENABLE, EV_DISABLE (touch) */
         Py_INCREF(kn);
-        rc = kev_rw_touch(p, i, kn, flags, PyTuple_GetItem(ch, 4), PyTuple_GetItem(ch, 5));
+        rc = kev_rw_touch(p, i, kn, flags, pc->data, PyTuple_GetItem(ch, 5));
         Py_DECREF(kn);
     } else if (flags & KEV_EV_ADD) {
         /* EV_ADD with DELETE or KEEPUDATA is EINVAL; DISABLE at creation takes the
          * Python path */
         if (kn == NULL && !(flags & (KEV_EV_DELETE | KEV_EV_KEEPUDATA | KEV_EV_DISABLE)))
-            rc = kev_rw_add(p, i, key, (long)fd, flags, PyTuple_GetItem(ch, 4),
-                            PyTuple_GetItem(ch, 5));
+            rc = kev_rw_add(p, i, key, (long)fd, flags, pc->data, PyTuple_GetItem(ch, 5));
     } else if (flags & KEV_EV_DELETE && kn != NULL &&
                !(flags & ~(KEV_EV_DELETE | KEV_EV_RECEIPT))) {
         Py_INCREF(kn); /* dropping it may run finalizers */
@@ -1066,15 +1063,13 @@ static PyObject *s_detach;
 static int kev_drop_one(kev_plain *p, PyObject *o)
 {
     kev_knote *kn = (kev_knote *)o;
-    if (!PyObject_TypeCheck(o, (PyTypeObject *)kev_knote_type) || kn->alive == NULL ||
-        kn->source == NULL) {
+    if (!PyObject_TypeCheck(o, (PyTypeObject *)kev_knote_type) || kn->source == NULL) {
         PyErr_SetString(PyExc_TypeError, "_drop_all: not a knote");
         return -1;
     }
-    int live = PyObject_IsTrue(kn->alive);
-    if (live <= 0)
-        return live;
-    kev_set_bool(&kn->alive, 0);
+    if (!kn->alive)
+        return 0;
+    kn->alive = 0;
     if (kev_rw_detach_closing(p, kn))
         return 0;
     PyObject *r = PyObject_CallMethodObjArgs(kn->source, s_detach, o, NULL);

@@ -6,26 +6,37 @@
  * for a READ knote and its _Reg, each a type lookup and a descriptor call. Under
  * speedups the Python classes derive from these types with empty __slots__: the
  * attributes are the same member descriptors a __slots__ class has, so Python code
- * reads and writes them at the same speed, and C sees a struct (D76). Each field is an
- * object, exactly what Python stored (True/False, ints, the Filter member), and a
- * field never set raises AttributeError, as an empty slot does.
+ * reads and writes them at the same speed, and C sees a struct (D76). An object field
+ * holds exactly what Python stored (the Filter member, the udata...), and one never
+ * set raises AttributeError, as an empty slot does; a knote's ints and bools are C
+ * fields (D86), as a _Timer's are.
  */
 #include "core.h"
 #include <stddef.h>
 
 #define KEV_MEMBER(type, name) {#name, Py_T_OBJECT_EX, offsetof(type, name), 0, NULL}
+#define KEV_LONG_MEMBER(type, name) {#name, Py_T_LONGLONG, offsetof(type, name), 0, NULL}
+#define KEV_BOOL_MEMBER(type, name) {#name, Py_T_BOOL, offsetof(type, name), 0, NULL}
 
+/* Story: twelve of a knote's fields only ever hold ints and True/False (SCALARS), and
+ * as objects a READ ADD made or stored each, the pass converted them back to read
+ * them, dealloc released each, and the collector checked each for a container on
+ * every walk. They are C fields: Python reads them as int and bool and writes any int
+ * in the 64-bit range (every value the engine computes is: tokens are 63 bits, and
+ * data and fflags come from changes and kernels in that range) and True or False, as
+ * it always did; a None or a container there is now a TypeError, where it was a rule
+ * (D86). */
 static PyMemberDef kev_knote_members[] = {
-    KEV_MEMBER(kev_knote, alive),    KEV_MEMBER(kev_knote, data),
-    KEV_MEMBER(kev_knote, disabled), KEV_MEMBER(kev_knote, ext),
-    KEV_MEMBER(kev_knote, fflags),   KEV_MEMBER(kev_knote, filter),
-    KEV_MEMBER(kev_knote, flags),    KEV_MEMBER(kev_knote, forced),
-    KEV_MEMBER(kev_knote, ident),    KEV_MEMBER(kev_knote, identity),
-    KEV_MEMBER(kev_knote, nodata),   KEV_MEMBER(kev_knote, oflags),
+    KEV_BOOL_MEMBER(kev_knote, alive),    KEV_LONG_MEMBER(kev_knote, data),
+    KEV_BOOL_MEMBER(kev_knote, disabled), KEV_MEMBER(kev_knote, ext),
+    KEV_LONG_MEMBER(kev_knote, fflags),   KEV_MEMBER(kev_knote, filter),
+    KEV_LONG_MEMBER(kev_knote, flags),    KEV_BOOL_MEMBER(kev_knote, forced),
+    KEV_MEMBER(kev_knote, ident),         KEV_MEMBER(kev_knote, identity),
+    KEV_BOOL_MEMBER(kev_knote, nodata),   KEV_LONG_MEMBER(kev_knote, oflags),
     KEV_MEMBER(kev_knote, priv),
-    KEV_MEMBER(kev_knote, queued),   KEV_MEMBER(kev_knote, sdata),
-    KEV_MEMBER(kev_knote, sfflags),  KEV_MEMBER(kev_knote, source),
-    KEV_MEMBER(kev_knote, token),    KEV_MEMBER(kev_knote, udata),
+    KEV_BOOL_MEMBER(kev_knote, queued),   KEV_LONG_MEMBER(kev_knote, sdata),
+    KEV_LONG_MEMBER(kev_knote, sfflags),  KEV_MEMBER(kev_knote, source),
+    KEV_LONG_MEMBER(kev_knote, token),    KEV_MEMBER(kev_knote, udata),
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -35,7 +46,6 @@ static PyMemberDef kev_knote_members[] = {
  * (callgrind). They are C fields: Python code reads and writes them as ints in the
  * 64-bit range, which every value timer.py computes is (deadlines clamp at 2**62 from
  * now, D23). */
-#define KEV_LONG_MEMBER(type, name) {#name, Py_T_LONGLONG, offsetof(type, name), 0, NULL}
 static PyMemberDef kev_timer_members[] = {
     KEV_LONG_MEMBER(kev_timer, count),  KEV_LONG_MEMBER(kev_timer, deadline),
     KEV_LONG_MEMBER(kev_timer, index),  KEV_LONG_MEMBER(kev_timer, period),
@@ -51,14 +61,15 @@ static PyMemberDef kev_reg_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
-/* Both structs are PyObject_HEAD followed by object fields only, so traverse, clear
- * and dealloc walk them as an array: traverse its first fields (those that may hold
- * any object, core.h), clear and dealloc all of them. */
+/* Both structs start with PyObject_HEAD and their object fields, so traverse, clear and
+ * dealloc walk those as an array: traverse its first `n` (those that may hold any
+ * object, core.h), clear and dealloc all of them (a knote's: the 7 before its C ints;
+ * a _Reg's: all 8). */
 #define KEV_FIELDS(op) ((PyObject **)((char *)(op) + sizeof(PyObject)))
 #define KEV_NFIELDS(type) ((Py_ssize_t)((sizeof(type) - sizeof(PyObject)) / sizeof(PyObject *)))
-_Static_assert(offsetof(kev_knote, alive) ==
+_Static_assert(offsetof(kev_knote, data) ==
                    sizeof(PyObject) + KEV_KNOTE_OBJECTS * sizeof(PyObject *),
-               "KEV_KNOTE_OBJECTS: the fields before alive");
+               "KEV_KNOTE_OBJECTS: the object fields before the C ints");
 _Static_assert(offsetof(kev_reg, armed) == sizeof(PyObject) + KEV_REG_OBJECTS * sizeof(PyObject *),
                "KEV_REG_OBJECTS: the fields before armed");
 
@@ -69,11 +80,11 @@ PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type, *kev_timer_source_type
  * 50,000 TIMER ADDs spent an eighth of its instructions there (callgrind). Checking
  * each of the 19 fields for one was still a tenth of a TIMER ADD's instructions and a
  * fifteenth of a one-timer control()'s, since every young collection, and every full
- * one, walks each knote twice: the first `n` fields are the ones that may hold an
- * object that can take part in a cycle (tp_traverse must reach those), and the others
- * are never visited, since the code of both implementations stores only ints,
- * True/False and None there (D86; the differential driver checks it on every knote it
- * makes). gc.get_referents(knote) lists what is visited. */
+ * one, walks each knote twice. Only the first `n` fields are visited: a knote's 7
+ * object fields (its ints and bools are C fields), and a _Reg's source, since the code
+ * of both implementations stores only ints, True/False and None in the others (D86;
+ * the differential driver checks it on every _Reg it makes). gc.get_referents lists
+ * what is visited. */
 static int kev_fields_traverse(PyObject *op, Py_ssize_t n, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(op));
@@ -101,20 +112,20 @@ static void kev_fields_dealloc(PyObject *op, Py_ssize_t n)
     Py_DECREF(tp);
 }
 
-#define KEV_FIELD_FUNCS(prefix, type, objects)                                             \
+#define KEV_FIELD_FUNCS(prefix, visited, objects)                                          \
     static int prefix##_traverse(PyObject *op, visitproc visit, void *arg)                 \
     {                                                                                      \
-        return kev_fields_traverse(op, objects, visit, arg);                               \
+        return kev_fields_traverse(op, visited, visit, arg);                               \
     }                                                                                      \
     static int prefix##_clear(PyObject *op)                                                \
     {                                                                                      \
-        kev_fields_clear(op, KEV_NFIELDS(type));                                           \
+        kev_fields_clear(op, objects);                                                     \
         return 0;                                                                          \
     }                                                                                      \
-    static void prefix##_dealloc(PyObject *op) { kev_fields_dealloc(op, KEV_NFIELDS(type)); }
+    static void prefix##_dealloc(PyObject *op) { kev_fields_dealloc(op, objects); }
 
-KEV_FIELD_FUNCS(kev_knote, kev_knote, KEV_KNOTE_OBJECTS)
-KEV_FIELD_FUNCS(kev_reg, kev_reg, KEV_REG_OBJECTS)
+KEV_FIELD_FUNCS(kev_knote, KEV_KNOTE_OBJECTS, KEV_KNOTE_OBJECTS)
+KEV_FIELD_FUNCS(kev_reg, KEV_REG_OBJECTS, KEV_NFIELDS(kev_reg))
 
 static PyType_Slot kev_knote_slots[] = {
     {Py_tp_doc, (void *)"The C layout of kevents._knote.Knote (knote.c)."},
@@ -200,22 +211,19 @@ int kev_knote_types_new(PyObject *module)
     return 0;
 }
 
-/* A new instance of `tp` (the Python Knote or _Reg class, a subclass with no fields of
- * its own), every field unset. */
 /* The fields every new knote starts with, as Knote.__init__ sets them: oflags 0, ext
  * None, not disabled, queued, forced or NODATA (a plain change has no Flag.NODATA),
- * alive. The caller's NULL checks cover oflags, the only one that allocates. */
+ * alive. */
 void kev_knote_fresh(kev_knote *kn)
 {
-    kn->oflags = PyLong_FromLong(0);
+    kn->oflags = 0;
     kn->ext = Py_NewRef(Py_None);
-    kn->disabled = Py_NewRef(Py_False);
-    kn->queued = Py_NewRef(Py_False);
-    kn->forced = Py_NewRef(Py_False);
-    kn->nodata = Py_NewRef(Py_False);
-    kn->alive = Py_NewRef(Py_True);
+    kn->disabled = kn->queued = kn->forced = kn->nodata = 0;
+    kn->alive = 1;
 }
 
+/* A new instance of `tp` (the Python Knote, _Reg or _Timer class, a subclass with no
+ * fields of its own): every object field unset, every C field 0. */
 PyObject *kev_slots_alloc(PyObject *tp)
 {
     allocfunc alloc = (allocfunc)PyType_GetSlot((PyTypeObject *)tp, Py_tp_alloc);

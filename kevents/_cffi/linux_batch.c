@@ -178,7 +178,7 @@ Py_ssize_t kev_batch_apply(kev_plain *p, PyObject *changes, Py_ssize_t i, Py_ssi
         int w;
         long long flags;
         kev_batch_fields(p, i + k, &fd, &w, &flags);
-        int rc = kev_rw_adopt(p, w, keys[k], fd, flags, PyTuple_GetItem(ch, 4),
+        int rc = kev_rw_adopt(p, w, keys[k], fd, flags, p->parsed[i + k].data,
                               PyTuple_GetItem(ch, 5), tokens[k], toks[k],
                               kev_rw_events(w, flags));
         if (rc < 0) { /* (adopt took its own registration back) */

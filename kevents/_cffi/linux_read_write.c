@@ -359,7 +359,7 @@ PyObject *kev_records_to_events(const int64_t *out, int n, PyObject *fast, int c
         if (e == NULL || e->knote == NULL)
             continue;
         kev_knote *kn = (kev_knote *)Py_NewRef(e->knote);
-        kev_set_bool(&kn->disabled, 1);
+        kn->disabled = 1;
         if (kn->priv != NULL && PyObject_TypeCheck(kn->priv, (PyTypeObject *)kev_reg_type))
             kev_set_bool(&((kev_reg *)kn->priv)->armed, 0);
         kev_fast_remove((kev_fast *)fast, (uint64_t)out[KEV_OUT_WIDTH * i]);
@@ -625,7 +625,7 @@ int kev_rw_refused(kev_plain *p, PyObject *ident, long fd)
     return own != 0 ? own : fd == p->epfd;
 }
 
-int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, PyObject *sdata,
+int kev_rw_add(kev_plain *p, int i, PyObject *key, long fd, long long flags, long long sdata,
                PyObject *udata)
 {
     /* No fstat: the registration is the knote's identity (D80), and a closed fd (EBADF)
@@ -672,7 +672,7 @@ static PyObject *kev_events_int(int i, uint32_t events)
 /* The knote of a registration the kernel made (attach after backend.register, or
  * batch.py's _adopt): 1, or -1 with the registration taken back */
 int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
-                 PyObject *sdata, PyObject *udata, uint64_t token, PyObject *tok,
+                 long long sdata, PyObject *udata, uint64_t token, PyObject *tok,
                  uint32_t events)
 {
     PyObject *ident = PyTuple_GetItem(key, 0);
@@ -691,16 +691,13 @@ int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
         goto undo;
     kn->ident = Py_NewRef(ident);
     kn->filter = Py_NewRef(p->filt[i]);
-    kn->flags = PyLong_FromLongLong(kflags);
-    kn->sfflags = PyLong_FromLong(0);
-    kn->sdata = PyNumber_Long(sdata);
-    kn->fflags = PyLong_FromLong(0);
-    kn->data = PyLong_FromLong(0);
+    kn->flags = kflags;
+    kn->sdata = sdata;
     kn->udata = Py_NewRef(udata);
     kev_knote_fresh(kn);
     kn->identity = Py_NewRef(Py_None);
     kn->source = Py_NewRef(p->src[i]);
-    kn->token = Py_NewRef(tok);
+    kn->token = (long long)token;
     reg->source = Py_NewRef(p->src[i]);
     reg->events = kev_events_int(i, events);
     reg->countable = Py_NewRef(countable);
@@ -710,8 +707,7 @@ int kev_rw_adopt(kev_plain *p, int i, PyObject *key, long fd, long long flags,
     reg->armed = Py_NewRef(Py_True);
     reg->below = Py_NewRef(Py_False);
     kn->priv = Py_NewRef((PyObject *)reg);
-    if (!kn->flags || !kn->sfflags || !kn->sdata || !kn->fflags || !kn->data || !kn->oflags ||
-        !reg->events || !reg->lowat || !reg->old_lowat)
+    if (!reg->events || !reg->lowat || !reg->old_lowat)
         goto undo;
     /* backend.knotes[kn.token] = kn; apply_lowat (no NOTE_LOWAT: the _Reg's lowat);
      * publish; engine.knotes[key] = kn */
@@ -731,12 +727,22 @@ undo_table: /* attach's "no registration outlives the refusal" */
 undo:
     epoll_ctl(epfd, EPOLL_CTL_DEL, (int)fd, &ev);
     if (kn != NULL)
-        kev_set_bool(&kn->alive, 0);
+        kn->alive = 0;
     Py_XDECREF((PyObject *)reg);
     Py_XDECREF((PyObject *)kn);
     if (!PyErr_Occurred())
         PyErr_NoMemory();
     return -1;
+}
+
+/* zombies.add(token): a registration whose EPOLL_CTL_DEL failed (it may outlive its
+ * fd); 0, or -1 with an exception */
+static int kev_zombie(kev_plain *p, uint64_t token)
+{
+    PyObject *tok = PyLong_FromUnsignedLongLong(token);
+    int rc = tok == NULL ? -1 : PySet_Add(p->zombies, tok);
+    Py_XDECREF(tok);
+    return rc;
 }
 
 /* EV_DELETE of a kernel-armed knote: delete_checked, then engine.drop. A knote that is
@@ -747,15 +753,15 @@ int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *obj)
     if (!PyObject_TypeCheck(obj, (PyTypeObject *)kev_knote_type))
         return 0;
     kev_knote *kn = (kev_knote *)obj;
-    if (kn->source != p->src[i] || kn->queued != Py_False || kn->alive != Py_True ||
-        kn->priv == NULL || !PyObject_TypeCheck(kn->priv, (PyTypeObject *)kev_reg_type))
+    if (kn->source != p->src[i] || kn->queued || !kn->alive || kn->priv == NULL ||
+        !PyObject_TypeCheck(kn->priv, (PyTypeObject *)kev_reg_type))
         return 0;
     kev_reg *reg = (kev_reg *)kn->priv;
     if (reg->registered != Py_True || reg->old_lowat == NULL || !PyLong_Check(reg->old_lowat) ||
-        PyLong_AsLong(reg->old_lowat) != -1 || kn->token == NULL || reg->below != Py_False)
+        PyLong_AsLong(reg->old_lowat) != -1 || reg->below != Py_False)
         return 0; /* (below: waiting EPOLLET under a NOTE_LOWAT mark, Python's state) */
     long fd = PyLong_AsLong(kn->ident);
-    uint64_t token = PyLong_AsUnsignedLongLong(kn->token);
+    uint64_t token = (uint64_t)kn->token;
     if (PyErr_Occurred())
         return -1;
     /* backend.unregister(kn): 0 while closing; an own fd is EBADF (D48); a failed DEL
@@ -774,7 +780,7 @@ int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *obj)
                       ? -errno
                       : 0;
         }
-        if (ret < 0 && PySet_Add(p->zombies, kn->token) < 0)
+        if (ret < 0 && kev_zombie(p, token) < 0)
             return -1;
     }
     /* st.registered = st.armed = False; fast.pop(kn.token) */
@@ -785,8 +791,10 @@ int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *obj)
         return 0; /* EBADF, ENOENT: the Python path goes on from here (fstat decides) */
     /* engine.drop(kn): alive = False, (not queued), knotes.pop(key), source.detach(kn):
      * backend.knotes.pop(token), fast.pop(token); no registration, no SO_RCVLOWAT left */
-    kev_set_bool(&kn->alive, 0);
-    PyObject *tok = Py_NewRef(kn->token);
+    kn->alive = 0;
+    PyObject *tok = PyLong_FromUnsignedLongLong(token);
+    if (tok == NULL)
+        return -1;
     int rc = PyDict_DelItem(p->knotes, key);
     if (rc == 0 && PyDict_DelItem(p->bknotes, tok) < 0) {
         if (PyErr_ExceptionMatches(PyExc_KeyError))
@@ -822,12 +830,18 @@ int kev_rw_detach_closing(kev_plain *p, kev_knote *kn)
  * when EV_DISPATCH), else out of it */
 static int kev_rw_publish(kev_plain *p, kev_knote *kn, kev_reg *reg, uint64_t token)
 {
-    long long kflags = PyLong_AsLongLong(kn->flags), lowat = PyLong_AsLongLong(reg->lowat);
+    long long kflags = kn->flags, lowat = PyLong_AsLongLong(reg->lowat);
     if (PyErr_Occurred())
         return -1;
-    if (reg->armed == Py_True && kn->disabled == Py_False && !(kflags & KEV_EV_ONESHOT))
-        return kev_fast_put((kev_fast *)p->fast, token, kn->ident, kn->filter, kn->flags,
-                            kn->udata, lowat, kflags & KEV_EV_DISPATCH ? (PyObject *)kn : NULL);
+    if (reg->armed == Py_True && !kn->disabled && !(kflags & KEV_EV_ONESHOT)) {
+        PyObject *flags = PyLong_FromLongLong(kflags); /* (a small int: no allocation) */
+        int rc = flags == NULL ? -1
+                               : kev_fast_put((kev_fast *)p->fast, token, kn->ident, kn->filter,
+                                              flags, kn->udata, lowat,
+                                              kflags & KEV_EV_DISPATCH ? (PyObject *)kn : NULL);
+        Py_XDECREF(flags);
+        return rc;
+    }
     kev_fast_remove((kev_fast *)p->fast, token);
     return 0;
 }
@@ -845,15 +859,14 @@ static int kev_rw_ctl(kev_plain *p, int i, int op, long fd, kev_reg *reg, uint64
  * EV_DISABLE): the touch branch of Engine._apply_one with _EpollSource.touch, enable
  * and disable. A knote that is queued, holds a socket's SO_RCVLOWAT or is not the
  * READ/WRITE source's goes to Python untouched. */
-int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *data,
+int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, long long data,
                  PyObject *udata)
 {
     if (!PyObject_TypeCheck(obj, (PyTypeObject *)kev_knote_type))
         return 0;
     kev_knote *kn = (kev_knote *)obj;
-    if (kn->source != p->src[i] || kn->queued != Py_False || kn->alive != Py_True ||
-        (kn->disabled != Py_False && kn->disabled != Py_True) || kn->priv == NULL ||
-        !PyObject_TypeCheck(kn->priv, (PyTypeObject *)kev_reg_type) || kn->token == NULL)
+    if (kn->source != p->src[i] || kn->queued || !kn->alive || kn->priv == NULL ||
+        !PyObject_TypeCheck(kn->priv, (PyTypeObject *)kev_reg_type))
         return 0;
     kev_reg *reg = (kev_reg *)kn->priv;
     if (reg->old_lowat == NULL || !PyLong_Check(reg->old_lowat) || reg->below != Py_False ||
@@ -862,7 +875,7 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
         (reg->registered != Py_True && reg->registered != Py_False))
         return 0;
     long fd = PyLong_AsLong(kn->ident);
-    uint64_t token = PyLong_AsUnsignedLongLong(kn->token);
+    uint64_t token = (uint64_t)kn->token;
     if (PyErr_Occurred())
         return -1;
     /* _apply_one: own fds are EBADF (identify, D48); then the identity check (D13),
@@ -870,7 +883,7 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
     int own = kev_owns(p, kn->ident, fd);
     if (own != 0)
         return own < 0 ? -1 : 0;
-    int enable = flags & KEV_EV_ENABLE && kn->disabled == Py_True, modded = 0;
+    int enable = flags & KEV_EV_ENABLE && kn->disabled, modded = 0;
     if (kn->identity == Py_None) {
         /* vouch (D80), with one system call this change makes anyway where it can:
          * a MOD of the key succeeds exactly when the fd still names the registered
@@ -904,29 +917,27 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
         if (same <= 0)
             return same < 0 ? -1 : 0;
     }
-    PyObject *sdata = PyNumber_Long(data), *lowat = PyLong_FromLong(
-                                               reg->countable == Py_False ? 0 : 1);
-    if (PyErr_Occurred() || sdata == NULL || lowat == NULL) {
-        Py_XDECREF(sdata);
+    PyObject *lowat = PyLong_FromLong(reg->countable == Py_False ? 0 : 1);
+    if (PyErr_Occurred() || lowat == NULL) {
         Py_XDECREF(lowat);
         return -1;
     }
     /* if not KEEPUDATA: kn.udata = ch.udata; touch: kn.sfflags, kn.sdata = 0, data;
      * apply_lowat without NOTE_LOWAT: st.lowat = 0 if countable is False else 1 */
-    PyObject *old[4] = {NULL, kn->sfflags, kn->sdata, reg->lowat};
+    PyObject *old[2] = {NULL, reg->lowat};
     if (!(flags & KEV_EV_KEEPUDATA)) {
         old[0] = kn->udata;
         kn->udata = Py_NewRef(udata);
     }
-    kn->sfflags = PyLong_FromLong(0);
-    kn->sdata = sdata;
+    kn->sfflags = 0;
+    kn->sdata = data;
     reg->lowat = lowat;
     /* if st.armed: backend.rearm (BSD re-runs the filter on every change); publish */
     if (reg->armed == Py_True && !modded)
         kev_rw_ctl(p, i, EPOLL_CTL_MOD, fd, reg, token);
     int rc = kev_rw_publish(p, kn, reg, token);
     if (rc == 0 && enable) { /* EV_ENABLE */
-        kev_set_bool(&kn->disabled, 0);
+        kn->disabled = 0;
         int ret = modded ? 0
                          : kev_rw_ctl(p, i,
                                       reg->registered == Py_True ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
@@ -936,8 +947,8 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
             kev_set_bool(&reg->armed, 1);
         }
         rc = kev_rw_publish(p, kn, reg, token);
-    } else if (rc == 0 && flags & KEV_EV_DISABLE && kn->disabled == Py_False) {
-        kev_set_bool(&kn->disabled, 1); /* (not queued: no dequeue) */
+    } else if (rc == 0 && flags & KEV_EV_DISABLE && !kn->disabled) {
+        kn->disabled = 1; /* (not queued: no dequeue) */
         kev_fast_remove((kev_fast *)p->fast, token);
         if (reg->armed == Py_True) { /* disable: an armed registration is deleted */
             struct stat st;
@@ -959,12 +970,12 @@ int kev_rw_touch(kev_plain *p, int i, PyObject *obj, long long flags, PyObject *
                     rc = -1;
                 else if (!own)
                     ret = kev_rw_ctl(p, i, EPOLL_CTL_DEL, fd, reg, token);
-                if (rc == 0 && ret < 0 && PySet_Add(p->zombies, kn->token) < 0)
+                if (rc == 0 && ret < 0 && kev_zombie(p, token) < 0)
                     rc = -1;
             }
         }
     }
-    for (int j = 0; j < 4; j++) /* last: releasing the old udata may run Python code */
+    for (int j = 0; j < 2; j++) /* last: releasing the old udata may run Python code */
         Py_XDECREF(old[j]);
     return rc < 0 ? -1 : 1;
 }

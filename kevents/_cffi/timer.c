@@ -87,7 +87,7 @@ long long kev_timer_now(void)
 #define KEV_NOTE_NSECONDS 0x08
 
 int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
-                  PyObject *data, PyObject *udata)
+                  long long data, PyObject *udata)
 {
     /* _interval_ns: one unit at most (milliseconds by default), no NOTE_ABSTIME here */
     long long unit;
@@ -98,12 +98,9 @@ int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags
     case KEV_NOTE_NSECONDS: unit = 1; break;
     default: return 0; /* ABSTIME, several units, unknown bits: Python's */
     }
-    int overflow = 0;
-    long long d = PyLong_AsLongLongAndOverflow(data, &overflow);
-    if ((d == -1 && PyErr_Occurred()) || overflow || d < 0) {
-        PyErr_Clear();
-        return 0; /* EINVAL (or a value beyond the plain case) */
-    }
+    long long d = data;
+    if (d < 0)
+        return 0; /* EINVAL */
     int oneshot = (flags & KEV_EV_ONESHOT) != 0;
     if (d == 0 && !oneshot)
         d = 1;
@@ -130,16 +127,13 @@ int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags
         goto fail;
     kn->ident = Py_NewRef(PyTuple_GetItem(key, 0));
     kn->filter = Py_NewRef(p->tfilt);
-    kn->flags = PyLong_FromLongLong(kflags);
-    kn->sfflags = PyLong_FromLongLong(fflags);
-    kn->sdata = PyNumber_Long(data);
-    kn->fflags = PyLong_FromLong(0);
-    kn->data = PyLong_FromLong(0);
+    kn->flags = kflags;
+    kn->sfflags = fflags;
+    kn->sdata = data;
     kn->udata = Py_NewRef(udata);
     kev_knote_fresh(kn);
     kn->identity = Py_NewRef(Py_None);
     kn->source = Py_NewRef(p->timers);
-    kn->token = PyLong_FromLong(0);
     long long seq = p->seq + 1;
     st->count = 0;
     st->period = oneshot ? 0 : ns;
@@ -152,9 +146,6 @@ int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags
      * (walking the fresh objects once after the pass was a third of a 20,000-timer
      * list's instructions). Its Python class is a heap type, so it is tracked at birth. */
     PyObject_GC_UnTrack((PyObject *)st);
-    if (!kn->flags || !kn->sfflags || !kn->sdata || !kn->fflags || !kn->data || !kn->oflags ||
-        !kn->token)
-        goto fail;
     /* engine: knotes[key] = kn (first here, so a failed push can take it back);
      * src.event(kn) is count > 0: no, it is not queued */
     if (PyDict_SetItem(p->knotes, key, (PyObject *)kn) < 0)
@@ -173,11 +164,8 @@ int kev_timer_add(kev_plain *p, PyObject *key, long long flags, long long fflags
     Py_DECREF(kn);
     return 1;
 fail:
-    if (kn != NULL && kn->alive != NULL) {
-        PyObject *old = kn->alive;
-        kn->alive = Py_NewRef(Py_False);
-        Py_DECREF(old);
-    }
+    if (kn != NULL)
+        kn->alive = 0;
     Py_XDECREF((PyObject *)st);
     Py_XDECREF((PyObject *)kn);
     if (!PyErr_Occurred())
@@ -201,7 +189,7 @@ static long long kev_user_ctrl0(long long fflags)
 }
 
 int kev_user_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
-                 PyObject *data, PyObject *udata)
+                 long long data, PyObject *udata)
 {
     /* NOTE_TRIGGER at EV_ADD queues the knote at once (D27): Python's; so is any bit
      * outside the user flags and their control */
@@ -214,26 +202,18 @@ int kev_user_add(kev_plain *p, PyObject *key, long long flags, long long fflags,
      * data = sdata; the engine: event(kn) is priv: not queued */
     kn->ident = Py_NewRef(PyTuple_GetItem(key, 0));
     kn->filter = Py_NewRef(p->ufilt);
-    kn->flags = PyLong_FromLongLong(flags & KEV_PERSISTENT_FLAGS);
-    kn->sfflags = PyLong_FromLongLong(fflags);
-    kn->sdata = PyNumber_Long(data);
-    kn->fflags = PyLong_FromLongLong(kev_user_ctrl0(fflags));
-    kn->data = kn->sdata == NULL ? NULL : Py_NewRef(kn->sdata);
+    kn->flags = flags & KEV_PERSISTENT_FLAGS;
+    kn->sfflags = fflags;
+    kn->sdata = kn->data = data;
+    kn->fflags = kev_user_ctrl0(fflags);
     kn->udata = Py_NewRef(udata);
     kev_knote_fresh(kn);
     kn->identity = Py_NewRef(Py_None);
     kn->source = Py_NewRef(p->users);
-    kn->token = PyLong_FromLong(0);
     kn->priv = Py_NewRef(Py_False);
-    int rc = -1;
-    if (kn->flags && kn->sfflags && kn->sdata && kn->fflags && kn->oflags && kn->token &&
-        PyDict_SetItem(p->knotes, key, (PyObject *)kn) == 0)
-        rc = 1;
-    else {
-        PyObject *old = kn->alive;
-        kn->alive = Py_NewRef(Py_False);
-        Py_DECREF(old);
-    }
+    int rc = PyDict_SetItem(p->knotes, key, (PyObject *)kn) == 0 ? 1 : -1;
+    if (rc < 0)
+        kn->alive = 0;
     Py_DECREF(kn);
     return rc;
 }
