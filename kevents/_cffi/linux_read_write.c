@@ -791,10 +791,10 @@ int kev_rw_delete(kev_plain *p, int i, PyObject *key, PyObject *obj)
         return 0; /* EBADF, ENOENT: the Python path goes on from here (fstat decides) */
     /* engine.drop(kn): alive = False, (not queued), knotes.pop(key), source.detach(kn):
      * backend.knotes.pop(token), fast.pop(token); no registration, no SO_RCVLOWAT left */
-    kn->alive = 0;
     PyObject *tok = PyLong_FromUnsignedLongLong(token);
     if (tok == NULL)
         return -1;
+    kn->alive = 0;
     int rc = PyDict_DelItem(p->knotes, key);
     if (rc == 0 && PyDict_DelItem(p->bknotes, tok) < 0) {
         if (PyErr_ExceptionMatches(PyExc_KeyError))
