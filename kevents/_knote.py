@@ -42,8 +42,8 @@ FIELDS = (
 )
 
 #: the fields that hold only ints and True/False: in the C layout they are C fields
-#: (``long long``, ``char``: kevents/_cffi/knote.c, D86), so no code stores anything else
-#: in them, in either layout (the differential driver checks every knote it makes)
+#: (``long long``, ``char``: kevents/_cffi/knote.c, D86), which refuse anything else, and
+#: the same code stores the same values in the ``__slots__`` of the Python layout
 SCALARS = (
     "alive",
     "data",
