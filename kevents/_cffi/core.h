@@ -140,8 +140,6 @@ extern PyObject *kev_knote_type, *kev_reg_type, *kev_timer_type, *kev_timer_sour
 int kev_knote_types_new(PyObject *module);
 /* a bool field set to True/False (linux_read_write.c) */
 void kev_set_bool(PyObject **field, int v);
-/* an int in [lo, hi]: 1 and *out, else 0 with no exception set (engine.c) */
-int kev_int_in(PyObject *v, long long lo, long long hi, long long *out);
 PyObject *kev_slots_alloc(PyObject *tp);
 void kev_knote_fresh(kev_knote *kn);
 

@@ -644,7 +644,7 @@ leave:
      KEV_EV_CLEAR | KEV_EV_RECEIPT | KEV_EV_DISPATCH | KEV_EV_KEEPUDATA)
 
 /* an int field of a change in [lo, hi]: 1, else 0 (the Python check raises) */
-int kev_int_in(PyObject *v, long long lo, long long hi, long long *out)
+static int kev_int_in(PyObject *v, long long lo, long long hi, long long *out)
 {
     if (!PyLong_Check(v))
         return 0;
